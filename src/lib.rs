@@ -1,0 +1,8 @@
+//! eventbench: a benchmark and load-generation harness for event-sourced systems on
+//! Kafka and ScyllaDB/Cassandra.
+//!
+//! Data flows one way: [`scenario`] (what the user wrote) -> [`plan`] (resolved and
+//! checked) -> [`engine`] (schedules and workers) -> [`stats`] (recorders and the
+//! interval log) -> [`report`] (summary and views).
+
+pub mod model;
