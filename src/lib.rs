@@ -5,4 +5,9 @@
 //! checked) -> [`engine`] (schedules and workers) -> [`stats`] (recorders and the
 //! interval log) -> [`report`] (summary and views).
 
+pub mod clock;
+pub mod engine;
 pub mod model;
+pub mod pacer;
+pub mod plan;
+pub mod scenario;

@@ -1,0 +1,54 @@
+//! One clock per process: a monotonic origin anchored once to wall time, so every
+//! intended start, completion and Event timestamp is on one scale that steps of the
+//! wall clock cannot bend.
+
+/// Nanoseconds since the run started, with the wall time of that start.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    mono_origin: u64,
+    wall_origin_ns: i128,
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds (the base `timerfd` deadlines use).
+pub fn mono_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+impl Clock {
+    /// Anchors the clock now.
+    pub fn start() -> Clock {
+        let mono_origin = mono_ns();
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i128)
+            .unwrap_or(0);
+        Clock {
+            mono_origin,
+            wall_origin_ns: wall,
+        }
+    }
+
+    /// Nanoseconds since the anchor.
+    #[inline]
+    pub fn now(&self) -> u64 {
+        mono_ns().saturating_sub(self.mono_origin)
+    }
+
+    /// The monotonic instant of run time `t`.
+    pub fn mono_at(&self, t: u64) -> u64 {
+        self.mono_origin + t
+    }
+
+    /// Wall time (ns since the Unix epoch) of run time `t`.
+    pub fn wall_at(&self, t: u64) -> i128 {
+        self.wall_origin_ns + t as i128
+    }
+
+    /// Wall time of the anchor.
+    pub fn wall_origin_ns(&self) -> i128 {
+        self.wall_origin_ns
+    }
+}

@@ -1,0 +1,144 @@
+//! A scenario resolved into what the engine runs: absolute times in nanoseconds, one
+//! rate profile per open workload, and nothing left to default.
+
+mod profile;
+
+use serde::Serialize;
+
+pub use profile::{RateProfile, Segment};
+
+use crate::scenario::{Arrival, Data, Loaded, Scenario, Target, WorkloadKind};
+
+/// How a workload's operations are started.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "model", rename_all = "lowercase")]
+pub enum Load {
+    /// Intended start times from a schedule; latency counts from them.
+    Open {
+        profile: RateProfile,
+        arrival: Arrival,
+        max_in_flight: usize,
+    },
+    /// Fixed workers back to back; latencies are service times.
+    Closed { concurrency: usize },
+}
+
+/// One workload, resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkloadPlan {
+    pub name: String,
+    /// Position in the plan; also part of every synthetic UUID it makes.
+    pub index: usize,
+    pub kind: WorkloadKind,
+    pub load: Load,
+    pub from_version: i64,
+}
+
+impl WorkloadPlan {
+    /// Mean intended rate over the run (0 for closed workloads).
+    pub fn target_rate(&self, duration_ns: u64) -> f64 {
+        match &self.load {
+            Load::Open { profile, .. } => profile.total() / (duration_ns as f64 / 1e9),
+            Load::Closed { .. } => 0.0,
+        }
+    }
+}
+
+/// Everything a run needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    pub duration_ns: u64,
+    pub warmup_ns: u64,
+    pub interval_ns: u64,
+    pub drain_ns: u64,
+    pub threads: usize,
+    pub target: Target,
+    #[serde(skip)]
+    pub data: Data,
+    pub workloads: Vec<WorkloadPlan>,
+    /// The scenario file as written, and the overrides applied to it.
+    #[serde(skip)]
+    pub scenario_text: String,
+    pub overrides: Vec<String>,
+}
+
+impl Plan {
+    /// Resolves a checked scenario.
+    pub fn from_loaded(l: &Loaded) -> Plan {
+        let mut plan = Plan::from_scenario(&l.scenario);
+        plan.scenario_text = l.text.clone();
+        plan.overrides = l.overrides.clone();
+        plan
+    }
+
+    pub fn from_scenario(s: &Scenario) -> Plan {
+        let limit = s.duration.as_ref().map(|d| d.get_ref().as_nanos());
+        let mut workloads = Vec::new();
+        for (index, (name, w)) in s.workload.get_ref().iter().enumerate() {
+            let w = w.get_ref();
+            let load = match (&w.rate, &w.concurrency) {
+                (_, Some(c)) => Load::Closed {
+                    concurrency: *c.get_ref(),
+                },
+                (Some(r), None) => Load::Open {
+                    profile: RateProfile::constant(*r.get_ref(), limit.unwrap_or(0)),
+                    arrival: w.arrival,
+                    max_in_flight: *w.max_in_flight.get_ref(),
+                },
+                (None, None) => Load::Open {
+                    profile: RateProfile::from_phases(
+                        &w.phase.iter().map(|p| p.get_ref().clone()).collect::<Vec<_>>(),
+                        limit,
+                    ),
+                    arrival: w.arrival,
+                    max_in_flight: *w.max_in_flight.get_ref(),
+                },
+            };
+            workloads.push(WorkloadPlan {
+                name: name.clone(),
+                index,
+                kind: w.kind,
+                load,
+                from_version: w.from_version,
+            });
+        }
+        let duration_ns = limit.unwrap_or_else(|| {
+            workloads
+                .iter()
+                .map(|w| match &w.load {
+                    Load::Open { profile, .. } => profile.end_ns(),
+                    Load::Closed { .. } => 0,
+                })
+                .max()
+                .unwrap_or(0)
+        });
+        let threads = if s.threads == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            s.threads
+        };
+        Plan {
+            name: s.name.clone(),
+            description: s.description.clone(),
+            seed: s.seed,
+            duration_ns,
+            warmup_ns: s.warmup.get_ref().as_nanos().min(duration_ns),
+            interval_ns: s.interval.get_ref().as_nanos(),
+            drain_ns: s.drain.as_nanos(),
+            threads,
+            target: s.target.clone(),
+            data: s.data.clone(),
+            workloads,
+            scenario_text: String::new(),
+            overrides: Vec::new(),
+        }
+    }
+
+    /// Whether the reference services run in this process.
+    pub fn services_embedded(&self) -> bool {
+        self.target.services == crate::scenario::ServicesMode::Embedded
+    }
+}

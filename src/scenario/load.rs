@@ -1,0 +1,200 @@
+//! Reading a scenario file: TOML syntax and types first (errors carry the span the
+//! parser saw), then `--set` overrides, then the checks types cannot express.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use toml::{Table, Value};
+
+use super::types::Scenario;
+use super::validate;
+
+/// A scenario problem, located as precisely as the input allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file, or `--set KEY=VALUE` when an override is at fault.
+    pub source: String,
+    /// 1-based line and column, where known.
+    pub position: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl std::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.position {
+            Some((line, col)) => write!(f, "{}:{}:{}: {}", self.source, line, col, self.message),
+            None => write!(f, "{}: {}", self.source, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// A scenario with where it came from; `text` is the file as read.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub path: PathBuf,
+    pub text: String,
+    pub scenario: Scenario,
+    pub overrides: Vec<String>,
+}
+
+/// Reads, overrides and checks a scenario file.
+pub fn load(path: &Path, overrides: &[String]) -> Result<Loaded, ScenarioError> {
+    let source = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        source: source.clone(),
+        position: None,
+        message: format!("cannot read scenario: {e}"),
+    })?;
+    let scenario = parse(&source, &text, overrides)?;
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        text,
+        scenario,
+        overrides: overrides.to_vec(),
+    })
+}
+
+/// Parses scenario text; `source` names it in errors.
+pub fn parse(source: &str, text: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+    let located = |span: Option<Range<usize>>, message: String| ScenarioError {
+        source: source.to_string(),
+        position: span.map(|s| line_col(text, s.start)),
+        message,
+    };
+    let scenario: Scenario = toml::from_str(text).map_err(|e| located(e.span(), explain(e.message())))?;
+    validate::check(&scenario).map_err(|(span, msg)| located(span, msg))?;
+    if overrides.is_empty() {
+        return Ok(scenario);
+    }
+    // The file alone is valid, so whatever fails from here on is the overrides' doing.
+    let mut table: Table = toml::from_str(text).map_err(|e| located(e.span(), explain(e.message())))?;
+    for ov in overrides {
+        apply_override(&mut table, ov).map_err(|message| ScenarioError {
+            source: format!("--set {ov}"),
+            position: None,
+            message,
+        })?;
+    }
+    let with_set = overrides
+        .iter()
+        .map(|o| format!("--set {o}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let merged = toml::to_string(&table).map_err(|e| ScenarioError {
+        source: with_set.clone(),
+        position: None,
+        message: e.to_string(),
+    })?;
+    let fail = |message: String| ScenarioError {
+        source: format!("{source} with {with_set}"),
+        position: None,
+        message,
+    };
+    let scenario: Scenario = toml::from_str(&merged).map_err(|e| fail(explain(e.message())))?;
+    validate::check(&scenario).map_err(|(_, m)| fail(m))?;
+    Ok(scenario)
+}
+
+/// Sets `a.b.c=value`; the value is read as TOML (`2000`, `"5s"`, `true`), or as a
+/// plain string when it is not valid TOML (`5s`).
+fn apply_override(table: &mut Table, ov: &str) -> Result<(), String> {
+    let (path, raw) = ov.split_once('=').ok_or("expected KEY=VALUE, e.g. --set duration=5s")?;
+    let keys: Vec<&str> = path.trim().split('.').collect();
+    if keys.iter().any(|k| k.is_empty()) {
+        return Err(format!("empty key in {path:?}"));
+    }
+    let value = parse_value(raw.trim());
+    let (last, parents) = keys.split_last().ok_or("empty key")?;
+    let mut cur = table;
+    for (i, k) in parents.iter().enumerate() {
+        let entry = cur.entry(k.to_string()).or_insert_with(|| Value::Table(Table::new()));
+        cur = match entry {
+            Value::Table(t) => t,
+            _ => return Err(format!("{} is not a table", keys[..=i].join("."))),
+        };
+    }
+    cur.insert(last.to_string(), value);
+    Ok(())
+}
+
+fn parse_value(raw: &str) -> Value {
+    #[derive(serde::Deserialize)]
+    struct Wrap {
+        v: Value,
+    }
+    toml::from_str::<Wrap>(&format!("v = {raw}"))
+        .map(|w| w.v)
+        .unwrap_or_else(|_| Value::String(raw.to_string()))
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.chars().count(), |nl| before[nl + 1..].chars().count())
+        + 1;
+    (line, col)
+}
+
+/// Adds "did you mean" to unknown-key and unknown-variant messages.
+fn explain(message: &str) -> String {
+    let message = message.trim_end().to_string();
+    let Some(got) = backticked(&message, "unknown field `").or_else(|| backticked(&message, "unknown variant `"))
+    else {
+        return message;
+    };
+    let choices: Vec<&str> = message
+        .split_once("expected")
+        .map(|(_, rest)| rest.split('`').skip(1).step_by(2).collect())
+        .unwrap_or_default();
+    match nearest(got, &choices) {
+        Some(best) => format!("{message}; did you mean `{best}`?"),
+        None => message,
+    }
+}
+
+fn backticked<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = &message[message.find(prefix)? + prefix.len()..];
+    rest.split('`').next()
+}
+
+/// The closest candidate, if it is close enough to be a plausible typo.
+pub fn nearest<'a>(got: &str, choices: &[&'a str]) -> Option<&'a str> {
+    choices
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(got, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_are_one_based() {
+        assert_eq!(line_col("a\nbc", 3), (2, 2));
+        assert_eq!(line_col("abc", 0), (1, 1));
+    }
+
+    #[test]
+    fn suggests_nearest_key() {
+        let m = explain("unknown field `rat`, expected one of `kind`, `rate`, `concurrency`");
+        assert!(m.ends_with("did you mean `rate`?"), "{m}");
+        let m = explain("unknown field `zzzzzz`, expected one of `kind`, `rate`");
+        assert!(!m.contains("did you mean"), "{m}");
+    }
+
+    #[test]
+    fn override_values_are_typed() {
+        let mut t: Table = toml::from_str("[workload.p]\nrate = 1.0").expect("toml");
+        apply_override(&mut t, "workload.p.rate=2000").expect("set");
+        apply_override(&mut t, "duration=5s").expect("set");
+        assert_eq!(t["workload"]["p"]["rate"], Value::Integer(2000));
+        assert_eq!(t["duration"], Value::String("5s".into()));
+    }
+}

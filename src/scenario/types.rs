@@ -1,0 +1,383 @@
+//! What a scenario file may say. Every table refuses unknown keys, so a typo is an
+//! error that names its line, never a silently ignored setting.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::units::{Dur, Size};
+
+/// A whole scenario file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Seed of every random choice: same seed and scenario, same events.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Total run time; may be left out when every workload has phases.
+    pub duration: Option<Spanned<Dur>>,
+    /// Leading time whose intervals are logged but left out of the summary.
+    #[serde(default = "default_warmup")]
+    pub warmup: Spanned<Dur>,
+    /// Length of one histogram interval in the interval log.
+    #[serde(default = "default_interval")]
+    pub interval: Spanned<Dur>,
+    /// How long to wait for outstanding replies after the last operation was issued.
+    #[serde(default = "default_drain")]
+    pub drain: Dur,
+    /// Tokio worker threads; 0 means one per core.
+    #[serde(default)]
+    pub threads: usize,
+    #[serde(default)]
+    pub target: Target,
+    #[serde(default)]
+    pub data: Data,
+    pub workload: Spanned<BTreeMap<String, Spanned<Workload>>>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_warmup() -> Spanned<Dur> {
+    Spanned::new(0..0, Dur::default())
+}
+fn default_interval() -> Spanned<Dur> {
+    Spanned::new(0..0, Dur::from_secs(1))
+}
+fn default_drain() -> Dur {
+    Dur::from_secs(5)
+}
+
+/// Where the load goes.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    #[serde(default)]
+    pub log: LogKind,
+    #[serde(default)]
+    pub store: StoreKind,
+    /// Run the reference persistence and query services in-process.
+    #[serde(default)]
+    pub services: ServicesMode,
+    #[serde(default)]
+    pub topics: Topics,
+    #[serde(default)]
+    pub memory_log: MemoryLog,
+    #[serde(default)]
+    pub memory_store: MemoryStore,
+    #[serde(default)]
+    pub persistence: ServiceWorkers,
+    #[serde(default)]
+    pub query: QueryService,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogKind {
+    #[default]
+    Memory,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    #[default]
+    Memory,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServicesMode {
+    /// The reference services run inside eventbench.
+    #[default]
+    Embedded,
+    /// No service runs: `produce` measures the log alone.
+    None,
+}
+
+/// Topic and group names; defaults are the seed services'.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Topics {
+    pub events: String,
+    pub persistence_group: String,
+    /// Replies go to `<persistence_response>.<aggregate_id>`.
+    pub persistence_response: String,
+    pub query: String,
+    pub query_group: String,
+    /// Query results go to `<query_response>.<aggregate_id>`.
+    pub query_response: String,
+}
+
+impl Default for Topics {
+    fn default() -> Self {
+        Topics {
+            events: "event.rns_eventstore.events".into(),
+            persistence_group: "event.consumer.persistence".into(),
+            persistence_response: "event.rns_eventstore.events.persistence.response".into(),
+            query: "events.rns_eventstore.esquery".into(),
+            query_group: "event.consumer.esquery".into(),
+            query_response: "events.rns_eventstore.esresponse".into(),
+        }
+    }
+}
+
+/// The in-process log.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MemoryLog {
+    /// Records queued per consumer group before a producer has to wait.
+    pub capacity: usize,
+}
+
+impl Default for MemoryLog {
+    fn default() -> Self {
+        MemoryLog { capacity: 65_536 }
+    }
+}
+
+/// The in-process store, with injectable service time and stalls, so measurement can
+/// be checked against a known truth.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryStore {
+    pub service_time: Option<Latency>,
+    pub stall: Option<Stall>,
+    /// Events kept per aggregate; older epochs are dropped past it (memory stays flat).
+    #[serde(default = "default_keep")]
+    pub keep_per_aggregate: usize,
+}
+
+fn default_keep() -> usize {
+    20_000
+}
+
+/// A distribution of injected service time.
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, tag = "dist", rename_all = "lowercase")]
+pub enum Latency {
+    Fixed {
+        value: Dur,
+    },
+    /// Log-normal given by its median and 99th percentile.
+    Lognormal {
+        median: Dur,
+        p99: Dur,
+    },
+}
+
+/// Every `every`, nothing completes for `for`: operations due then finish at its end.
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stall {
+    pub every: Dur,
+    #[serde(rename = "for")]
+    pub duration: Dur,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceWorkers {
+    pub workers: usize,
+}
+
+impl Default for ServiceWorkers {
+    fn default() -> Self {
+        ServiceWorkers { workers: 4 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryService {
+    pub workers: usize,
+    /// Events per reply (`KAFKA_EVENT_BATCH_SIZE`).
+    pub batch_size: usize,
+}
+
+impl Default for QueryService {
+    fn default() -> Self {
+        QueryService {
+            workers: 2,
+            batch_size: 6,
+        }
+    }
+}
+
+/// How synthetic events look.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Data {
+    pub aggregates: Spanned<Aggregates>,
+    /// Action name -> weight.
+    pub actions: Spanned<BTreeMap<String, u32>>,
+    pub payload: Spanned<Payload>,
+    /// Fraction of each payload that is zeros (0 = random bytes, 1 = all zeros).
+    pub compressibility: Spanned<f64>,
+    /// Size of the pool of user UUIDs events are attributed to.
+    pub users: Spanned<u64>,
+    /// A fixed `year_bucket`; when left out, the UTC year of the event's timestamp.
+    pub year_bucket: Option<i16>,
+}
+
+impl Default for Data {
+    fn default() -> Self {
+        let mut actions = BTreeMap::new();
+        actions.insert("register_user".to_string(), 1);
+        Data {
+            aggregates: Spanned::new(
+                0..0,
+                Aggregates::Uniform {
+                    min: Spanned::new(0..0, 1),
+                    max: Spanned::new(0..0, 127),
+                },
+            ),
+            actions: Spanned::new(0..0, actions),
+            payload: Spanned::new(0..0, Payload::Fixed { size: Size(256) }),
+            compressibility: Spanned::new(0..0, 0.5),
+            users: Spanned::new(0..0, 1000),
+            year_bucket: None,
+        }
+    }
+}
+
+/// Which aggregate (1..=127) an operation touches.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, tag = "dist", rename_all = "lowercase")]
+pub enum Aggregates {
+    Uniform {
+        min: Spanned<i64>,
+        max: Spanned<i64>,
+    },
+    /// Zipf over 1..=`max` (rank 1 is aggregate 1).
+    Zipf {
+        exponent: Spanned<f64>,
+        #[serde(default = "max_agg")]
+        max: Spanned<i64>,
+    },
+    /// `fraction` of operations go to `ids`, the rest uniformly to the others.
+    Hotspot {
+        ids: Vec<Spanned<i64>>,
+        fraction: Spanned<f64>,
+    },
+    /// Round robin from `min` to `max`.
+    Sequential {
+        min: Spanned<i64>,
+        max: Spanned<i64>,
+    },
+}
+
+fn max_agg() -> Spanned<i64> {
+    Spanned::new(0..0, 127)
+}
+
+/// Size of `data`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, tag = "dist", rename_all = "lowercase")]
+pub enum Payload {
+    Fixed {
+        size: Size,
+    },
+    Uniform {
+        min: Size,
+        max: Size,
+    },
+    /// Log-normal by median and 99th percentile.
+    Lognormal {
+        median: Size,
+        p99: Size,
+    },
+    /// Discrete sizes with weights.
+    Histogram {
+        sizes: Vec<Size>,
+        weights: Vec<u32>,
+    },
+}
+
+/// One stream of operations.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    pub kind: WorkloadKind,
+    /// Open model: operations per second (constant over the run unless `phase` is set).
+    pub rate: Option<Spanned<f64>>,
+    /// Closed model: this many workers, each starting its next operation when the last ends.
+    pub concurrency: Option<Spanned<usize>>,
+    #[serde(default)]
+    pub arrival: Arrival,
+    /// Open model: at most this many operations in flight; the rest wait and count as late.
+    #[serde(default = "default_in_flight")]
+    pub max_in_flight: Spanned<usize>,
+    /// Open model: the rate profile over time, in order.
+    #[serde(default)]
+    pub phase: Vec<Spanned<Phase>>,
+    /// `query` only: where the query goes.
+    #[serde(default)]
+    pub via: Via,
+    /// `query` only: the reader's starting projection version (the seed refuses 0).
+    #[serde(default = "default_from_version")]
+    pub from_version: i64,
+}
+
+fn default_in_flight() -> Spanned<usize> {
+    Spanned::new(0..0, 1024)
+}
+fn default_from_version() -> i64 {
+    1
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkloadKind {
+    /// Synthetic Events to the log (through the persistence service when it runs).
+    Produce,
+    /// Events written straight to the store, as the persistence service writes them.
+    Persist,
+    /// EventStoreQuery readers.
+    Query,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrival {
+    /// Evenly spaced intended start times.
+    #[default]
+    Constant,
+    /// Exponential gaps (a Poisson process) with the same mean rate.
+    Poisson,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// The harness runs the query service's store operations itself.
+    #[default]
+    Store,
+}
+
+/// A stretch of an open-model rate profile.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "lowercase")]
+pub enum Phase {
+    Steady {
+        duration: Dur,
+        rate: f64,
+    },
+    /// Rate moves linearly from `from` to `to`.
+    Ramp {
+        duration: Dur,
+        from: f64,
+        to: f64,
+    },
+    /// `steps` plateaus of `step_duration`, from `from`, each `step` higher.
+    Step {
+        from: f64,
+        step: f64,
+        steps: u32,
+        step_duration: Dur,
+    },
+}

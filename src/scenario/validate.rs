@@ -1,0 +1,250 @@
+//! Checks that types cannot express, each pointing at the value at fault.
+
+use std::ops::Range;
+
+use toml::Spanned;
+
+use super::types::{Aggregates, Latency, Payload, Phase, Scenario, WorkloadKind};
+
+type Fault = (Option<Range<usize>>, String);
+
+fn at<T>(s: &Spanned<T>, msg: impl Into<String>) -> Fault {
+    let span = s.span();
+    (
+        if span.is_empty() && span.start == 0 {
+            None
+        } else {
+            Some(span)
+        },
+        msg.into(),
+    )
+}
+
+const MAX_PAYLOAD: u64 = 16 << 20;
+
+/// Returns the first problem found, with the span of the value at fault.
+pub fn check(s: &Scenario) -> Result<(), Fault> {
+    if s.name.trim().is_empty() || s.name.contains(['/', '\\']) {
+        return Err((None, "`name` must be non-empty and contain no path separators".into()));
+    }
+    if s.workload.get_ref().is_empty() {
+        return Err(at(
+            &s.workload,
+            "`workload` is empty: declare at least one, e.g. [workload.producers]",
+        ));
+    }
+    let interval = s.interval.get_ref().0;
+    if interval.as_millis() < 10 {
+        return Err(at(&s.interval, "`interval` must be at least 10ms"));
+    }
+    let mut needs_duration = false;
+    for (name, w) in s.workload.get_ref() {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(at(
+                w,
+                format!("workload name {name:?} may use only letters, digits, '_' and '-'"),
+            ));
+        }
+        let wl = w.get_ref();
+        match (&wl.rate, &wl.concurrency, wl.phase.is_empty()) {
+            (Some(_), Some(c), _) => {
+                return Err(at(
+                    c,
+                    format!(
+                        "workload `{name}` sets both `rate` (open model) and `concurrency` (closed model): keep one"
+                    ),
+                ))
+            }
+            (None, None, true) => {
+                return Err(at(
+                    w,
+                    format!("workload `{name}` needs `rate` (open model), `concurrency` (closed model) or `phase`"),
+                ))
+            }
+            (Some(r), None, false) => {
+                return Err(at(
+                    r,
+                    format!("workload `{name}` sets both `rate` and `phase`: put the rate in the phases"),
+                ))
+            }
+            (None, Some(c), false) => {
+                return Err(at(
+                    c,
+                    format!(
+                        "workload `{name}`: `phase` describes rates, which a closed model (`concurrency`) has none of"
+                    ),
+                ))
+            }
+            (Some(r), None, true) => {
+                let v = *r.get_ref();
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(at(
+                        r,
+                        format!("`rate` must be a positive number of operations per second, got {v}"),
+                    ));
+                }
+                needs_duration = true;
+            }
+            (None, Some(c), true) => {
+                if *c.get_ref() == 0 || *c.get_ref() > 100_000 {
+                    return Err(at(c, "`concurrency` must be between 1 and 100000"));
+                }
+                needs_duration = true;
+            }
+            (None, None, false) => {}
+        }
+        let mif = *wl.max_in_flight.get_ref();
+        if mif == 0 || mif > 100_000 {
+            return Err(at(&wl.max_in_flight, "`max_in_flight` must be between 1 and 100000"));
+        }
+        for p in &wl.phase {
+            check_phase(p)?;
+        }
+        if wl.kind == WorkloadKind::Query && wl.from_version == 0 {
+            return Err(at(
+                w,
+                format!("workload `{name}`: `from_version` 0 is refused by the seed's query service"),
+            ));
+        }
+    }
+    match &s.duration {
+        Some(d) if d.get_ref().0.is_zero() => return Err(at(d, "`duration` must be longer than zero")),
+        Some(d) if s.warmup.get_ref() >= d.get_ref() => {
+            return Err(at(&s.warmup, "`warmup` must be shorter than `duration`"));
+        }
+        None if needs_duration => {
+            return Err((
+                None,
+                "`duration` is missing (required unless every workload has phases)".into(),
+            ))
+        }
+        _ => {}
+    }
+    check_data(s)?;
+    if let Some(lat) = &s.target.memory_store.service_time {
+        if let Latency::Lognormal { median, p99 } = lat {
+            if median > p99 || median.0.is_zero() {
+                return Err((None, "target.memory_store.service_time: need 0 < median <= p99".into()));
+            }
+        }
+    }
+    if let Some(st) = &s.target.memory_store.stall {
+        if st.every.0.is_zero() || st.duration >= st.every {
+            return Err((
+                None,
+                "target.memory_store.stall: `for` must be shorter than `every`".into(),
+            ));
+        }
+    }
+    if s.target.persistence.workers == 0 || s.target.query.workers == 0 || s.target.query.batch_size == 0 {
+        return Err((None, "service `workers` and `batch_size` must be at least 1".into()));
+    }
+    Ok(())
+}
+
+fn check_phase(p: &Spanned<Phase>) -> Result<(), Fault> {
+    let ok_rate = |r: f64| r.is_finite() && r >= 0.0;
+    match p.get_ref() {
+        Phase::Steady { duration, rate } => {
+            if duration.0.is_zero() || !ok_rate(*rate) {
+                return Err(at(p, "steady phase needs a `duration` > 0 and a `rate` >= 0"));
+            }
+        }
+        Phase::Ramp { duration, from, to } => {
+            if duration.0.is_zero() || !ok_rate(*from) || !ok_rate(*to) {
+                return Err(at(p, "ramp phase needs a `duration` > 0 and rates `from`, `to` >= 0"));
+            }
+        }
+        Phase::Step {
+            from,
+            step,
+            steps,
+            step_duration,
+        } => {
+            let last = from + step * (*steps as f64 - 1.0);
+            if *steps == 0 || step_duration.0.is_zero() || !ok_rate(*from) || !ok_rate(last) {
+                return Err(at(
+                    p,
+                    "step phase needs `steps` >= 1, a `step_duration` > 0, and rates that stay >= 0",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn agg_id(v: &Spanned<i64>) -> Result<(), Fault> {
+    let id = *v.get_ref();
+    if !(1..=127).contains(&id) {
+        return Err(at(
+            v,
+            format!("aggregate id {id} is out of range: the seed's aggregate ids are 1..=127 (0 means unset)"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_data(s: &Scenario) -> Result<(), Fault> {
+    let d = &s.data;
+    match d.aggregates.get_ref() {
+        Aggregates::Uniform { min, max } | Aggregates::Sequential { min, max } => {
+            agg_id(min)?;
+            agg_id(max)?;
+            if min.get_ref() > max.get_ref() {
+                return Err(at(max, "`max` must not be below `min`"));
+            }
+        }
+        Aggregates::Zipf { exponent, max } => {
+            agg_id(max)?;
+            let e = *exponent.get_ref();
+            if !(e.is_finite() && e > 0.0) {
+                return Err(at(exponent, "zipf `exponent` must be a positive number"));
+            }
+        }
+        Aggregates::Hotspot { ids, fraction } => {
+            if ids.is_empty() {
+                return Err(at(&d.aggregates, "hotspot `ids` is empty"));
+            }
+            for id in ids {
+                agg_id(id)?;
+            }
+            let f = *fraction.get_ref();
+            if !(0.0..=1.0).contains(&f) {
+                return Err(at(fraction, "hotspot `fraction` must be between 0 and 1"));
+            }
+        }
+    }
+    let actions = d.actions.get_ref();
+    if actions.is_empty() || actions.values().all(|w| *w == 0) || actions.keys().any(|k| k.is_empty()) {
+        return Err(at(
+            &d.actions,
+            "`actions` needs at least one non-empty action name with a weight above 0",
+        ));
+    }
+    let too_big = |v: u64| v > MAX_PAYLOAD;
+    let bad = match d.payload.get_ref() {
+        Payload::Fixed { size } => too_big(size.0),
+        Payload::Uniform { min, max } => min > max || too_big(max.0),
+        Payload::Lognormal { median, p99 } => median > p99 || median.0 == 0 || too_big(p99.0),
+        Payload::Histogram { sizes, weights } => {
+            sizes.is_empty()
+                || sizes.len() != weights.len()
+                || weights.iter().all(|w| *w == 0)
+                || sizes.iter().any(|s| too_big(s.0))
+        }
+    };
+    if bad {
+        return Err(at(
+            &d.payload,
+            "`payload` is inconsistent: sizes up to 16 MiB, min <= max, median <= p99, one weight per size",
+        ));
+    }
+    let c = *d.compressibility.get_ref();
+    if !(0.0..=1.0).contains(&c) {
+        return Err(at(&d.compressibility, "`compressibility` must be between 0 and 1"));
+    }
+    if *d.users.get_ref() == 0 {
+        return Err(at(&d.users, "`users` must be at least 1"));
+    }
+    Ok(())
+}
