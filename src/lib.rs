@@ -5,9 +5,12 @@
 //! checked) -> [`engine`] (schedules and workers) -> [`stats`] (recorders and the
 //! interval log) -> [`report`] (summary and views).
 
+pub mod backend;
 pub mod clock;
+pub mod datagen;
 pub mod engine;
 pub mod model;
 pub mod pacer;
 pub mod plan;
 pub mod scenario;
+pub mod stats;

@@ -142,7 +142,7 @@ impl Default for MemoryLog {
 
 /// The in-process store, with injectable service time and stalls, so measurement can
 /// be checked against a known truth.
-#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemoryStore {
     pub service_time: Option<Latency>,
@@ -154,6 +154,16 @@ pub struct MemoryStore {
 
 fn default_keep() -> usize {
     20_000
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            service_time: None,
+            stall: None,
+            keep_per_aggregate: default_keep(),
+        }
+    }
 }
 
 /// A distribution of injected service time.
@@ -229,13 +239,7 @@ impl Default for Data {
         let mut actions = BTreeMap::new();
         actions.insert("register_user".to_string(), 1);
         Data {
-            aggregates: Spanned::new(
-                0..0,
-                Aggregates::Uniform {
-                    min: Spanned::new(0..0, 1),
-                    max: Spanned::new(0..0, 127),
-                },
-            ),
+            aggregates: Spanned::new(0..0, Aggregates::Uniform { min: 1, max: 127 }),
             actions: Spanned::new(0..0, actions),
             payload: Spanned::new(0..0, Payload::Fixed { size: Size(256) }),
             compressibility: Spanned::new(0..0, 0.5),
@@ -250,29 +254,29 @@ impl Default for Data {
 #[serde(deny_unknown_fields, tag = "dist", rename_all = "lowercase")]
 pub enum Aggregates {
     Uniform {
-        min: Spanned<i64>,
-        max: Spanned<i64>,
+        min: i64,
+        max: i64,
     },
     /// Zipf over 1..=`max` (rank 1 is aggregate 1).
     Zipf {
-        exponent: Spanned<f64>,
+        exponent: f64,
         #[serde(default = "max_agg")]
-        max: Spanned<i64>,
+        max: i64,
     },
     /// `fraction` of operations go to `ids`, the rest uniformly to the others.
     Hotspot {
-        ids: Vec<Spanned<i64>>,
-        fraction: Spanned<f64>,
+        ids: Vec<i64>,
+        fraction: f64,
     },
     /// Round robin from `min` to `max`.
     Sequential {
-        min: Spanned<i64>,
-        max: Spanned<i64>,
+        min: i64,
+        max: i64,
     },
 }
 
-fn max_agg() -> Spanned<i64> {
-    Spanned::new(0..0, 127)
+fn max_agg() -> i64 {
+    127
 }
 
 /// Size of `data`.

@@ -173,11 +173,10 @@ fn check_phase(p: &Spanned<Phase>) -> Result<(), Fault> {
     Ok(())
 }
 
-fn agg_id(v: &Spanned<i64>) -> Result<(), Fault> {
-    let id = *v.get_ref();
+fn agg_id(at_value: &Spanned<Aggregates>, id: i64) -> Result<(), Fault> {
     if !(1..=127).contains(&id) {
         return Err(at(
-            v,
+            at_value,
             format!("aggregate id {id} is out of range: the seed's aggregate ids are 1..=127 (0 means unset)"),
         ));
     }
@@ -186,31 +185,30 @@ fn agg_id(v: &Spanned<i64>) -> Result<(), Fault> {
 
 fn check_data(s: &Scenario) -> Result<(), Fault> {
     let d = &s.data;
-    match d.aggregates.get_ref() {
+    let aggs = &d.aggregates;
+    match aggs.get_ref() {
         Aggregates::Uniform { min, max } | Aggregates::Sequential { min, max } => {
-            agg_id(min)?;
-            agg_id(max)?;
-            if min.get_ref() > max.get_ref() {
-                return Err(at(max, "`max` must not be below `min`"));
+            agg_id(aggs, *min)?;
+            agg_id(aggs, *max)?;
+            if min > max {
+                return Err(at(aggs, "`max` must not be below `min`"));
             }
         }
         Aggregates::Zipf { exponent, max } => {
-            agg_id(max)?;
-            let e = *exponent.get_ref();
-            if !(e.is_finite() && e > 0.0) {
-                return Err(at(exponent, "zipf `exponent` must be a positive number"));
+            agg_id(aggs, *max)?;
+            if !(exponent.is_finite() && *exponent > 0.0) {
+                return Err(at(aggs, "zipf `exponent` must be a positive number"));
             }
         }
         Aggregates::Hotspot { ids, fraction } => {
             if ids.is_empty() {
-                return Err(at(&d.aggregates, "hotspot `ids` is empty"));
+                return Err(at(aggs, "hotspot `ids` is empty"));
             }
             for id in ids {
-                agg_id(id)?;
+                agg_id(aggs, *id)?;
             }
-            let f = *fraction.get_ref();
-            if !(0.0..=1.0).contains(&f) {
-                return Err(at(fraction, "hotspot `fraction` must be between 0 and 1"));
+            if !(0.0..=1.0).contains(fraction) {
+                return Err(at(aggs, "hotspot `fraction` must be between 0 and 1"));
             }
         }
     }

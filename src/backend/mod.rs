@@ -1,0 +1,201 @@
+//! The two things eventbench drives, behind small traits: a log (Kafka's role) and a
+//! store (ScyllaDB/Cassandra's role). The in-memory pair is the embedded default.
+//!
+//! Engine and services use the `Any*` enums, which dispatch statically to a backend:
+//! no boxed future per operation.
+
+pub mod ctx;
+pub mod memory_log;
+pub mod memory_store;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+pub use ctx::Ctx;
+pub use memory_log::MemoryLog;
+pub use memory_store::MemoryStore;
+
+use crate::model::Event;
+use crate::stats::ErrorClass;
+
+/// What eventbench adds to a record beside the seed JSON body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Headers {
+    /// Intended send time, run-time ns on the producer's anchored clock.
+    pub intended_ns: u64,
+    pub run_tag: u64,
+}
+
+/// A consumed record.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub topic: Arc<str>,
+    pub payload: Bytes,
+    pub headers: Option<Headers>,
+}
+
+/// Which topics a consumer reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Topics {
+    Exact(String),
+    /// Every topic whose name starts with this (Kafka: a regex subscription).
+    Prefix(String),
+}
+
+/// A failure talking to a backend, with the class the report files it under.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct BackendError {
+    pub class: ErrorClass,
+    pub message: String,
+}
+
+impl BackendError {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> BackendError {
+        BackendError {
+            class,
+            message: message.into(),
+        }
+    }
+}
+
+/// A message log: produce records, consume them by group.
+pub trait EventLog: Send + Sync {
+    type Topic: Clone + Send + Sync;
+    type Consumer: LogConsumer;
+    /// Resolves a topic once, so producing to it costs no lookup.
+    fn topic(&self, name: &str) -> Self::Topic;
+    /// Sends a record; resolves when the log acknowledged it.
+    fn produce(
+        &self,
+        topic: &Self::Topic,
+        payload: &[u8],
+        headers: Option<Headers>,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+    /// Joins consumer group `group` on `topics`; members of one group share records.
+    fn subscribe(&self, topics: Topics, group: &str) -> Result<Self::Consumer, BackendError>;
+}
+
+/// One member of a consumer group.
+pub trait LogConsumer: Send {
+    /// The next record; `None` when the log is closed.
+    fn recv(&mut self) -> impl Future<Output = Option<Record>> + Send;
+}
+
+/// The event store, with exactly the operations the seed's services perform.
+pub trait EventStore: Send + Sync {
+    /// `events_meta.aggregate_version` of (partition, aggregate), if the row exists.
+    fn read_meta(
+        &self,
+        ctx: &mut Ctx,
+        partition: i8,
+        aggregate: i8,
+    ) -> impl Future<Output = Result<Option<i64>, BackendError>> + Send;
+    /// Upserts an `events_meta` row.
+    fn write_meta(
+        &self,
+        ctx: &mut Ctx,
+        partition: i8,
+        aggregate: i8,
+        version: i64,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+    /// Upserts an event (all columns).
+    fn insert_event(&self, ctx: &mut Ctx, event: &Event) -> impl Future<Output = Result<(), BackendError>> + Send;
+    /// Appends to `out` the events with `after < version <= upto`.
+    fn select_events(
+        &self,
+        ctx: &mut Ctx,
+        year_bucket: i16,
+        aggregate: i8,
+        after: i64,
+        upto: i64,
+        out: &mut Vec<Event>,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+}
+
+/// The configured log.
+#[derive(Clone)]
+pub enum AnyLog {
+    Memory(MemoryLog),
+}
+
+/// A resolved topic of [`AnyLog`].
+#[derive(Clone)]
+pub enum AnyTopic {
+    Memory(<MemoryLog as EventLog>::Topic),
+}
+
+/// A consumer of [`AnyLog`].
+pub enum AnyConsumer {
+    Memory(<MemoryLog as EventLog>::Consumer),
+}
+
+impl EventLog for AnyLog {
+    type Topic = AnyTopic;
+    type Consumer = AnyConsumer;
+
+    fn topic(&self, name: &str) -> AnyTopic {
+        match self {
+            AnyLog::Memory(m) => AnyTopic::Memory(m.topic(name)),
+        }
+    }
+
+    async fn produce(&self, topic: &AnyTopic, payload: &[u8], headers: Option<Headers>) -> Result<(), BackendError> {
+        match (self, topic) {
+            (AnyLog::Memory(m), AnyTopic::Memory(t)) => m.produce(t, payload, headers).await,
+        }
+    }
+
+    fn subscribe(&self, topics: Topics, group: &str) -> Result<AnyConsumer, BackendError> {
+        match self {
+            AnyLog::Memory(m) => m.subscribe(topics, group).map(AnyConsumer::Memory),
+        }
+    }
+}
+
+impl LogConsumer for AnyConsumer {
+    async fn recv(&mut self) -> Option<Record> {
+        match self {
+            AnyConsumer::Memory(c) => c.recv().await,
+        }
+    }
+}
+
+/// The configured store.
+#[derive(Clone)]
+pub enum AnyStore {
+    Memory(Arc<MemoryStore>),
+}
+
+impl EventStore for AnyStore {
+    async fn read_meta(&self, ctx: &mut Ctx, partition: i8, aggregate: i8) -> Result<Option<i64>, BackendError> {
+        match self {
+            AnyStore::Memory(s) => s.read_meta(ctx, partition, aggregate).await,
+        }
+    }
+    async fn write_meta(&self, ctx: &mut Ctx, partition: i8, aggregate: i8, version: i64) -> Result<(), BackendError> {
+        match self {
+            AnyStore::Memory(s) => s.write_meta(ctx, partition, aggregate, version).await,
+        }
+    }
+    async fn insert_event(&self, ctx: &mut Ctx, event: &Event) -> Result<(), BackendError> {
+        match self {
+            AnyStore::Memory(s) => s.insert_event(ctx, event).await,
+        }
+    }
+    async fn select_events(
+        &self,
+        ctx: &mut Ctx,
+        year_bucket: i16,
+        aggregate: i8,
+        after: i64,
+        upto: i64,
+        out: &mut Vec<Event>,
+    ) -> Result<(), BackendError> {
+        match self {
+            AnyStore::Memory(s) => s.select_events(ctx, year_bucket, aggregate, after, upto, out).await,
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The interval log, in HdrHistogram log format 1.3, written as the run goes so an
+//! interrupted run keeps every finished interval. The `hdrhistogram` crate's own
+//! writer leaves out the version and legend lines and writes the max in raw units,
+//! which Java's `HistogramLogProcessor` misreads; this writer follows the format doc.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+
+/// Writes `latency.hlog`.
+pub struct IntervalLog {
+    out: BufWriter<File>,
+    serializer: V2DeflateSerializer,
+    buf: Vec<u8>,
+}
+
+impl IntervalLog {
+    /// Creates the file and writes the header; `start_unix_ns` is the run's anchor.
+    pub fn create(path: &Path, comment: &str, start_unix_ns: i128) -> io::Result<IntervalLog> {
+        let mut out = BufWriter::new(File::create(path)?);
+        let secs = start_unix_ns as f64 / 1e9;
+        writeln!(out, "#{}", comment.replace('\n', " "))?;
+        writeln!(out, "#[Histogram log format version 1.3]")?;
+        writeln!(
+            out,
+            "#[StartTime: {secs:.3} (seconds since epoch), {}]",
+            java_date(start_unix_ns)
+        )?;
+        writeln!(
+            out,
+            "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
+        )?;
+        out.flush()?;
+        Ok(IntervalLog {
+            out,
+            serializer: V2DeflateSerializer::new(),
+            buf: Vec::with_capacity(4096),
+        })
+    }
+
+    /// Writes one interval line; `start_s` is relative to the StartTime.
+    pub fn interval(&mut self, tag: &str, start_s: f64, length_s: f64, h: &Histogram<u64>) -> io::Result<()> {
+        self.buf.clear();
+        self.serializer
+            .serialize(h, &mut self.buf)
+            .map_err(|e| io::Error::other(format!("histogram serialization: {e:?}")))?;
+        let max_ms = h.max() as f64 / 1e6;
+        writeln!(
+            self.out,
+            "Tag={tag},{start_s:.3},{length_s:.3},{max_ms:.3},{}",
+            STANDARD.encode(&self.buf)
+        )
+    }
+
+    /// A comment line (readers skip it), e.g. a phase marker.
+    pub fn comment(&mut self, text: &str) -> io::Result<()> {
+        writeln!(self.out, "#{}", text.replace('\n', " "))
+    }
+
+    /// Makes everything written so far durable in the file.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// One interval read back from a log.
+#[derive(Debug)]
+pub struct LoggedInterval {
+    pub tag: String,
+    pub start_s: f64,
+    pub length_s: f64,
+    pub max_ms: f64,
+    pub histogram: Histogram<u64>,
+}
+
+/// Reads an interval log (ours or any 1.3 writer's tagged lines).
+pub fn read(path: &Path) -> io::Result<Vec<LoggedInterval>> {
+    let mut out = Vec::new();
+    let mut de = Deserializer::new();
+    for line in BufReader::new(File::open(path)?).lines() {
+        let line = line?;
+        if line.starts_with('#') || line.starts_with('"') || line.trim().is_empty() {
+            continue;
+        }
+        let bad = || io::Error::new(io::ErrorKind::InvalidData, format!("bad interval line: {line}"));
+        let (tag, rest) = match line.strip_prefix("Tag=") {
+            Some(r) => r.split_once(',').ok_or_else(bad)?,
+            None => ("", line.as_str()),
+        };
+        let f: Vec<&str> = rest.split(',').collect();
+        if f.len() != 4 {
+            return Err(bad());
+        }
+        let num = |s: &str| s.parse::<f64>().map_err(|_| bad());
+        let bytes = STANDARD.decode(f[3]).map_err(|_| bad())?;
+        let histogram: Histogram<u64> = de.deserialize(&mut &bytes[..]).map_err(|_| bad())?;
+        out.push(LoggedInterval {
+            tag: tag.to_string(),
+            start_s: num(f[0])?,
+            length_s: num(f[1])?,
+            max_ms: num(f[2])?,
+            histogram,
+        });
+    }
+    Ok(out)
+}
+
+/// `Thu Nov 26 04:44:46 UTC 2026`, as Java's `Date.toString` writes it in UTC.
+fn java_date(unix_ns: i128) -> String {
+    let secs = unix_ns.div_euclid(1_000_000_000) as i64;
+    let t = crate::model::GoTime {
+        unix_secs: secs,
+        nanos: 0,
+        offset_secs: 0,
+    }
+    .to_string();
+    // t is 2026-11-26T04:44:46Z
+    let days = secs.div_euclid(86_400);
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+    let month: usize = t[5..7].parse().unwrap_or(1);
+    let mon = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(month - 1).min(11)];
+    format!("{weekday} {mon} {} {} UTC {}", &t[8..10], &t[11..19], &t[0..4])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_the_1_3_header_and_reads_back() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("latency.hlog");
+        let mut log = IntervalLog::create(&path, "eventbench test", 1_764_132_286_123_000_000).expect("create");
+        let mut h = Histogram::<u64>::new(3).expect("h");
+        for v in [1_000u64, 2_000_000, 1_500_000_000] {
+            h.record(v).expect("rec");
+        }
+        log.interval("producers.e2e", 1.0, 1.0, &h).expect("write");
+        log.flush().expect("flush");
+        let text = std::fs::read_to_string(&path).expect("read");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], "#[Histogram log format version 1.3]");
+        assert_eq!(
+            lines[2],
+            "#[StartTime: 1764132286.123 (seconds since epoch), Wed Nov 26 04:44:46 UTC 2025]"
+        );
+        assert_eq!(
+            lines[3],
+            "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
+        );
+        // The max is the highest value equivalent to the recorded one, as Java writes it.
+        assert!(
+            lines[4].starts_with("Tag=producers.e2e,1.000,1.000,1500.512,HISTF"),
+            "{}",
+            lines[4]
+        );
+        let back = read(&path).expect("read back");
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].histogram.len(), 3);
+        assert_eq!(back[0].tag, "producers.e2e");
+        assert!((back[0].histogram.max() as f64 - 1.5e9).abs() / 1.5e9 < 1e-3);
+    }
+}

@@ -1,0 +1,205 @@
+//! Per-thread recorders merged once per interval (cql-stress style). Recording takes
+//! only the current thread's own lock, which the collector touches once per interval
+//! for a pointer swap, so there is no global lock per operation and no contention.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use hdrhistogram::Histogram;
+
+use super::stage::{ErrorClass, Stage};
+
+/// Counts that go beside the histograms.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Operations that completed without error.
+    pub ok: u64,
+    /// Operations that started more than [`LATE_AFTER_NS`] after their intended start.
+    pub late: u64,
+    pub errors: [u64; ErrorClass::COUNT],
+    /// Rows returned by queries.
+    pub rows: u64,
+    /// Payload bytes sent or read.
+    pub bytes: u64,
+}
+
+impl Counters {
+    pub fn add(&mut self, o: &Counters) {
+        self.ok += o.ok;
+        self.late += o.late;
+        for (a, b) in self.errors.iter_mut().zip(o.errors.iter()) {
+            *a += b;
+        }
+        self.rows += o.rows;
+        self.bytes += o.bytes;
+    }
+
+    pub fn error_total(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+}
+
+/// An operation is late when it starts this long after its intended start.
+pub const LATE_AFTER_NS: u64 = 1_000_000;
+
+/// One workload's histograms and counters.
+#[derive(Debug, Clone)]
+pub struct Hists {
+    pub stages: Vec<Histogram<u64>>,
+    pub counters: Counters,
+}
+
+impl Hists {
+    pub fn new() -> Hists {
+        Hists {
+            stages: (0..Stage::COUNT)
+                .map(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!("3 significant digits is valid")))
+                .collect(),
+            counters: Counters::default(),
+        }
+    }
+
+    #[inline]
+    pub fn record(&mut self, stage: Stage, ns: u64) {
+        self.stages[stage as usize].saturating_record(ns);
+    }
+
+    #[inline]
+    pub fn error(&mut self, class: ErrorClass) {
+        self.counters.errors[class as usize] += 1;
+    }
+
+    /// Adds `o` into `self`.
+    pub fn add(&mut self, o: &Hists) {
+        for (a, b) in self.stages.iter_mut().zip(o.stages.iter()) {
+            if b.len() > 0 {
+                // Auto-resizing histograms of the same precision always add.
+                let _ = a.add(b);
+            }
+        }
+        self.counters.add(&o.counters);
+    }
+
+    pub fn reset(&mut self) {
+        for h in &mut self.stages {
+            h.reset();
+        }
+        self.counters = Counters::default();
+    }
+}
+
+impl Default for Hists {
+    fn default() -> Self {
+        Hists::new()
+    }
+}
+
+type Slots = Vec<Hists>;
+
+struct ThreadSlots {
+    registry_id: u64,
+    slots: Arc<Mutex<Slots>>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<ThreadSlots>> = const { RefCell::new(None) };
+}
+
+static NEXT_REGISTRY: AtomicU64 = AtomicU64::new(1);
+
+/// All recorders of one run.
+pub struct Registry {
+    id: u64,
+    workloads: usize,
+    threads: Mutex<Vec<Arc<Mutex<Slots>>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while recording leaves plain counters behind: still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Registry {
+    pub fn new(workloads: usize) -> Arc<Registry> {
+        Arc::new(Registry {
+            id: NEXT_REGISTRY.fetch_add(1, Ordering::Relaxed),
+            workloads,
+            threads: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn new_slots(&self) -> Slots {
+        (0..self.workloads).map(|_| Hists::new()).collect()
+    }
+
+    /// Records into the current thread's slots for `workload`. The first call on a
+    /// thread registers it (once); later calls take only that thread's own lock.
+    #[inline]
+    pub fn with<R>(&self, workload: usize, f: impl FnOnce(&mut Hists) -> R) -> R {
+        CURRENT.with(|cur| {
+            let mut cur = cur.borrow_mut();
+            if cur.as_ref().is_none_or(|t| t.registry_id != self.id) {
+                let slots = Arc::new(Mutex::new(self.new_slots()));
+                lock(&self.threads).push(slots.clone());
+                *cur = Some(ThreadSlots {
+                    registry_id: self.id,
+                    slots,
+                });
+            }
+            let Some(t) = cur.as_ref() else {
+                unreachable!("set above")
+            };
+            let mut guard = lock(&t.slots);
+            f(&mut guard[workload])
+        })
+    }
+
+    /// Takes everything recorded since the last call and adds it into `into`
+    /// (one `Hists` per workload). `spares` keeps reset slot sets for reuse.
+    pub fn collect(&self, into: &mut [Hists], spares: &mut Vec<Slots>) {
+        let threads: Vec<_> = lock(&self.threads).clone();
+        for t in threads {
+            let mut fresh = spares.pop().unwrap_or_else(|| self.new_slots());
+            std::mem::swap(&mut *lock(&t), &mut fresh);
+            for (acc, h) in into.iter_mut().zip(fresh.iter_mut()) {
+                acc.add(h);
+                h.reset();
+            }
+            spares.push(fresh);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_from_many_threads_are_all_collected() {
+        let reg = Registry::new(2);
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let reg = &reg;
+                s.spawn(move || {
+                    for i in 0..1000u64 {
+                        reg.with(t % 2, |h| {
+                            h.record(Stage::Produce, i + 1);
+                            h.counters.ok += 1;
+                        });
+                    }
+                });
+            }
+        });
+        let mut acc = vec![Hists::new(), Hists::new()];
+        let mut spares = Vec::new();
+        reg.collect(&mut acc, &mut spares);
+        assert_eq!(acc[0].stages[Stage::Produce as usize].len(), 2000);
+        assert_eq!(acc[1].counters.ok, 2000);
+        assert_eq!(acc[0].stages[Stage::Produce as usize].max(), 1000);
+        // A second collect finds nothing new.
+        let mut again = vec![Hists::new(), Hists::new()];
+        reg.collect(&mut again, &mut spares);
+        assert_eq!(again[0].stages[Stage::Produce as usize].len(), 0);
+    }
+}

@@ -1,0 +1,104 @@
+//! What gets measured: stages of an operation, and the classes of failure.
+
+use serde::Serialize;
+
+/// A measured stage. Each (workload, stage) pair has its own histogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[repr(usize)]
+pub enum Stage {
+    /// Encoding the message to Go JSON.
+    Serialize,
+    /// Intended send -> the log acknowledged the record.
+    Produce,
+    /// Actual send -> acknowledged.
+    ProduceService,
+    /// Intended send -> the persistence reply (or, without services, the record) consumed.
+    E2e,
+    /// Decoding a consumed reply.
+    Deserialize,
+    /// Intended start -> event stored (meta read, version stamp, insert).
+    Persist,
+    PersistService,
+    /// Intended start -> all results of an EventStoreQuery.
+    Query,
+    QueryService,
+    /// Actual start - intended start.
+    Lag,
+    /// Response time of failed operations.
+    Failed,
+}
+
+impl Stage {
+    pub const COUNT: usize = 11;
+    pub const ALL: [Stage; Stage::COUNT] = [
+        Stage::Serialize,
+        Stage::Produce,
+        Stage::ProduceService,
+        Stage::E2e,
+        Stage::Deserialize,
+        Stage::Persist,
+        Stage::PersistService,
+        Stage::Query,
+        Stage::QueryService,
+        Stage::Lag,
+        Stage::Failed,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Serialize => "serialize",
+            Stage::Produce => "produce",
+            Stage::ProduceService => "produce.service",
+            Stage::E2e => "e2e",
+            Stage::Deserialize => "deserialize",
+            Stage::Persist => "persist",
+            Stage::PersistService => "persist.service",
+            Stage::Query => "query",
+            Stage::QueryService => "query.service",
+            Stage::Lag => "lag",
+            Stage::Failed => "failed",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Stage> {
+        Stage::ALL.iter().copied().find(|s| s.name() == name)
+    }
+}
+
+/// Why an operation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[repr(usize)]
+pub enum ErrorClass {
+    /// No answer in time.
+    Timeout,
+    /// The target pushed back (queue full, in-flight bound).
+    Overload,
+    /// The target answered with an error.
+    Rejected,
+    /// A consumed message did not decode.
+    Malformed,
+    /// Anything else.
+    Fatal,
+}
+
+impl ErrorClass {
+    pub const COUNT: usize = 5;
+    pub const ALL: [ErrorClass; ErrorClass::COUNT] = [
+        ErrorClass::Timeout,
+        ErrorClass::Overload,
+        ErrorClass::Rejected,
+        ErrorClass::Malformed,
+        ErrorClass::Fatal,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Overload => "overload",
+            ErrorClass::Rejected => "rejected",
+            ErrorClass::Malformed => "malformed",
+            ErrorClass::Fatal => "fatal",
+        }
+    }
+}
