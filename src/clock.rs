@@ -31,6 +31,15 @@ impl Clock {
         }
     }
 
+    /// Anchors the clock `delay_ns` from now: setup done before then happens at "0",
+    /// and the first intended start is not already late when workers begin.
+    pub fn start_in(delay_ns: u64) -> Clock {
+        let mut c = Clock::start();
+        c.mono_origin += delay_ns;
+        c.wall_origin_ns += delay_ns as i128;
+        c
+    }
+
     /// Nanoseconds since the anchor.
     #[inline]
     pub fn now(&self) -> u64 {

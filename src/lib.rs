@@ -6,11 +6,14 @@
 //! interval log) -> [`report`] (summary and views).
 
 pub mod backend;
+pub mod cli;
 pub mod clock;
 pub mod datagen;
 pub mod engine;
 pub mod model;
 pub mod pacer;
 pub mod plan;
+pub mod report;
 pub mod scenario;
+pub mod service;
 pub mod stats;

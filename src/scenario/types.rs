@@ -197,7 +197,8 @@ pub struct ServiceWorkers {
 
 impl Default for ServiceWorkers {
     fn default() -> Self {
-        ServiceWorkers { workers: 4 }
+        // The seed runs a goroutine per message; this many concurrent handlers stands in.
+        ServiceWorkers { workers: 32 }
     }
 }
 

@@ -1,0 +1,232 @@
+//! Command line: parse, dispatch, map every outcome to a documented exit code.
+//!
+//! Exit codes: 0 success; 1 runtime failure; 2 invalid input or usage;
+//! 130 interrupted by SIGINT/SIGTERM (the report of what was measured is written).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::datagen::Generator;
+use crate::engine::{self, RunOptions};
+use crate::model::{EventMeta, KafkaResponse};
+use crate::plan::Plan;
+use crate::report::{self, progress::Style, Summary};
+use crate::scenario;
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_RUNTIME: i32 = 1;
+pub const EXIT_INPUT: i32 = 2;
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+#[derive(Parser)]
+#[command(
+    name = "eventbench",
+    version,
+    about = "Benchmark and load generator for event stores on Kafka and ScyllaDB/Cassandra"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario and write its report directory.
+    Run {
+        scenario: PathBuf,
+        /// Run directory (default: reports/<scenario>/<UTC time>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override a scenario value by dotted path, e.g. workload.producers.rate=2000.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// No progress output.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Check a scenario and print the resolved plan.
+    Validate {
+        scenario: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Print synthetic seed models as JSON Lines (the exact Go wire format).
+    Gen {
+        #[arg(long, default_value_t = 10)]
+        count: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, value_enum, default_value_t = Kind::Event)]
+        kind: Kind,
+        /// Take data settings ([data]) from this scenario.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Kind {
+    Event,
+    Query,
+    Response,
+    Meta,
+}
+
+/// Runs the command line; returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_INPUT } else { EXIT_OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Run {
+            scenario,
+            out,
+            set,
+            quiet,
+        } => run(scenario, out, set, quiet),
+        Command::Validate { scenario, set } => validate(scenario, set),
+        Command::Gen {
+            count,
+            seed,
+            kind,
+            scenario,
+        } => gen(count, seed, kind, scenario),
+    }
+}
+
+fn load(path: &std::path::Path, set: &[String]) -> Result<Plan, i32> {
+    match scenario::load(path, set) {
+        Ok(l) => Ok(Plan::from_loaded(&l)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(EXIT_INPUT)
+        }
+    }
+}
+
+fn run(path: PathBuf, out: Option<PathBuf>, set: Vec<String>, quiet: bool) -> i32 {
+    let plan = match load(&path, &set) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let dir = out.unwrap_or_else(|| {
+        let now = crate::model::GoTime::from_unix_nanos(crate::clock::Clock::start().wall_origin_ns()).to_string();
+        let stamp: String = now
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == 'T')
+            .take(15)
+            .collect();
+        PathBuf::from("reports").join(&plan.name).join(format!("{stamp}Z"))
+    });
+    let progress = if quiet {
+        None
+    } else if std::io::stderr().is_terminal() {
+        Some(Style::Bar)
+    } else {
+        Some(Style::Lines)
+    };
+    let opts = RunOptions {
+        dir: dir.clone(),
+        progress,
+        drop_every: std::env::var("EVENTBENCH_DROP_EVERY").ok().and_then(|v| v.parse().ok()),
+    };
+    let measured = match engine::run(&plan, &opts) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    let summary = Summary::build(&plan, &measured);
+    if let Err(e) = report::write_summary(&dir, &summary) {
+        eprintln!("error: cannot write {}: {e}", dir.join("summary.json").display());
+        return EXIT_RUNTIME;
+    }
+    print!("{}", report::text::render(&summary));
+    println!("report: {}", dir.display());
+    if summary.interrupted.is_some() {
+        EXIT_INTERRUPTED
+    } else {
+        EXIT_OK
+    }
+}
+
+fn validate(path: PathBuf, set: Vec<String>) -> i32 {
+    let plan = match load(&path, &set) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match serde_json::to_string_pretty(&plan) {
+        Ok(json) => {
+            println!("{json}");
+            eprintln!("{}: ok", path.display());
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_RUNTIME
+        }
+    }
+}
+
+fn gen(count: u64, seed: u64, kind: Kind, scenario_path: Option<PathBuf>) -> i32 {
+    let data = match scenario_path {
+        Some(p) => match load(&p, &[]) {
+            Ok(plan) => plan.data,
+            Err(code) => return code,
+        },
+        None => scenario::Data::default(),
+    };
+    let g = Generator::new(
+        &data,
+        seed,
+        0,
+        crate::engine::schedule::splitmix(seed) & 0xffff_ffff_ffff,
+    );
+    let clock = crate::clock::Clock::start();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut buf = Vec::with_capacity(4096);
+    let mut e = crate::model::Event::default();
+    for i in 0..count {
+        buf.clear();
+        let t = i * 1_000_000;
+        match kind {
+            Kind::Event => {
+                g.fill_event(i, t, clock.wall_at(t), &mut e);
+                e.encode_into(&mut buf);
+            }
+            Kind::Query => g.query(i, |_| 1 + (i % 7) as i64).encode_into(&mut buf),
+            Kind::Response => {
+                g.fill_event(i, t, clock.wall_at(t), &mut e);
+                let input = e.to_json();
+                KafkaResponse::encode_parts(&mut buf, e.aggregate_id, &e.correlation_id, Some(&input), "", None);
+            }
+            Kind::Meta => {
+                let q = g.query(i, |_| 0);
+                EventMeta {
+                    aggregate_version: (i % 100) as i64,
+                    aggregate_id: q.aggregate_id,
+                    partition_key: 0,
+                }
+                .encode_into(&mut buf);
+            }
+        }
+        buf.push(b'\n');
+        if out.write_all(&buf).is_err() {
+            // A closed pipe (e.g. `| head`) is a normal end.
+            return EXIT_OK;
+        }
+    }
+    if out.flush().is_err() {
+        return EXIT_OK;
+    }
+    EXIT_OK
+}

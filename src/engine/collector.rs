@@ -1,0 +1,141 @@
+//! Once per interval: take every thread's histograms, write them to the interval log,
+//! add them to the totals (after warmup), and keep a small timeline for the report.
+
+use std::io;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{Load, Plan};
+use crate::stats::hlog::IntervalLog;
+use crate::stats::{Hists, Registry, Stage};
+
+use super::ops::main_stage;
+
+/// One interval of one workload, as the report's charts need it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct IntervalPoint {
+    /// Interval start, seconds of run time.
+    pub t_s: f64,
+    pub length_s: f64,
+    pub warmup: bool,
+    pub target_rate: f64,
+    pub achieved_rate: f64,
+    pub ok: u64,
+    pub errors: u64,
+    pub late: u64,
+    pub p50_ns: u64,
+    pub p99_ns: u64,
+    pub max_ns: u64,
+    /// End-to-end p99 where the workload has that stage.
+    pub e2e_p99_ns: u64,
+}
+
+/// Collector state; owned by one task.
+pub struct Collector {
+    reg: Arc<Registry>,
+    spares: Vec<Vec<Hists>>,
+    log: IntervalLog,
+    names: Vec<String>,
+    mains: Vec<Stage>,
+    profiles: Vec<Option<crate::plan::RateProfile>>,
+    warmup_ns: u64,
+    last_ns: u64,
+    interval: Vec<Hists>,
+    /// Everything after warmup.
+    pub totals: Vec<Hists>,
+    /// Everything, warmup included (for drain checks).
+    pub all: Vec<Hists>,
+    pub timeline: Vec<Vec<IntervalPoint>>,
+}
+
+impl Collector {
+    pub fn new(plan: &Plan, reg: Arc<Registry>, log: IntervalLog) -> Collector {
+        let n = plan.workloads.len();
+        Collector {
+            reg,
+            spares: Vec::new(),
+            log,
+            names: plan.workloads.iter().map(|w| w.name.clone()).collect(),
+            mains: plan.workloads.iter().map(|w| main_stage(w.kind).0).collect(),
+            profiles: plan
+                .workloads
+                .iter()
+                .map(|w| match &w.load {
+                    Load::Open { profile, .. } => Some(profile.clone()),
+                    Load::Closed { .. } => None,
+                })
+                .collect(),
+            warmup_ns: plan.warmup_ns,
+            last_ns: 0,
+            interval: (0..n).map(|_| Hists::new()).collect(),
+            totals: (0..n).map(|_| Hists::new()).collect(),
+            all: (0..n).map(|_| Hists::new()).collect(),
+            timeline: vec![Vec::new(); n],
+        }
+    }
+
+    /// Closes the interval `[last, now)`.
+    pub fn tick(&mut self, now: u64) -> io::Result<()> {
+        let start = self.last_ns;
+        if now <= start {
+            return Ok(());
+        }
+        self.last_ns = now;
+        self.reg.collect(&mut self.interval, &mut self.spares);
+        let (start_s, len_s) = (start as f64 / 1e9, (now - start) as f64 / 1e9);
+        let warmup = start < self.warmup_ns;
+        for (w, h) in self.interval.iter().enumerate() {
+            for stage in Stage::ALL {
+                let hist = &h.stages[stage as usize];
+                if !hist.is_empty() {
+                    self.log
+                        .interval(&format!("{}.{}", self.names[w], stage.name()), start_s, len_s, hist)?;
+                }
+            }
+            let main = &h.stages[self.mains[w] as usize];
+            let target = self.profiles[w]
+                .as_ref()
+                .map_or(0.0, |p| (p.count_at(now) - p.count_at(start)) / len_s);
+            self.timeline[w].push(IntervalPoint {
+                t_s: start_s,
+                length_s: len_s,
+                warmup,
+                target_rate: target,
+                achieved_rate: (h.counters.ok + h.counters.error_total()) as f64 / len_s,
+                ok: h.counters.ok,
+                errors: h.counters.error_total(),
+                late: h.counters.late,
+                p50_ns: if main.is_empty() {
+                    0
+                } else {
+                    main.value_at_quantile(0.5)
+                },
+                p99_ns: if main.is_empty() {
+                    0
+                } else {
+                    main.value_at_quantile(0.99)
+                },
+                max_ns: main.max(),
+                e2e_p99_ns: h.stages[Stage::E2e as usize].value_at_quantile(0.99),
+            });
+        }
+        self.log.flush()?;
+        for (w, h) in self.interval.iter_mut().enumerate() {
+            if !warmup {
+                self.totals[w].add(h);
+            }
+            self.all[w].add(h);
+            h.reset();
+        }
+        Ok(())
+    }
+
+    pub fn comment(&mut self, text: &str) -> io::Result<()> {
+        self.log.comment(text)
+    }
+
+    pub fn last_ns(&self) -> u64 {
+        self.last_ns
+    }
+}

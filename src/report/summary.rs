@@ -1,0 +1,232 @@
+//! `summary.json`: the versioned record of a run, from which every human view is built.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::host::Host;
+use crate::engine::collector::IntervalPoint;
+use crate::engine::ops::main_stage;
+use crate::engine::Measured;
+use crate::model::GoTime;
+use crate::plan::{Load, Plan};
+use crate::service::ServiceStats;
+use crate::stats::{ErrorClass, Stage, StageSummary};
+
+/// Bumped on any change a reader of summary.json would notice.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Schedule-lag p99 above which a run is not healthy.
+pub const LAG_BOUND_NS: u64 = 10_000_000;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub schema_version: u32,
+    pub eventbench_version: String,
+    pub scenario: ScenarioInfo,
+    pub started_at: String,
+    pub run_tag: String,
+    /// Run time covered, seconds (warmup included).
+    pub elapsed_s: f64,
+    /// Seconds the summary's numbers cover (after warmup).
+    pub measured_s: f64,
+    /// The signal that ended the run early, if one did.
+    pub interrupted: Option<String>,
+    pub host: Host,
+    pub generator: Generator,
+    pub workloads: BTreeMap<String, WorkloadSummary>,
+    pub services: Services,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub description: String,
+    pub overrides: Vec<String>,
+    /// The plan as resolved from the file and overrides.
+    pub resolved: serde_json::Value,
+    /// The file as written.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Generator {
+    pub threads: usize,
+    /// CPU seconds of the eventbench process (embedded services included).
+    pub cpu_seconds: f64,
+    /// Average cores busy: cpu_seconds / elapsed.
+    pub cpu_cores: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Services {
+    pub persistence: Option<ServiceStats>,
+    /// Replies that did not decode.
+    pub malformed_replies: u64,
+    /// Replies that were not this run's.
+    pub foreign_replies: u64,
+}
+
+/// One workload's results, measured after warmup.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkloadSummary {
+    pub kind: String,
+    /// `open` (latency from intended start) or `closed` (latency = service time).
+    pub model: String,
+    pub target_rate: f64,
+    pub achieved_rate: f64,
+    pub ops: u64,
+    pub ok: u64,
+    pub late: u64,
+    pub dropped: u64,
+    pub abandoned: u64,
+    pub unanswered: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub rows: u64,
+    pub bytes: u64,
+    /// `healthy`, `generator-limited` or `target-saturated`.
+    pub health: String,
+    pub health_reason: String,
+    pub stages: BTreeMap<String, StageSummary>,
+    pub timeline: Vec<IntervalPoint>,
+}
+
+impl Summary {
+    pub fn build(plan: &Plan, m: &Measured) -> Summary {
+        let measured_ns = m.elapsed_ns.min(plan.duration_ns).saturating_sub(plan.warmup_ns).max(1);
+        let measured_s = measured_ns as f64 / 1e9;
+        let mut workloads = BTreeMap::new();
+        for (w, wp) in plan.workloads.iter().enumerate() {
+            let h = &m.totals[w];
+            let stages: BTreeMap<String, StageSummary> = Stage::ALL
+                .iter()
+                .filter(|s| !h.stages[**s as usize].is_empty())
+                .map(|s| (s.name().to_string(), StageSummary::of(&h.stages[*s as usize])))
+                .collect();
+            let errors = ErrorClass::ALL
+                .iter()
+                .map(|c| (c.name().to_string(), h.counters.errors[*c as usize]))
+                .filter(|(_, n)| *n > 0)
+                .collect();
+            let (main, service) = main_stage(wp.kind);
+            let ops = h.stages[main as usize].len() + h.stages[Stage::Failed as usize].len();
+            let achieved_rate = ops as f64 / measured_s;
+            let (target_rate, model) = match &wp.load {
+                Load::Open { profile, .. } => {
+                    let end = plan.duration_ns.min(m.elapsed_ns.max(plan.warmup_ns));
+                    (
+                        (profile.count_at(end) - profile.count_at(plan.warmup_ns)) / measured_s,
+                        "open",
+                    )
+                }
+                Load::Closed { .. } => (0.0, "closed"),
+            };
+            let (health, health_reason) = health(wp, target_rate, achieved_rate, &stages, service);
+            workloads.insert(
+                wp.name.clone(),
+                WorkloadSummary {
+                    kind: format!("{:?}", wp.kind).to_lowercase(),
+                    model: model.to_string(),
+                    target_rate,
+                    achieved_rate,
+                    ops,
+                    ok: h.counters.ok,
+                    late: h.counters.late,
+                    dropped: m.dropped[w],
+                    abandoned: m.abandoned[w],
+                    unanswered: m.unanswered[w],
+                    errors,
+                    rows: h.counters.rows,
+                    bytes: h.counters.bytes,
+                    health: health.to_string(),
+                    health_reason,
+                    stages,
+                    timeline: m.timeline[w].clone(),
+                },
+            );
+        }
+        let elapsed_s = m.elapsed_ns as f64 / 1e9;
+        Summary {
+            schema_version: SCHEMA_VERSION,
+            eventbench_version: env!("CARGO_PKG_VERSION").to_string(),
+            scenario: ScenarioInfo {
+                name: plan.name.clone(),
+                description: plan.description.clone(),
+                overrides: plan.overrides.clone(),
+                resolved: serde_json::to_value(plan).unwrap_or(serde_json::Value::Null),
+                text: plan.scenario_text.clone(),
+            },
+            started_at: GoTime::from_unix_nanos(m.started_wall_ns).to_string(),
+            run_tag: format!("{:012x}", m.run_tag),
+            elapsed_s,
+            measured_s,
+            interrupted: m.interrupted.clone(),
+            host: Host::detect(),
+            generator: Generator {
+                threads: plan.threads,
+                cpu_seconds: m.cpu_seconds,
+                cpu_cores: if elapsed_s > 0.0 {
+                    m.cpu_seconds / elapsed_s
+                } else {
+                    0.0
+                },
+            },
+            workloads,
+            services: Services {
+                persistence: m.persistence.clone(),
+                malformed_replies: m.strays.malformed,
+                foreign_replies: m.strays.foreign,
+            },
+        }
+    }
+}
+
+/// Healthy, or which side could not keep the schedule. By Little's law a workload
+/// needs `rate x mean service time` operations in flight: when that approaches
+/// `max_in_flight` the target is what holds the schedule back, otherwise the generator is.
+fn health(
+    wp: &crate::plan::WorkloadPlan,
+    target: f64,
+    achieved: f64,
+    stages: &BTreeMap<String, StageSummary>,
+    service: Stage,
+) -> (&'static str, String) {
+    let Load::Open { max_in_flight, .. } = &wp.load else {
+        return ("healthy", "closed model: no schedule to keep".into());
+    };
+    let lag_p99 = stages.get(Stage::Lag.name()).map_or(0, |s| s.p99_ns);
+    let short = target > 0.0 && achieved < 0.99 * target;
+    if !short && lag_p99 <= LAG_BOUND_NS {
+        return (
+            "healthy",
+            format!(
+                "achieved {achieved:.1}/s of {target:.1}/s, schedule lag p99 {}",
+                super::text::ns(lag_p99)
+            ),
+        );
+    }
+    let mean_service_s = stages.get(service.name()).map_or(0.0, |s| s.mean_ns / 1e9);
+    let needed = target * mean_service_s;
+    let why = if short {
+        format!("achieved {achieved:.1}/s is below 99% of the target {target:.1}/s")
+    } else {
+        format!(
+            "schedule lag p99 {} exceeds {}",
+            super::text::ns(lag_p99),
+            super::text::ns(LAG_BOUND_NS)
+        )
+    };
+    if needed >= 0.9 * *max_in_flight as f64 {
+        (
+            "target-saturated",
+            format!("{why}; the target needs {needed:.0} operations in flight of max_in_flight {max_in_flight}"),
+        )
+    } else {
+        (
+            "generator-limited",
+            format!(
+                "{why}; the target needs only {needed:.1} in flight of {max_in_flight}, so the generator is behind"
+            ),
+        )
+    }
+}

@@ -1,0 +1,99 @@
+//! The text summary printed at the end of a run.
+
+use std::fmt::Write;
+
+use super::summary::Summary;
+
+/// A duration in the unit that reads best.
+pub fn ns(v: u64) -> String {
+    let f = v as f64;
+    if f >= 1e9 {
+        format!("{:.2}s", f / 1e9)
+    } else if f >= 1e6 {
+        format!("{:.2}ms", f / 1e6)
+    } else if f >= 1e3 {
+        format!("{:.1}us", f / 1e3)
+    } else {
+        format!("{v}ns")
+    }
+}
+
+/// Renders the summary as a table per workload.
+pub fn render(s: &Summary) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "eventbench {} | scenario {} | {:.1}s measured after warmup",
+        s.eventbench_version, s.scenario.name, s.measured_s
+    );
+    if let Some(sig) = &s.interrupted {
+        let _ = writeln!(o, "INTERRUPTED by {sig}: the numbers cover the run up to then");
+    }
+    for (name, w) in &s.workloads {
+        let _ = writeln!(o);
+        let rate = if w.model == "open" {
+            format!("target {:.1}/s, achieved {:.1}/s", w.target_rate, w.achieved_rate)
+        } else {
+            format!("closed model, {:.1}/s (latency = service time)", w.achieved_rate)
+        };
+        let _ = writeln!(
+            o,
+            "{name} ({}): {rate} | {} ops, {} ok, {} late, {} dropped",
+            w.kind, w.ops, w.ok, w.late, w.dropped
+        );
+        let errors: Vec<String> = w.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        if !errors.is_empty() || w.unanswered > 0 || w.abandoned > 0 {
+            let _ = writeln!(
+                o,
+                "  errors: {} | unanswered {} | abandoned {}",
+                if errors.is_empty() {
+                    "none".into()
+                } else {
+                    errors.join(", ")
+                },
+                w.unanswered,
+                w.abandoned
+            );
+        }
+        let _ = writeln!(o, "  health: {} ({})", w.health, w.health_reason);
+        let _ = writeln!(
+            o,
+            "  {:<16} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "stage", "count", "p50", "p90", "p99", "p99.9", "p99.99", "max"
+        );
+        for (stage, st) in &w.stages {
+            let _ = writeln!(
+                o,
+                "  {:<16} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                stage,
+                st.count,
+                ns(st.p50_ns),
+                ns(st.p90_ns),
+                ns(st.p99_ns),
+                ns(st.p999_ns),
+                ns(st.p9999_ns),
+                ns(st.max_ns)
+            );
+        }
+    }
+    if let Some(p) = &s.services.persistence {
+        let _ = writeln!(
+            o,
+            "\npersistence service: {} consumed, {} replied, {} malformed, {} failed",
+            p.consumed, p.replied, p.malformed, p.failed
+        );
+    }
+    if s.services.malformed_replies + s.services.foreign_replies > 0 {
+        let _ = writeln!(
+            o,
+            "replies: {} malformed, {} foreign",
+            s.services.malformed_replies, s.services.foreign_replies
+        );
+    }
+    let _ = writeln!(
+        o,
+        "generator: {:.2} CPU s, {:.2} cores busy on average ({} threads)",
+        s.generator.cpu_seconds, s.generator.cpu_cores, s.generator.threads
+    );
+    o
+}

@@ -1,0 +1,57 @@
+//! Reference implementations of the seed's persistence and query services, over any
+//! log and store. They are the target, not the harness: they count what they see
+//! (including malformed input) so the report can show it.
+
+pub mod persistence;
+pub mod query;
+
+use std::sync::atomic::AtomicU64;
+
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::scenario::Topics;
+
+/// What the services need to know.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub topics: Topics,
+    pub clock: Clock,
+    pub batch_size: usize,
+    pub year_bucket: Option<i16>,
+    /// Fault injection: silently drop every Nth consumed event (audits must see it).
+    pub drop_every: Option<u64>,
+}
+
+/// Counters of one service, shown in the report.
+#[derive(Debug, Default)]
+pub struct ServiceCounters {
+    pub consumed: AtomicU64,
+    pub malformed: AtomicU64,
+    pub failed: AtomicU64,
+    pub replied: AtomicU64,
+    pub dropped: AtomicU64,
+}
+
+/// A snapshot of [`ServiceCounters`] for the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ServiceStats {
+    pub consumed: u64,
+    pub malformed: u64,
+    pub failed: u64,
+    pub replied: u64,
+    pub dropped: u64,
+}
+
+impl ServiceCounters {
+    pub fn snapshot(&self) -> ServiceStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        ServiceStats {
+            consumed: self.consumed.load(Relaxed),
+            malformed: self.malformed.load(Relaxed),
+            failed: self.failed.load(Relaxed),
+            replied: self.replied.load(Relaxed),
+            dropped: self.dropped.load(Relaxed),
+        }
+    }
+}

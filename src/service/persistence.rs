@@ -1,0 +1,84 @@
+//! The reference persistence service (go-eventpersistence v1.6.0 semantics): consume
+//! Events, stamp each with the aggregate's meta version, insert it, and reply.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::{ServiceConfig, ServiceCounters};
+use crate::backend::{AnyLog, AnyStore, AnyTopic, BackendError, Ctx, EventLog, EventStore, LogConsumer, Topics};
+use crate::model::{Event, KafkaResponse, Strictness};
+
+/// `CASSANDRA_EVENT_META_PARTITION_KEY`.
+pub const META_PARTITION: i8 = 0;
+
+/// The service's store work for one event: read (or create at 0) the meta version,
+/// stamp the event with it, insert. Also what a `persist` workload runs directly.
+pub async fn persist(store: &AnyStore, ctx: &mut Ctx, event: &mut Event) -> Result<(), BackendError> {
+    let version = match store.read_meta(ctx, META_PARTITION, event.aggregate_id).await? {
+        Some(v) => v,
+        None => {
+            store.write_meta(ctx, META_PARTITION, event.aggregate_id, 0).await?;
+            0
+        }
+    };
+    event.version = version;
+    store.insert_event(ctx, event).await
+}
+
+/// Runs one service worker until the log closes or `stop` fires.
+pub async fn run_worker(
+    log: AnyLog,
+    store: AnyStore,
+    cfg: Arc<ServiceConfig>,
+    counters: Arc<ServiceCounters>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    seed: u64,
+) -> Result<(), BackendError> {
+    let mut consumer = log.subscribe(Topics::Exact(cfg.topics.events.clone()), &cfg.topics.persistence_group)?;
+    let mut ctx = Ctx::new(cfg.clock, seed);
+    let mut reply_topics: Vec<Option<AnyTopic>> = vec![None; 256];
+    let mut out = Vec::with_capacity(1024);
+    loop {
+        let record = tokio::select! {
+            r = consumer.recv() => r,
+            _ = stop.changed() => None,
+        };
+        let Some(record) = record else { return Ok(()) };
+        counters.consumed.fetch_add(1, Ordering::Relaxed);
+        let mut event = match Event::decode(&record.payload, Strictness::Strict) {
+            Ok(e) => e,
+            Err(_) => {
+                // The seed logs and commits such a message and never answers it.
+                counters.malformed.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+        };
+        if let Some(skip) = cfg.drop_every {
+            if counters.consumed.load(Ordering::Relaxed) % skip == 0 {
+                counters.dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+        }
+        let error = match persist(&store, &mut ctx, &mut event).await {
+            Ok(()) => String::new(),
+            Err(e) => {
+                counters.failed.fetch_add(1, Ordering::Relaxed);
+                format!("Error Inserting Event into Cassandra: {e}")
+            }
+        };
+        let slot = &mut reply_topics[event.aggregate_id as u8 as usize];
+        let topic = slot
+            .get_or_insert_with(|| log.topic(&format!("{}.{}", cfg.topics.persistence_response, event.aggregate_id)));
+        out.clear();
+        KafkaResponse::encode_parts(
+            &mut out,
+            event.aggregate_id,
+            &event.correlation_id,
+            Some(&record.payload),
+            &error,
+            None,
+        );
+        log.produce(topic, &out, None).await?;
+        counters.replied.fetch_add(1, Ordering::Relaxed);
+    }
+}
