@@ -39,7 +39,6 @@ pub struct Collector {
     names: Vec<String>,
     mains: Vec<Stage>,
     profiles: Vec<Option<crate::plan::RateProfile>>,
-    warmup_ns: u64,
     last_ns: u64,
     interval: Vec<Hists>,
     /// Everything after warmup.
@@ -66,16 +65,16 @@ impl Collector {
                     Load::Closed { .. } => None,
                 })
                 .collect(),
-            warmup_ns: plan.warmup_ns,
             last_ns: 0,
-            interval: (0..n).map(|_| Hists::new()).collect(),
+            interval: (0..2 * n).map(|_| Hists::new()).collect(),
             totals: (0..n).map(|_| Hists::new()).collect(),
             all: (0..n).map(|_| Hists::new()).collect(),
             timeline: vec![Vec::new(); n],
         }
     }
 
-    /// Closes the interval `[last, now)`.
+    /// Closes the interval `[last, now)`. The interval log and timeline get every
+    /// operation; the totals only those intended after warmup.
     pub fn tick(&mut self, now: u64) -> io::Result<()> {
         let start = self.last_ns;
         if now <= start {
@@ -83,9 +82,18 @@ impl Collector {
         }
         self.last_ns = now;
         self.reg.collect(&mut self.interval, &mut self.spares);
+        let n = self.names.len();
+        for w in 0..n {
+            let (measured, warm) = self.interval.split_at_mut(n);
+            self.totals[w].add(&measured[w]);
+            self.all[w].add(&measured[w]);
+            self.all[w].add(&warm[w]);
+            measured[w].add(&warm[w]);
+            warm[w].reset();
+        }
         let (start_s, len_s) = (start as f64 / 1e9, (now - start) as f64 / 1e9);
-        let warmup = start < self.warmup_ns;
-        for (w, h) in self.interval.iter().enumerate() {
+        let warmup = start < self.reg.warmup_ns();
+        for (w, h) in self.interval[..n].iter().enumerate() {
             for stage in Stage::ALL {
                 let hist = &h.stages[stage as usize];
                 if !hist.is_empty() {
@@ -121,11 +129,7 @@ impl Collector {
             });
         }
         self.log.flush()?;
-        for (w, h) in self.interval.iter_mut().enumerate() {
-            if !warmup {
-                self.totals[w].add(h);
-            }
-            self.all[w].add(h);
+        for h in &mut self.interval[..n] {
             h.reset();
         }
         Ok(())

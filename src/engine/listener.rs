@@ -82,7 +82,7 @@ pub async fn listen(
             strays.foreign += 1;
             continue;
         }
-        reg.with(workload, |h| {
+        reg.with(workload, intended, |h| {
             h.record(Stage::Deserialize, t1 - t0);
             if error {
                 h.record(Stage::Failed, t1.saturating_sub(intended));

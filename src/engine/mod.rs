@@ -104,7 +104,7 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
         clock.wall_origin_ns(),
     )
     .map_err(io_err(&hlog_path))?;
-    let reg = Registry::new(plan.workloads.len());
+    let reg = Registry::new(plan.workloads.len(), plan.warmup_ns);
     let mut collector = Collector::new(plan, reg.clone(), log);
     write_plan_comments(&mut collector, plan).map_err(io_err(&hlog_path))?;
 
@@ -337,10 +337,13 @@ fn outstanding(c: &Collector, reg: &Registry, w: usize) -> u64 {
         (h.stages[Stage::Produce as usize].len(), answered)
     };
     let (mut sent, mut answered) = count(&c.all[w]);
+    let n = reg.workloads();
     reg.visit(|slots| {
-        let (s, a) = count(&slots[w]);
-        sent += s;
-        answered += a;
+        for slot in [w, w + n] {
+            let (s, a) = count(&slots[slot]);
+            sent += s;
+            answered += a;
+        }
     });
     sent.saturating_sub(answered)
 }
@@ -357,7 +360,7 @@ fn backends(plan: &Plan) -> (AnyLog, AnyStore) {
 
 fn write_plan_comments(c: &mut Collector, plan: &Plan) -> std::io::Result<()> {
     c.comment(&format!(
-        "[eventbench: warmup until {:.3} s; intervals starting before it are excluded from summary.json]",
+        "[eventbench: warmup until {:.3} s; operations intended before it are excluded from summary.json]",
         plan.warmup_ns as f64 / 1e9
     ))?;
     for w in &plan.workloads {

@@ -23,7 +23,7 @@ pub async fn open_loop(
         let started = clock.now();
         let result = op.run(claim.index, claim.intended).await;
         let finished = clock.now();
-        reg.with(workload, |h| {
+        reg.with(workload, claim.intended, |h| {
             record(h, kind, claim.intended, started, finished, &result)
         });
     }
@@ -44,7 +44,9 @@ pub async fn closed_loop(
         let started = clock.now();
         let result = op.run(index, started).await;
         let finished = clock.now();
-        reg.with(workload, |h| record(h, kind, started, started, finished, &result));
+        reg.with(workload, started, |h| {
+            record(h, kind, started, started, finished, &result)
+        });
         // A target that answers instantly must not starve the collector and signals.
         tokio::task::yield_now().await;
     }

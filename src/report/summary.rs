@@ -182,8 +182,9 @@ impl Summary {
 }
 
 /// Healthy, or which side could not keep the schedule. By Little's law a workload
-/// needs `rate x mean service time` operations in flight: when that approaches
-/// `max_in_flight` the target is what holds the schedule back, otherwise the generator is.
+/// needs `rate x service time` operations in flight. Taken at the service time's p99
+/// (a stall makes the mean look harmless), when that reaches `max_in_flight` the
+/// target is what holds the schedule back; otherwise the generator is.
 fn health(
     wp: &crate::plan::WorkloadPlan,
     target: f64,
@@ -205,8 +206,8 @@ fn health(
             ),
         );
     }
-    let mean_service_s = stages.get(service.name()).map_or(0.0, |s| s.mean_ns / 1e9);
-    let needed = target * mean_service_s;
+    let service_p99_s = stages.get(service.name()).map_or(0.0, |s| s.p99_ns as f64 / 1e9);
+    let needed = target * service_p99_s;
     let why = if short {
         format!("achieved {achieved:.1}/s is below 99% of the target {target:.1}/s")
     } else {

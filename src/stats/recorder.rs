@@ -111,10 +111,13 @@ thread_local! {
 
 static NEXT_REGISTRY: AtomicU64 = AtomicU64::new(1);
 
-/// All recorders of one run.
+/// All recorders of one run. Each thread has two slots per workload: operations
+/// intended after the warmup, and those intended during it, so the summary can leave
+/// warmup out by each operation's intended start rather than by when it completed.
 pub struct Registry {
     id: u64,
     workloads: usize,
+    warmup_ns: u64,
     threads: Mutex<Vec<Arc<Mutex<Slots>>>>,
 }
 
@@ -124,16 +127,22 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Registry {
-    pub fn new(workloads: usize) -> Arc<Registry> {
+    pub fn new(workloads: usize, warmup_ns: u64) -> Arc<Registry> {
         Arc::new(Registry {
             id: NEXT_REGISTRY.fetch_add(1, Ordering::Relaxed),
             workloads,
+            warmup_ns,
             threads: Mutex::new(Vec::new()),
         })
     }
 
     fn new_slots(&self) -> Slots {
-        (0..self.workloads).map(|_| Hists::new()).collect()
+        (0..2 * self.workloads).map(|_| Hists::new()).collect()
+    }
+
+    /// Operations intended before this are warmup.
+    pub fn warmup_ns(&self) -> u64 {
+        self.warmup_ns
     }
 
     /// Number of workloads recorded.
@@ -141,10 +150,16 @@ impl Registry {
         self.workloads
     }
 
-    /// Records into the current thread's slots for `workload`. The first call on a
-    /// thread registers it (once); later calls take only that thread's own lock.
+    /// Records, into the current thread's slots, an operation of `workload` intended
+    /// at `intended` (run-time ns). The first call on a thread registers it (once);
+    /// later calls take only that thread's own lock.
     #[inline]
-    pub fn with<R>(&self, workload: usize, f: impl FnOnce(&mut Hists) -> R) -> R {
+    pub fn with<R>(&self, workload: usize, intended: u64, f: impl FnOnce(&mut Hists) -> R) -> R {
+        let slot = if intended < self.warmup_ns {
+            workload + self.workloads
+        } else {
+            workload
+        };
         CURRENT.with(|cur| {
             let mut cur = cur.borrow_mut();
             if cur.as_ref().is_none_or(|t| t.registry_id != self.id) {
@@ -159,7 +174,7 @@ impl Registry {
                 unreachable!("set above")
             };
             let mut guard = lock(&t.slots);
-            f(&mut guard[workload])
+            f(&mut guard[slot])
         })
     }
 
@@ -172,8 +187,9 @@ impl Registry {
         }
     }
 
-    /// Takes everything recorded since the last call and adds it into `into`
-    /// (one `Hists` per workload). `spares` keeps reset slot sets for reuse.
+    /// Takes everything recorded since the last call and adds it into `into`: the
+    /// first `workloads` entries get operations intended after warmup, the next
+    /// `workloads` those intended during it. `spares` keeps reset slot sets for reuse.
     pub fn collect(&self, into: &mut [Hists], spares: &mut Vec<Slots>) {
         let threads: Vec<_> = lock(&self.threads).clone();
         for t in threads {
@@ -194,13 +210,13 @@ mod tests {
 
     #[test]
     fn records_from_many_threads_are_all_collected() {
-        let reg = Registry::new(2);
+        let reg = Registry::new(2, 100);
         std::thread::scope(|s| {
             for t in 0..4 {
                 let reg = &reg;
                 s.spawn(move || {
                     for i in 0..1000u64 {
-                        reg.with(t % 2, |h| {
+                        reg.with(t % 2, 1000, |h| {
                             h.record(Stage::Produce, (i + 1) * 1_000_000);
                             h.counters.ok += 1;
                         });
@@ -208,16 +224,19 @@ mod tests {
                 });
             }
         });
-        let mut acc = vec![Hists::new(), Hists::new()];
+        reg.with(0, 5, |h| h.record(Stage::Produce, 1));
+        let mut acc: Vec<Hists> = (0..4).map(|_| Hists::new()).collect();
         let mut spares = Vec::new();
         reg.collect(&mut acc, &mut spares);
+        // The one operation intended during warmup went to the warmup slot.
+        assert_eq!(acc[2].stages[Stage::Produce as usize].len(), 1);
         assert_eq!(acc[0].stages[Stage::Produce as usize].len(), 2000);
         assert_eq!(acc[1].counters.ok, 2000);
         // Values far above the initial range are kept, not clamped.
         let max = acc[0].stages[Stage::Produce as usize].max();
         assert!((max as f64 - 1e9).abs() / 1e9 < 1e-3, "max {max}");
         // A second collect finds nothing new.
-        let mut again = vec![Hists::new(), Hists::new()];
+        let mut again: Vec<Hists> = (0..4).map(|_| Hists::new()).collect();
         reg.collect(&mut again, &mut spares);
         assert_eq!(again[0].stages[Stage::Produce as usize].len(), 0);
     }

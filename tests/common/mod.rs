@@ -1,0 +1,45 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use eventbench::engine::{self, RunOptions};
+use eventbench::plan::Plan;
+use eventbench::report::Summary;
+
+/// Loads a scenario from text, runs it into a temporary directory, returns the summary.
+pub fn run_text(text: &str, overrides: &[&str]) -> (Summary, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("scenario.toml");
+    std::fs::write(&path, text).expect("write scenario");
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let loaded = eventbench::scenario::load(&path, &overrides).expect("scenario is valid");
+    let plan = Plan::from_loaded(&loaded);
+    let out = dir.path().join("run");
+    let measured = engine::run(
+        &plan,
+        &RunOptions {
+            dir: out.clone(),
+            progress: None,
+            drop_every: None,
+        },
+    )
+    .expect("run");
+    let summary = Summary::build(&plan, &measured);
+    eventbench::report::write_summary(&out, &summary).expect("write summary");
+    (summary, dir)
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The built eventbench binary.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_eventbench"))
+}
+
+pub fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+}
