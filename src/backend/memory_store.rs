@@ -39,7 +39,7 @@ enum ServiceTime {
 
 impl MemoryStore {
     pub fn new(s: &Settings) -> MemoryStore {
-        let service = s.service_time.map(|l| match l {
+        let service = s.service_time.as_ref().map(|l| match *l.get_ref() {
             Latency::Fixed { value } => ServiceTime::Fixed(value.as_nanos()),
             Latency::Lognormal { median, p99 } => {
                 let sigma = (p99.as_nanos() as f64 / median.as_nanos() as f64).ln() / Z99;
@@ -52,7 +52,10 @@ impl MemoryStore {
         MemoryStore {
             aggregates: (0..256).map(|_| Mutex::new(Aggregate::default())).collect(),
             service,
-            stall: s.stall.map(|st| (st.every.as_nanos(), st.duration.as_nanos())),
+            stall: s
+                .stall
+                .as_ref()
+                .map(|st| (st.get_ref().every.as_nanos(), st.get_ref().duration.as_nanos())),
             keep: s.keep_per_aggregate.max(1),
         }
     }

@@ -118,12 +118,12 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
         let cfg = Arc::new(ServiceConfig {
             topics: plan.target.topics.clone(),
             clock,
-            batch_size: plan.target.query.batch_size,
+            batch_size: *plan.target.query.batch_size.get_ref(),
             year_bucket: plan.data.year_bucket,
             drop_every: opts.drop_every,
         });
         let (source, topics, group) = if plan.services_embedded() {
-            for i in 0..plan.target.persistence.workers {
+            for i in 0..*plan.target.persistence.workers.get_ref() {
                 background.spawn(persistence::run_worker(
                     log.clone(),
                     store.clone(),

@@ -121,7 +121,7 @@ impl Plan {
             s.threads
         };
         Plan {
-            name: s.name.clone(),
+            name: s.name.get_ref().clone(),
             description: s.description.clone(),
             seed: s.seed,
             duration_ns,

@@ -12,7 +12,7 @@ use super::units::{Dur, Size};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
-    pub name: String,
+    pub name: Spanned<String>,
     #[serde(default)]
     pub description: String,
     /// Seed of every random choice: same seed and scenario, same events.
@@ -145,8 +145,8 @@ impl Default for MemoryLog {
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemoryStore {
-    pub service_time: Option<Latency>,
-    pub stall: Option<Stall>,
+    pub service_time: Option<Spanned<Latency>>,
+    pub stall: Option<Spanned<Stall>>,
     /// Events kept per aggregate; older epochs are dropped past it (memory stays flat).
     #[serde(default = "default_keep")]
     pub keep_per_aggregate: usize,
@@ -192,29 +192,31 @@ pub struct Stall {
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServiceWorkers {
-    pub workers: usize,
+    pub workers: Spanned<usize>,
 }
 
 impl Default for ServiceWorkers {
     fn default() -> Self {
         // The seed runs a goroutine per message; this many concurrent handlers stands in.
-        ServiceWorkers { workers: 32 }
+        ServiceWorkers {
+            workers: Spanned::new(0..0, 32),
+        }
     }
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueryService {
-    pub workers: usize,
+    pub workers: Spanned<usize>,
     /// Events per reply (`KAFKA_EVENT_BATCH_SIZE`).
-    pub batch_size: usize,
+    pub batch_size: Spanned<usize>,
 }
 
 impl Default for QueryService {
     fn default() -> Self {
         QueryService {
-            workers: 2,
-            batch_size: 6,
+            workers: Spanned::new(0..0, 2),
+            batch_size: Spanned::new(0..0, 6),
         }
     }
 }

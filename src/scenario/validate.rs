@@ -24,8 +24,12 @@ const MAX_PAYLOAD: u64 = 16 << 20;
 
 /// Returns the first problem found, with the span of the value at fault.
 pub fn check(s: &Scenario) -> Result<(), Fault> {
-    if s.name.trim().is_empty() || s.name.contains(['/', '\\']) {
-        return Err((None, "`name` must be non-empty and contain no path separators".into()));
+    let name = s.name.get_ref();
+    if name.trim().is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(at(
+            &s.name,
+            "`name` must be non-empty, not start with '.', and contain no path separators",
+        ));
     }
     if s.workload.get_ref().is_empty() {
         return Err(at(
@@ -113,31 +117,35 @@ pub fn check(s: &Scenario) -> Result<(), Fault> {
             return Err(at(&s.warmup, "`warmup` must be shorter than `duration`"));
         }
         None if needs_duration => {
-            return Err((
-                None,
-                "`duration` is missing (required unless every workload has phases)".into(),
-            ))
+            return Err(at(
+                &s.workload,
+                "`duration` is missing (required unless every workload has phases)",
+            ));
         }
         _ => {}
     }
     check_data(s)?;
     if let Some(lat) = &s.target.memory_store.service_time {
-        if let Latency::Lognormal { median, p99 } = lat {
+        if let Latency::Lognormal { median, p99 } = lat.get_ref() {
             if median > p99 || median.0.is_zero() {
-                return Err((None, "target.memory_store.service_time: need 0 < median <= p99".into()));
+                return Err(at(lat, "lognormal service time needs 0 < median <= p99"));
             }
         }
     }
     if let Some(st) = &s.target.memory_store.stall {
-        if st.every.0.is_zero() || st.duration >= st.every {
-            return Err((
-                None,
-                "target.memory_store.stall: `for` must be shorter than `every`".into(),
-            ));
+        let v = st.get_ref();
+        if v.every.0.is_zero() || v.duration >= v.every {
+            return Err(at(st, "stall `for` must be shorter than `every`"));
         }
     }
-    if s.target.persistence.workers == 0 || s.target.query.workers == 0 || s.target.query.batch_size == 0 {
-        return Err((None, "service `workers` and `batch_size` must be at least 1".into()));
+    for n in [
+        &s.target.persistence.workers,
+        &s.target.query.workers,
+        &s.target.query.batch_size,
+    ] {
+        if *n.get_ref() == 0 || *n.get_ref() > 100_000 {
+            return Err(at(n, "service `workers` and `batch_size` must be between 1 and 100000"));
+        }
     }
     Ok(())
 }

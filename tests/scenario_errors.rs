@@ -1,0 +1,134 @@
+//! Bad scenarios: each gives exit code 2 and a message naming file, line and column,
+//! and none panics. Run through the real binary, as a user would meet them.
+
+mod common;
+
+use std::process::Command;
+
+const OK_HEAD: &str = "name = \"t\"\nduration = \"2s\"\n";
+
+/// (what is wrong, scenario text, line the error must name, text the message must contain)
+fn cases() -> Vec<(&'static str, String, usize, &'static str)> {
+    let w = "[workload.p]\nkind = \"produce\"\nrate = 10\n";
+    vec![
+        ("unknown top-level key", format!("name = \"t\"\nduraton = \"2s\"\n{w}"), 2, "did you mean `duration`?"),
+        ("unknown workload key", format!("{OK_HEAD}[workload.p]\nkind = \"produce\"\nrat = 10\n"), 5, "did you mean `rate`?"),
+        ("wrong type for rate", format!("{OK_HEAD}[workload.p]\nkind = \"produce\"\nrate = \"fast\"\n"), 5, "invalid type"),
+        ("bad duration", format!("name = \"t\"\nduration = \"20 parsecs\"\n{w}"), 2, "invalid duration"),
+        ("rate and concurrency", format!("{OK_HEAD}[workload.p]\nkind = \"produce\"\nrate = 10\nconcurrency = 4\n"), 6, "both `rate`"),
+        ("aggregate id 0", format!("{OK_HEAD}[data]\naggregates = {{ dist = \"uniform\", min = 0, max = 10 }}\n{w}"), 4, "aggregate id 0"),
+        ("aggregate id 200", format!("{OK_HEAD}[data]\naggregates = {{ dist = \"hotspot\", ids = [200], fraction = 0.5 }}\n{w}"), 4, "aggregate id 200"),
+        ("empty workload table", format!("{OK_HEAD}workload = {{}}\n"), 3, "`workload` is empty"),
+        ("unknown workload kind", format!("{OK_HEAD}[workload.p]\nkind = \"produse\"\nrate = 10\n"), 4, "did you mean `produce`?"),
+        ("negative rate", format!("{OK_HEAD}[workload.p]\nkind = \"produce\"\nrate = -5\n"), 5, "positive number"),
+        ("zero rate", format!("{OK_HEAD}[workload.p]\nkind = \"produce\"\nrate = 0\n"), 5, "positive number"),
+        ("zero concurrency", format!("{OK_HEAD}[workload.p]\nkind = \"persist\"\nconcurrency = 0\n"), 5, "`concurrency` must be"),
+        ("zero max_in_flight", format!("{OK_HEAD}{w}max_in_flight = 0\n"), 6, "`max_in_flight` must be"),
+        ("warmup not shorter than duration", format!("{OK_HEAD}warmup = \"5s\"\n{w}"), 3, "`warmup` must be shorter"),
+        ("toml syntax", format!("{OK_HEAD}[workload.p\nkind = \"produce\"\n"), 3, "unclosed table"),
+        ("missing name", format!("duration = \"2s\"\n{w}"), 1, "missing field `name`"),
+        ("zipf exponent", format!("{OK_HEAD}[data]\naggregates = {{ dist = \"zipf\", exponent = -1 }}\n{w}"), 4, "exponent"),
+        ("compressibility", format!("{OK_HEAD}[data]\ncompressibility = 1.5\n{w}"), 4, "`compressibility`"),
+        ("histogram mismatch", format!("{OK_HEAD}[data]\npayload = {{ dist = \"histogram\", sizes = [64, 128], weights = [1] }}\n{w}"), 4, "`payload`"),
+        ("rate and phase", format!("{OK_HEAD}{w}phase = [{{ kind = \"steady\", duration = \"1s\", rate = 5 }}]\n"), 5, "both `rate` and `phase`"),
+        ("negative ramp", format!("name = \"t\"\n[workload.p]\nkind = \"produce\"\nphase = [{{ kind = \"ramp\", duration = \"1s\", from = -1, to = 5 }}]\n"), 4, "ramp phase"),
+        ("unsupported log backend", format!("{OK_HEAD}[target]\nlog = \"kafak\"\n{w}"), 4, "unknown variant `kafak`"),
+        ("bad size unit", format!("{OK_HEAD}[data]\npayload = {{ dist = \"fixed\", size = \"1 GiB\" }}\n{w}"), 4, "invalid size unit"),
+        ("duplicate key", format!("{OK_HEAD}{w}rate = 20\n"), 6, "duplicate key"),
+        ("stall longer than period", format!("{OK_HEAD}[target.memory_store]\nstall = {{ every = \"1s\", for = \"2s\" }}\n{w}"), 4, "stall `for`"),
+        ("closed model with phases", format!("name = \"t\"\n[workload.p]\nkind = \"persist\"\nconcurrency = 2\nphase = [{{ kind = \"steady\", duration = \"1s\", rate = 5 }}]\n"), 4, "closed model"),
+        ("no users", format!("{OK_HEAD}[data]\nusers = 0\n{w}"), 4, "`users`"),
+        ("no actions", format!("{OK_HEAD}[data]\nactions = {{}}\n{w}"), 4, "`actions`"),
+        ("tiny interval", format!("{OK_HEAD}interval = \"1ms\"\n{w}"), 3, "`interval`"),
+        ("missing duration", format!("name = \"t\"\n{w}"), 2, "`duration` is missing"),
+        ("zero service workers", format!("{OK_HEAD}[target.persistence]\nworkers = 0\n{w}"), 4, "`workers`"),
+        ("query from version 0", format!("{OK_HEAD}[workload.q]\nkind = \"query\"\nrate = 1\nfrom_version = 0\n"), 3, "`from_version` 0"),
+    ]
+}
+
+#[test]
+fn every_malformed_scenario_exits_2_with_line_and_column() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cases = cases();
+    assert!(cases.len() >= 20);
+    for (what, text, line, needle) in cases {
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, &text).expect("write");
+        for sub in ["validate", "run"] {
+            let out = Command::new(common::bin())
+                .args([sub, path.to_str().expect("utf8")])
+                .output()
+                .expect("spawn");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{what} ({sub}): exit {:?}, stderr: {err}",
+                out.status.code()
+            );
+            assert!(!err.contains("panicked"), "{what}: panicked: {err}");
+            let prefix = format!("error: {}:{line}:", path.display());
+            assert!(err.starts_with(&prefix), "{what}: expected {prefix}<col>, got: {err}");
+            let col = err[prefix.len()..].split(':').next().unwrap_or("");
+            assert!(col.parse::<usize>().is_ok_and(|c| c >= 1), "{what}: no column in {err}");
+            assert!(err.contains(needle), "{what}: expected {needle:?} in {err}");
+        }
+    }
+}
+
+#[test]
+fn overrides_are_applied_and_bad_ones_named() {
+    let scenario = common::root().join("scenarios/quickstart.toml");
+    let s = scenario.to_str().expect("utf8");
+    let out = Command::new(common::bin())
+        .args([
+            "validate",
+            s,
+            "--set",
+            "workload.producers.rate=1234",
+            "--set",
+            "duration=8s",
+        ])
+        .output()
+        .expect("spawn");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("plan json");
+    assert_eq!(plan["duration_ns"], 8_000_000_000u64);
+    let seg = &plan["workloads"]
+        .as_array()
+        .expect("workloads")
+        .iter()
+        .find(|w| w["name"] == "producers")
+        .expect("producers")["load"]["profile"]["segments"][0];
+    assert_eq!(seg["from_rate"], 1234.0);
+    let out = Command::new(common::bin())
+        .args(["validate", s, "--set", "workload.producers.rat=5"])
+        .output()
+        .expect("spawn");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err.contains("--set workload.producers.rat=5") && err.contains("did you mean `rate`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_file_and_usage_errors_exit_2() {
+    let out = Command::new(common::bin())
+        .args(["run", "/nonexistent/x.toml"])
+        .output()
+        .expect("spawn");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.toml"));
+    let out = Command::new(common::bin())
+        .args(["frobnicate"])
+        .output()
+        .expect("spawn");
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(common::bin())
+        .args(["gen", "--count", "lots"])
+        .output()
+        .expect("spawn");
+    assert_eq!(out.status.code(), Some(2));
+}
