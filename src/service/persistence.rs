@@ -44,7 +44,7 @@ pub async fn run_worker(
             _ = stop.changed() => None,
         };
         let Some(record) = record else { return Ok(()) };
-        counters.consumed.fetch_add(1, Ordering::Relaxed);
+        let consumed = counters.consumed.fetch_add(1, Ordering::Relaxed) + 1;
         let mut event = match Event::decode(&record.payload, Strictness::Strict) {
             Ok(e) => e,
             Err(_) => {
@@ -54,7 +54,7 @@ pub async fn run_worker(
             }
         };
         if let Some(skip) = cfg.drop_every {
-            if counters.consumed.load(Ordering::Relaxed) % skip == 0 {
+            if consumed.is_multiple_of(skip) {
                 counters.dropped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }

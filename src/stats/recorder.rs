@@ -76,7 +76,7 @@ impl Hists {
     /// Adds `o` into `self`.
     pub fn add(&mut self, o: &Hists) {
         for (a, b) in self.stages.iter_mut().zip(o.stages.iter()) {
-            if b.len() > 0 {
+            if !b.is_empty() {
                 // Auto-resizing histograms of the same precision always add.
                 let _ = a.add(b);
             }
