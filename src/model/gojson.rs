@@ -103,9 +103,14 @@ pub fn write_time(out: &mut Vec<u8>, t: &GoTime) {
     out.push(b'"');
 }
 
-/// Decodes Go-style base64 (newlines ignored, padding required).
+/// Decodes Go-style base64 (newlines ignored, padding required, unused trailing bits
+/// allowed). What the SIMD decoder accepts (canonical, padded, no newlines) is a
+/// subset of what Go accepts, so it is tried first; the rest goes the exact way.
 pub fn decode_base64(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
-    if s.bytes().any(|c| c == b'\n' || c == b'\r') {
+    if let Ok(v) = base64_simd::STANDARD.decode_to_vec(s) {
+        return Ok(v);
+    }
+    if memchr::memchr2(b'\n', b'\r', s.as_bytes()).is_some() {
         let clean: Vec<u8> = s.bytes().filter(|&c| c != b'\n' && c != b'\r').collect();
         GO_STD.decode(clean)
     } else {
