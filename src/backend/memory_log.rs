@@ -1,5 +1,5 @@
 //! The in-process log. Each consumer group has one bounded queue shared by its
-//! members; a topic fans a record out to every group subscribed to it. Producing reads
+//! members (async-channel: waking one of many idle members is O(1)); a topic fans a record out to every group subscribed to it. Producing reads
 //! the subscriber list through `arc-swap` (no lock) and waits when a group's queue is
 //! full, as a producer waits on a slow broker.
 //!
@@ -17,7 +17,7 @@ use crate::stats::ErrorClass;
 
 #[derive(Clone)]
 struct Group {
-    tx: flume::Sender<Record>,
+    tx: async_channel::Sender<Record>,
 }
 
 /// A topic with its subscribed groups.
@@ -28,7 +28,7 @@ pub struct MemTopic {
 
 struct Registry {
     topics: HashMap<String, Arc<MemTopic>>,
-    groups: HashMap<String, (flume::Sender<Record>, flume::Receiver<Record>)>,
+    groups: HashMap<String, (async_channel::Sender<Record>, async_channel::Receiver<Record>)>,
     /// (prefix, group) subscriptions, applied to topics created later too.
     prefixes: Vec<(String, String)>,
     /// (topic, group) pairs already wired, so a group never gets a record twice.
@@ -44,7 +44,7 @@ pub struct MemoryLog {
 
 /// A member of a consumer group.
 pub struct MemoryConsumer {
-    rx: flume::Receiver<Record>,
+    rx: async_channel::Receiver<Record>,
 }
 
 impl MemoryLog {
@@ -128,7 +128,7 @@ impl EventLog for MemoryLog {
             headers,
         };
         for g in groups.iter() {
-            g.tx.send_async(record.clone()).await.map_err(|_| {
+            g.tx.send(record.clone()).await.map_err(|_| {
                 BackendError::new(ErrorClass::Fatal, format!("memory log closed (topic {})", topic.name))
             })?;
         }
@@ -141,7 +141,7 @@ impl EventLog for MemoryLog {
         let rx = reg
             .groups
             .entry(group.to_string())
-            .or_insert_with(|| flume::bounded(cap))
+            .or_insert_with(|| async_channel::bounded(cap))
             .1
             .clone();
         match topics {
@@ -169,7 +169,7 @@ impl EventLog for MemoryLog {
 
 impl LogConsumer for MemoryConsumer {
     async fn recv(&mut self) -> Option<Record> {
-        self.rx.recv_async().await.ok()
+        self.rx.recv().await.ok()
     }
 }
 

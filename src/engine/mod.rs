@@ -161,6 +161,9 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
     // Workloads.
     let closed_stop = Arc::new(AtomicBool::new(false));
     let mut schedules: Vec<Option<Arc<Schedule>>> = Vec::new();
+    let mut dispatchers = Vec::new();
+    // Claims released but not yet taken by a worker, per open workload.
+    let mut released: Vec<Option<async_channel::Receiver<schedule::Claim>>> = Vec::new();
     let mut workers: Vec<JoinSet<()>> = Vec::new();
     for (w, wp) in plan.workloads.iter().enumerate() {
         let shared = Arc::new(Shared {
@@ -182,10 +185,13 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
                 max_in_flight,
             } => {
                 let schedule = Arc::new(Schedule::new(profile.clone(), *arrival, plan.seed ^ (w as u64) << 32));
+                let (tx, rx) = async_channel::bounded(*max_in_flight);
                 for i in 0..*max_in_flight {
                     let op = Operation::new(shared.clone(), Ctx::new(clock, seed(i)));
-                    set.spawn(workers::open_loop(op, schedule.clone(), reg.clone(), w, wp.kind));
+                    set.spawn(workers::open_loop(op, rx.clone(), reg.clone(), w, wp.kind));
                 }
+                dispatchers.push(tokio::spawn(workers::dispatch(schedule.clone(), tx, clock)));
+                released.push(Some(rx));
                 schedules.push(Some(schedule));
             }
             Load::Closed { concurrency } => {
@@ -237,31 +243,41 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
     let drain_deadline = clock.now() + plan.drain_ns;
     let mut abandoned = vec![0u64; plan.workloads.len()];
     let mut dropped = vec![0u64; plan.workloads.len()];
+    // Stopping an open workload: no more claims, and what was released but not yet
+    // taken by a worker never starts either. Both count as dropped.
+    let stop_open = |w: usize, until: u64, dropped: &mut Vec<u64>| {
+        if let Some(s) = &schedules[w] {
+            dropped[w] += s.stop_and_count_dropped(until);
+        }
+        if let Some(rx) = &released[w] {
+            rx.close();
+            while let Ok(c) = rx.try_recv() {
+                dropped[w] += (c.intended < until) as u64;
+            }
+        }
+    };
     for (w, set) in workers.iter_mut().enumerate() {
         if interrupted.is_some() {
-            if let Some(s) = &schedules[w] {
-                dropped[w] = s.stop_and_count_dropped(stop_at);
-            }
+            stop_open(w, stop_at, &mut dropped);
         }
         loop {
             tokio::select! {
                 r = set.join_next() => if r.is_none() { break },
                 _ = sleep_until(&clock, drain_deadline) => {
-                    if let Some(s) = &schedules[w] {
-                        dropped[w] += s.stop_and_count_dropped(stop_at);
-                    }
+                    stop_open(w, stop_at, &mut dropped);
                     abandoned[w] = set.len() as u64;
                     set.abort_all();
                     break;
                 }
                 sig = signals.recv(), if interrupted.is_none() => {
                     interrupted = Some(sig);
-                    if let Some(s) = &schedules[w] {
-                        dropped[w] += s.stop_and_count_dropped(clock.now());
-                    }
+                    stop_open(w, clock.now(), &mut dropped);
                 }
             }
         }
+    }
+    for d in dispatchers {
+        d.abort();
     }
 
     // Wait for replies to what was produced, up to the same deadline.

@@ -1,25 +1,41 @@
-//! Worker loops. Open model: claim from the shared schedule, sleep until the intended
-//! start, run, record from the intended start. Closed model: run back to back.
+//! Worker loops. Open model: a dispatcher claims from the shared schedule and releases
+//! each operation at its intended start; idle workers take it, run it, and record from
+//! the intended start. Only the dispatcher waits, so the thread sleeps at most once per
+//! idle gap, not once per operation. Closed model: workers run back to back.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::ops::{record, Operation};
-use super::schedule::Schedule;
+use super::schedule::{Claim, Schedule};
+use crate::clock::Clock;
+use crate::pacer::Pacer;
 use crate::scenario::WorkloadKind;
 use crate::stats::Registry;
 
-/// Runs until the schedule is exhausted or stopped.
+/// Releases claims at their intended start times, until the schedule ends or stops.
+/// When every worker is busy the channel fills and releases wait: those operations
+/// start late and their latency still counts from the intended start.
+pub async fn dispatch(schedule: Arc<Schedule>, tx: async_channel::Sender<Claim>, clock: Clock) {
+    let mut pacer = Pacer::new();
+    while let Some(claim) = schedule.claim() {
+        pacer.sleep_until(&clock, claim.intended).await;
+        if tx.send(claim).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs released operations until the dispatcher is done and the channel is empty.
 pub async fn open_loop(
     mut op: Operation,
-    schedule: Arc<Schedule>,
+    rx: async_channel::Receiver<Claim>,
     reg: Arc<Registry>,
     workload: usize,
     kind: WorkloadKind,
 ) {
     let clock = op.ctx.clock;
-    while let Some(claim) = schedule.claim() {
-        op.ctx.pacer.sleep_until(&clock, claim.intended).await;
+    while let Ok(claim) = rx.recv().await {
         let started = clock.now();
         let result = op.run(claim.index, claim.intended).await;
         let finished = clock.now();
@@ -33,7 +49,7 @@ pub async fn open_loop(
 pub async fn closed_loop(
     mut op: Operation,
     stop: Arc<AtomicBool>,
-    next: Arc<std::sync::atomic::AtomicU64>,
+    next: Arc<AtomicU64>,
     reg: Arc<Registry>,
     workload: usize,
     kind: WorkloadKind,
