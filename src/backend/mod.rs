@@ -5,6 +5,7 @@
 //! no boxed future per operation.
 
 pub mod ctx;
+pub mod kafka_log;
 pub mod memory_log;
 pub mod memory_store;
 
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 pub use ctx::Ctx;
+pub use kafka_log::KafkaLog;
 pub use memory_log::MemoryLog;
 pub use memory_store::MemoryStore;
 
@@ -119,17 +121,20 @@ pub trait EventStore: Send + Sync {
 #[derive(Clone)]
 pub enum AnyLog {
     Memory(MemoryLog),
+    Kafka(KafkaLog),
 }
 
 /// A resolved topic of [`AnyLog`].
 #[derive(Clone)]
 pub enum AnyTopic {
     Memory(<MemoryLog as EventLog>::Topic),
+    Kafka(<KafkaLog as EventLog>::Topic),
 }
 
 /// A consumer of [`AnyLog`].
 pub enum AnyConsumer {
     Memory(<MemoryLog as EventLog>::Consumer),
+    Kafka(<KafkaLog as EventLog>::Consumer),
 }
 
 impl EventLog for AnyLog {
@@ -139,18 +144,22 @@ impl EventLog for AnyLog {
     fn topic(&self, name: &str) -> AnyTopic {
         match self {
             AnyLog::Memory(m) => AnyTopic::Memory(m.topic(name)),
+            AnyLog::Kafka(k) => AnyTopic::Kafka(k.topic(name)),
         }
     }
 
     async fn produce(&self, topic: &AnyTopic, payload: &[u8], headers: Option<Headers>) -> Result<(), BackendError> {
         match (self, topic) {
             (AnyLog::Memory(m), AnyTopic::Memory(t)) => m.produce(t, payload, headers).await,
+            (AnyLog::Kafka(k), AnyTopic::Kafka(t)) => k.produce(t, payload, headers).await,
+            _ => Err(BackendError::new(ErrorClass::Fatal, "topic resolved on another log")),
         }
     }
 
     fn subscribe(&self, topics: Topics, group: &str) -> Result<AnyConsumer, BackendError> {
         match self {
             AnyLog::Memory(m) => m.subscribe(topics, group).map(AnyConsumer::Memory),
+            AnyLog::Kafka(k) => k.subscribe(topics, group).map(AnyConsumer::Kafka),
         }
     }
 }
@@ -159,6 +168,18 @@ impl LogConsumer for AnyConsumer {
     async fn recv(&mut self) -> Option<Record> {
         match self {
             AnyConsumer::Memory(c) => c.recv().await,
+            AnyConsumer::Kafka(c) => c.recv().await,
+        }
+    }
+}
+
+impl AnyConsumer {
+    /// Waits until the consumer takes part in its group (Kafka: partitions assigned),
+    /// so that nothing produced afterwards is missed. Memory consumers are always ready.
+    pub async fn ready(&self, within: std::time::Duration) -> bool {
+        match self {
+            AnyConsumer::Memory(_) => true,
+            AnyConsumer::Kafka(c) => c.wait_assigned(within).await,
         }
     }
 }

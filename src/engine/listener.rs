@@ -11,7 +11,7 @@ use crate::model::{Event, KafkaResponse, Strictness};
 use crate::stats::{ErrorClass, Registry, Stage};
 
 /// What the listener reads.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
     /// KafkaResponses from the persistence service.
     Replies,

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::backend::{AnyLog, AnyStore, Ctx, EventLog, MemoryLog, MemoryStore, Topics};
+use crate::backend::{AnyLog, AnyStore, Ctx, EventLog, KafkaLog, MemoryLog, MemoryStore, Topics};
 use crate::clock::Clock;
 use crate::datagen::{new_run_tag, Generator};
 use crate::plan::{Load, Plan};
@@ -96,66 +96,89 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
     let cpu0 = crate::report::host::cpu_seconds();
     std::fs::create_dir_all(&opts.dir).map_err(io_err(&opts.dir))?;
     let hlog_path = opts.dir.join("latency.hlog");
-    let clock = Clock::start_in(50_000_000);
     let run_tag = new_run_tag();
-    let log = IntervalLog::create(
+    let (log, store) = backends(plan, run_tag).await?;
+
+    // eventbench's own consumers join before the clock starts: set-up is not load.
+    let produces = plan.workloads.iter().any(|w| w.kind == WorkloadKind::Produce);
+    let topics = &plan.target.topics;
+    let (source, subscription, group) = if plan.services_embedded() {
+        (
+            Source::Replies,
+            Topics::Prefix(format!("{}.", topics.persistence_response)),
+            "eventbench.replies",
+        )
+    } else {
+        (Source::Events, Topics::Exact(topics.events.clone()), "eventbench.e2e")
+    };
+    let mut consumers = Vec::new();
+    if produces {
+        // Kafka: one member, so no rebalance after it is assigned can skip records
+        // (a new owner of a partition with no committed offset starts at `latest`).
+        let members = if matches!(log, AnyLog::Kafka(_)) {
+            1
+        } else {
+            plan.threads.max(1)
+        };
+        for _ in 0..members {
+            consumers.push(log.subscribe(subscription.clone(), group)?);
+        }
+        // Reply topics appear only once the services answer, so only a consumer of
+        // the events topic can (and must) be assigned before the load starts.
+        if source == Source::Events && !any_ready(&consumers, Duration::from_secs(30)).await {
+            return Err(RunError::Backend(crate::backend::BackendError::new(
+                ErrorClass::Fatal,
+                format!(
+                    "eventbench's consumer (group {group}) got no partitions of {} within 30 s",
+                    topics.events
+                ),
+            )));
+        }
+    }
+
+    let clock = Clock::start_in(50_000_000);
+    let log_file = IntervalLog::create(
         &hlog_path,
         &format!("eventbench {} scenario {}", env!("CARGO_PKG_VERSION"), plan.name),
         clock.wall_origin_ns(),
     )
     .map_err(io_err(&hlog_path))?;
     let reg = Registry::new(plan.workloads.len(), plan.warmup_ns);
-    let mut collector = Collector::new(plan, reg.clone(), log);
+    let mut collector = Collector::new(plan, reg.clone(), log_file);
     write_plan_comments(&mut collector, plan).map_err(io_err(&hlog_path))?;
 
-    let (log, store) = backends(plan);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut background = JoinSet::new();
-    let produces = plan.workloads.iter().any(|w| w.kind == WorkloadKind::Produce);
     let persistence_counters = Arc::new(ServiceCounters::default());
-    let mut listeners = JoinSet::new();
-    if produces {
+    if produces && plan.services_embedded() {
         let cfg = Arc::new(ServiceConfig {
-            topics: plan.target.topics.clone(),
+            topics: topics.clone(),
             clock,
             batch_size: *plan.target.query.batch_size.get_ref(),
             year_bucket: plan.data.year_bucket,
             drop_every: opts.drop_every,
         });
-        let (source, topics, group) = if plan.services_embedded() {
-            for i in 0..*plan.target.persistence.workers.get_ref() {
-                background.spawn(persistence::run_worker(
-                    log.clone(),
-                    store.clone(),
-                    cfg.clone(),
-                    persistence_counters.clone(),
-                    stop_rx.clone(),
-                    plan.seed ^ (i as u64) << 40,
-                ));
-            }
-            (
-                Source::Replies,
-                Topics::Prefix(format!("{}.", cfg.topics.persistence_response)),
-                "eventbench.replies",
-            )
-        } else {
-            (
-                Source::Events,
-                Topics::Exact(cfg.topics.events.clone()),
-                "eventbench.e2e",
-            )
-        };
-        for _ in 0..plan.threads.max(1) {
-            let consumer = log.subscribe(topics.clone(), group)?;
-            listeners.spawn(listener::listen(
-                consumer,
-                source,
-                clock,
-                run_tag,
-                reg.clone(),
+        for i in 0..*plan.target.persistence.workers.get_ref() {
+            background.spawn(persistence::run_worker(
+                log.clone(),
+                store.clone(),
+                cfg.clone(),
+                persistence_counters.clone(),
                 stop_rx.clone(),
+                plan.seed ^ (i as u64) << 40,
             ));
         }
+    }
+    let mut listeners = JoinSet::new();
+    for consumer in consumers {
+        listeners.spawn(listener::listen(
+            consumer,
+            source,
+            clock,
+            run_tag,
+            reg.clone(),
+            stop_rx.clone(),
+        ));
     }
 
     // Workloads.
@@ -346,6 +369,19 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
     })
 }
 
+/// Waits until at least one of a group's members has partitions.
+async fn any_ready(consumers: &[crate::backend::AnyConsumer], within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        for c in consumers {
+            if c.ready(Duration::from_millis(200)).await {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// Produced and acknowledged, but neither answered nor failed yet (collected or not).
 fn outstanding(c: &Collector, reg: &Registry, w: usize) -> u64 {
     let count = |h: &Hists| {
@@ -364,14 +400,18 @@ fn outstanding(c: &Collector, reg: &Registry, w: usize) -> u64 {
     sent.saturating_sub(answered)
 }
 
-fn backends(plan: &Plan) -> (AnyLog, AnyStore) {
+async fn backends(plan: &Plan, run_tag: u64) -> Result<(AnyLog, AnyStore), RunError> {
     let log = match plan.target.log {
         LogKind::Memory => AnyLog::Memory(MemoryLog::new(plan.target.memory_log.capacity)),
+        LogKind::Kafka => {
+            let topics = vec![plan.target.topics.events.clone()];
+            AnyLog::Kafka(KafkaLog::connect(&plan.target.kafka, &topics, run_tag).await?)
+        }
     };
     let store = match plan.target.store {
         StoreKind::Memory => AnyStore::Memory(Arc::new(MemoryStore::new(&plan.target.memory_store))),
     };
-    (log, store)
+    Ok((log, store))
 }
 
 fn write_plan_comments(c: &mut Collector, plan: &Plan) -> std::io::Result<()> {

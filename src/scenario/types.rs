@@ -68,6 +68,8 @@ pub struct Target {
     #[serde(default)]
     pub memory_log: MemoryLog,
     #[serde(default)]
+    pub kafka: KafkaSettings,
+    #[serde(default)]
     pub memory_store: MemoryStore,
     #[serde(default)]
     pub persistence: ServiceWorkers,
@@ -80,6 +82,7 @@ pub struct Target {
 pub enum LogKind {
     #[default]
     Memory,
+    Kafka,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -124,6 +127,66 @@ impl Default for Topics {
             query_response: "events.rns_eventstore.esresponse".into(),
         }
     }
+}
+
+/// How eventbench talks to Kafka. Any librdkafka property can be passed through.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaSettings {
+    /// `host:port[,host:port]`.
+    pub bootstrap: String,
+    /// `all` (or `-1`), `1` or `0`.
+    pub acks: Spanned<String>,
+    pub linger_ms: u64,
+    /// Bytes per partition batch.
+    pub batch_size: u64,
+    /// `none`, `gzip`, `snappy`, `lz4` or `zstd`.
+    pub compression: Spanned<String>,
+    pub idempotence: bool,
+    /// `none` (keyless, as the seed's services) or `aggregate` (key = aggregate id).
+    pub key: KafkaKey,
+    /// For topics eventbench creates.
+    pub partitions: i32,
+    pub replication: i32,
+    /// Create the events topic when it is missing (eventbench never deletes topics).
+    pub create_topics: bool,
+    /// Delivery timeout of one record (`message.timeout.ms`).
+    pub timeout: Dur,
+    /// How long to wait for the broker to answer at start.
+    pub connect_timeout: Dur,
+    /// Extra librdkafka properties for the producer, e.g. `"queue.buffering.max.kbytes" = "1048576"`.
+    pub producer: BTreeMap<String, String>,
+    /// Extra librdkafka properties for consumers.
+    pub consumer: BTreeMap<String, String>,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        KafkaSettings {
+            bootstrap: "127.0.0.1:9092".into(),
+            acks: Spanned::new(0..0, "all".into()),
+            linger_ms: 5,
+            batch_size: 131_072,
+            compression: Spanned::new(0..0, "none".into()),
+            idempotence: false,
+            key: KafkaKey::None,
+            partitions: 3,
+            replication: 1,
+            create_topics: true,
+            timeout: Dur::from_secs(30),
+            connect_timeout: Dur::from_secs(10),
+            producer: BTreeMap::new(),
+            consumer: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KafkaKey {
+    #[default]
+    None,
+    Aggregate,
 }
 
 /// The in-process log.

@@ -43,3 +43,39 @@ pub fn bin() -> PathBuf {
 pub fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
 }
+
+/// A topic name no other run uses.
+pub fn unique_topic(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{prefix}.{}.{nanos}", std::process::id())
+}
+
+/// Fails loudly when the broker that scripts/services starts is not there: these
+/// tests are never skipped.
+pub fn require_kafka() {
+    let ok = std::net::TcpStream::connect_timeout(
+        &"127.0.0.1:9092".parse().expect("addr"),
+        std::time::Duration::from_secs(2),
+    )
+    .is_ok();
+    assert!(
+        ok,
+        "no Kafka at 127.0.0.1:9092: run the tests with scripts/test, or start it with `scripts/services up kafka`"
+    );
+}
+
+/// Runs the binary; returns (exit code, stdout, stderr).
+pub fn eventbench(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(bin())
+        .args(args)
+        .output()
+        .expect("spawn eventbench");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

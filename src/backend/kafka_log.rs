@@ -1,0 +1,301 @@
+//! The Kafka log (rdkafka over a bundled librdkafka). Records are keyless by default,
+//! as the seed's services produce them; the intended send time and run tag travel in
+//! record headers so the Event body stays exactly the seed's JSON.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Headers as _, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
+
+use super::{BackendError, EventLog, Headers, LogConsumer, Record, Topics};
+use crate::scenario::{KafkaKey, KafkaSettings};
+use crate::stats::ErrorClass;
+
+const H_INTENDED: &str = "eventbench-intended-ns";
+const H_RUN: &str = "eventbench-run";
+
+/// A producer shared by every task, and what consumers need to join.
+#[derive(Clone)]
+pub struct KafkaLog {
+    producer: FutureProducer,
+    settings: Arc<KafkaSettings>,
+    run_tag: u64,
+}
+
+/// A topic name.
+#[derive(Clone)]
+pub struct KafkaTopic {
+    name: Arc<str>,
+}
+
+/// One member of a consumer group.
+pub struct KafkaConsumer {
+    consumer: StreamConsumer,
+}
+
+fn unreachable(bootstrap: &str, e: impl std::fmt::Display) -> BackendError {
+    BackendError::new(ErrorClass::Fatal, format!("cannot reach Kafka at {bootstrap}: {e}"))
+}
+
+impl KafkaLog {
+    /// Connects, checks the broker answers within `connect_timeout`, and creates the
+    /// topics eventbench produces to when they are missing (never deleting any).
+    pub async fn connect(settings: &KafkaSettings, topics: &[String], run_tag: u64) -> Result<KafkaLog, BackendError> {
+        let mut cfg = ClientConfig::new();
+        cfg.set("bootstrap.servers", &settings.bootstrap)
+            .set("acks", settings.acks.get_ref().as_str())
+            .set("linger.ms", settings.linger_ms.to_string())
+            .set("batch.size", settings.batch_size.to_string())
+            .set("compression.type", settings.compression.get_ref().as_str())
+            .set("enable.idempotence", settings.idempotence.to_string())
+            .set("message.timeout.ms", settings.timeout.0.as_millis().to_string())
+            .set(
+                "socket.connection.setup.timeout.ms",
+                settings.connect_timeout.0.as_millis().max(1000).to_string(),
+            );
+        for (k, v) in &settings.producer {
+            cfg.set(k, v);
+        }
+        let producer: FutureProducer = cfg.create().map_err(|e| unreachable(&settings.bootstrap, e))?;
+        let timeout = settings.connect_timeout.0;
+        let probe = producer.clone();
+        let bootstrap = settings.bootstrap.clone();
+        tokio::task::spawn_blocking(move || probe.client().fetch_metadata(None, Timeout::After(timeout)).map(|_| ()))
+            .await
+            .map_err(|e| unreachable(&bootstrap, e))?
+            .map_err(|e| unreachable(&bootstrap, format!("{e} (no answer within {timeout:?})")))?;
+        let log = KafkaLog {
+            producer,
+            settings: Arc::new(settings.clone()),
+            run_tag,
+        };
+        if settings.create_topics {
+            log.create_topics(topics).await?;
+        }
+        Ok(log)
+    }
+
+    async fn create_topics(&self, names: &[String]) -> Result<(), BackendError> {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.settings.bootstrap)
+            .create()
+            .map_err(|e| unreachable(&self.settings.bootstrap, e))?;
+        let new: Vec<NewTopic> = names
+            .iter()
+            .map(|n| {
+                NewTopic::new(
+                    n,
+                    self.settings.partitions,
+                    TopicReplication::Fixed(self.settings.replication),
+                )
+            })
+            .collect();
+        let opts = AdminOptions::new().operation_timeout(Some(Timeout::After(Duration::from_secs(10))));
+        let new: Vec<&NewTopic> = new.iter().collect();
+        let results = admin
+            .create_topics(new, &opts)
+            .await
+            .map_err(|e| BackendError::new(ErrorClass::Fatal, format!("create topics: {e}")))?;
+        for r in results {
+            match r {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((t, code)) => {
+                    return Err(BackendError::new(
+                        ErrorClass::Fatal,
+                        format!("create topic {t}: {code}"),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn consumer_config(&self, group: &str, own: bool) -> ClientConfig {
+        let mut cfg = ClientConfig::new();
+        cfg.set("bootstrap.servers", &self.settings.bootstrap)
+            .set("group.id", group)
+            .set("enable.auto.commit", "true")
+            // The seed's services start from the oldest offset; eventbench's own
+            // listeners join a fresh group per run and read only what comes after.
+            .set("auto.offset.reset", if own { "latest" } else { "earliest" })
+            .set("topic.metadata.refresh.interval.ms", "1000")
+            .set("fetch.wait.max.ms", "5")
+            .set("session.timeout.ms", "10000");
+        for (k, v) in &self.settings.consumer {
+            cfg.set(k, v);
+        }
+        cfg
+    }
+
+    /// The run tag this log was opened with (names eventbench's own groups).
+    pub fn run_tag(&self) -> u64 {
+        self.run_tag
+    }
+}
+
+fn classify(e: &KafkaError) -> ErrorClass {
+    match e.rdkafka_error_code() {
+        Some(RDKafkaErrorCode::MessageTimedOut) | Some(RDKafkaErrorCode::RequestTimedOut) => ErrorClass::Timeout,
+        Some(RDKafkaErrorCode::QueueFull) => ErrorClass::Overload,
+        Some(_) => ErrorClass::Rejected,
+        None => ErrorClass::Fatal,
+    }
+}
+
+impl EventLog for KafkaLog {
+    type Topic = KafkaTopic;
+    type Consumer = KafkaConsumer;
+
+    fn topic(&self, name: &str) -> KafkaTopic {
+        KafkaTopic { name: name.into() }
+    }
+
+    async fn produce(&self, topic: &KafkaTopic, payload: &[u8], headers: Option<Headers>) -> Result<(), BackendError> {
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&topic.name).payload(payload);
+        if let Some(h) = headers {
+            let intended = h.intended_ns.to_be_bytes();
+            let run = h.run_tag.to_be_bytes();
+            record = record.headers(
+                OwnedHeaders::new_with_capacity(2)
+                    .insert(Header {
+                        key: H_INTENDED,
+                        value: Some(&intended[..]),
+                    })
+                    .insert(Header {
+                        key: H_RUN,
+                        value: Some(&run[..]),
+                    }),
+            );
+        }
+        let key_byte;
+        if self.settings.key == KafkaKey::Aggregate {
+            key_byte = aggregate_key(payload);
+            record = record.key(&key_byte[..]);
+        }
+        let delivery = self
+            .producer
+            .send_result(record)
+            .map_err(|(e, _)| BackendError::new(classify(&e), e.to_string()))?;
+        match delivery.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((e, _))) => Err(BackendError::new(classify(&e), e.to_string())),
+            Err(_) => Err(BackendError::new(
+                ErrorClass::Fatal,
+                "producer dropped the delivery report",
+            )),
+        }
+    }
+
+    fn subscribe(&self, topics: Topics, group: &str) -> Result<KafkaConsumer, BackendError> {
+        let own = group.starts_with("eventbench.");
+        let group = if own {
+            format!("{group}.{:012x}", self.run_tag)
+        } else {
+            group.to_string()
+        };
+        let consumer: StreamConsumer = self
+            .consumer_config(&group, own)
+            .create()
+            .map_err(|e| unreachable(&self.settings.bootstrap, e))?;
+        let pattern = match &topics {
+            Topics::Exact(t) => t.clone(),
+            Topics::Prefix(p) => format!("^{}.*", regex_escape(p)),
+        };
+        consumer
+            .subscribe(&[&pattern])
+            .map_err(|e| BackendError::new(ErrorClass::Fatal, format!("subscribe {pattern}: {e}")))?;
+        Ok(KafkaConsumer { consumer })
+    }
+}
+
+impl KafkaConsumer {
+    /// Waits (bounded) until the group has assigned this member partitions, so a
+    /// consumer starting at `latest` misses nothing produced after this returns.
+    pub async fn wait_assigned(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            // Polling drives the group join; nothing is consumed before assignment.
+            let _ = tokio::time::timeout(Duration::from_millis(100), self.consumer.recv()).await;
+            if self.consumer.assignment().map(|a| a.count() > 0).unwrap_or(false) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+        }
+    }
+}
+
+impl LogConsumer for KafkaConsumer {
+    async fn recv(&mut self) -> Option<Record> {
+        loop {
+            match self.consumer.recv().await {
+                Ok(m) => {
+                    let mut headers = None;
+                    if let Some(hs) = m.headers() {
+                        let (mut intended, mut run) = (None, None);
+                        for h in hs.iter() {
+                            let v = h
+                                .value
+                                .and_then(|v| <[u8; 8]>::try_from(v).ok())
+                                .map(u64::from_be_bytes);
+                            match h.key {
+                                H_INTENDED => intended = v,
+                                H_RUN => run = v,
+                                _ => {}
+                            }
+                        }
+                        if let (Some(intended_ns), Some(run_tag)) = (intended, run) {
+                            headers = Some(Headers { intended_ns, run_tag });
+                        }
+                    }
+                    return Some(Record {
+                        topic: m.topic().into(),
+                        payload: Bytes::copy_from_slice(m.payload().unwrap_or_default()),
+                        headers,
+                    });
+                }
+                // Transient consumer errors (rebalance, broker restart) are retried.
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if ".^$*+?()[]{}|\\".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The aggregate id of a Go-encoded Event, as a one-byte key.
+fn aggregate_key(payload: &[u8]) -> [u8; 1] {
+    const FIELD: &[u8] = b"\"aggregate_id\":";
+    let id = memchr::memmem::find(payload, FIELD)
+        .map(|i| {
+            let digits = &payload[i + FIELD.len()..];
+            let end = digits
+                .iter()
+                .position(|c| !(c.is_ascii_digit() || *c == b'-'))
+                .unwrap_or(digits.len());
+            std::str::from_utf8(&digits[..end])
+                .ok()
+                .and_then(|s| s.parse::<i8>().ok())
+                .unwrap_or(0)
+        })
+        .unwrap_or(0);
+    [id as u8]
+}
