@@ -44,9 +44,13 @@ fn percentiles_match_the_analytic_truth_under_stalls() {
         "p99 {} ms, want ~181",
         ms(persist.p99_ns)
     );
-    // Every stalled operation had a worker; only the wake-up burst at a stall's end
-    // may make a few starts late.
-    assert!(w.late < w.ops / 100, "late {} of {}", w.late, w.ops);
+    // Every stalled operation had a worker: none waited for one for anything like a
+    // stall (200 ms). The wake-up burst at a stall's end delays a few starts by ms.
+    let lag_max = ms(w.stages["lag"].max_ns);
+    assert!(
+        lag_max < 50.0,
+        "schedule lag max {lag_max} ms: operations queued behind max_in_flight"
+    );
     // Service time alone hides the stall's queueing: that is what the open model adds.
     assert!(
         w.achieved_rate > 0.99 * w.target_rate,

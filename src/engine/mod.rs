@@ -101,6 +101,7 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
 
     // eventbench's own consumers join before the clock starts: set-up is not load.
     let produces = plan.workloads.iter().any(|w| w.kind == WorkloadKind::Produce);
+    let listens = produces && (plan.services_embedded() || plan.target.e2e);
     let topics = &plan.target.topics;
     let (source, subscription, group) = if plan.services_embedded() {
         (
@@ -112,7 +113,7 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
         (Source::Events, Topics::Exact(topics.events.clone()), "eventbench.e2e")
     };
     let mut consumers = Vec::new();
-    if produces {
+    if listens {
         // Kafka: one member, so no rebalance after it is assigned can skip records
         // (a new owner of a partition with no committed offset starts at `latest`).
         let members = if matches!(log, AnyLog::Kafka(_)) {
@@ -305,7 +306,7 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
 
     // Wait for replies to what was produced, up to the same deadline.
     let mut unanswered = vec![0u64; plan.workloads.len()];
-    if produces {
+    if listens {
         loop {
             let now = clock.now();
             if now >= next_tick {

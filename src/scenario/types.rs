@@ -39,6 +39,10 @@ pub struct Scenario {
     pub workload: Spanned<BTreeMap<String, Spanned<Workload>>>,
 }
 
+fn yes() -> bool {
+    true
+}
+
 fn default_seed() -> u64 {
     1
 }
@@ -53,7 +57,7 @@ fn default_drain() -> Dur {
 }
 
 /// Where the load goes.
-#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     #[serde(default)]
@@ -63,6 +67,10 @@ pub struct Target {
     /// Run the reference persistence and query services in-process.
     #[serde(default)]
     pub services: ServicesMode,
+    /// With `services = "none"`: consume produced records back for the `e2e` stage.
+    /// Off leaves only the producer, as Kafka's ProducerPerformance measures.
+    #[serde(default = "yes")]
+    pub e2e: bool,
     #[serde(default)]
     pub topics: Topics,
     #[serde(default)]
@@ -450,4 +458,21 @@ pub enum Phase {
         steps: u32,
         step_duration: Dur,
     },
+}
+
+impl Default for Target {
+    fn default() -> Self {
+        Target {
+            log: LogKind::default(),
+            store: StoreKind::default(),
+            services: ServicesMode::default(),
+            e2e: true,
+            topics: Topics::default(),
+            memory_log: MemoryLog::default(),
+            kafka: KafkaSettings::default(),
+            memory_store: MemoryStore::default(),
+            persistence: ServiceWorkers::default(),
+            query: QueryService::default(),
+        }
+    }
 }
