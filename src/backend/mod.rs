@@ -8,6 +8,7 @@ pub mod ctx;
 pub mod kafka_log;
 pub mod memory_log;
 pub mod memory_store;
+pub mod scylla_store;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ pub use ctx::Ctx;
 pub use kafka_log::KafkaLog;
 pub use memory_log::MemoryLog;
 pub use memory_store::MemoryStore;
+pub use scylla_store::ScyllaStore;
 
 use crate::model::Event;
 use crate::stats::ErrorClass;
@@ -188,22 +190,26 @@ impl AnyConsumer {
 #[derive(Clone)]
 pub enum AnyStore {
     Memory(Arc<MemoryStore>),
+    Scylla(Arc<ScyllaStore>),
 }
 
 impl EventStore for AnyStore {
     async fn read_meta(&self, ctx: &mut Ctx, partition: i8, aggregate: i8) -> Result<Option<i64>, BackendError> {
         match self {
             AnyStore::Memory(s) => s.read_meta(ctx, partition, aggregate).await,
+            AnyStore::Scylla(s) => s.read_meta(ctx, partition, aggregate).await,
         }
     }
     async fn write_meta(&self, ctx: &mut Ctx, partition: i8, aggregate: i8, version: i64) -> Result<(), BackendError> {
         match self {
             AnyStore::Memory(s) => s.write_meta(ctx, partition, aggregate, version).await,
+            AnyStore::Scylla(s) => s.write_meta(ctx, partition, aggregate, version).await,
         }
     }
     async fn insert_event(&self, ctx: &mut Ctx, event: &Event) -> Result<(), BackendError> {
         match self {
             AnyStore::Memory(s) => s.insert_event(ctx, event).await,
+            AnyStore::Scylla(s) => s.insert_event(ctx, event).await,
         }
     }
     async fn select_events(
@@ -217,6 +223,7 @@ impl EventStore for AnyStore {
     ) -> Result<(), BackendError> {
         match self {
             AnyStore::Memory(s) => s.select_events(ctx, year_bucket, aggregate, after, upto, out).await,
+            AnyStore::Scylla(s) => s.select_events(ctx, year_bucket, aggregate, after, upto, out).await,
         }
     }
 }

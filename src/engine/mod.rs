@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::backend::{AnyLog, AnyStore, Ctx, EventLog, KafkaLog, MemoryLog, MemoryStore, Topics};
+use crate::backend::{AnyLog, AnyStore, Ctx, EventLog, KafkaLog, MemoryLog, MemoryStore, ScyllaStore, Topics};
 use crate::clock::Clock;
 use crate::datagen::{new_run_tag, Generator};
 use crate::plan::{Load, Plan};
@@ -411,6 +411,7 @@ async fn backends(plan: &Plan, run_tag: u64) -> Result<(AnyLog, AnyStore), RunEr
     };
     let store = match plan.target.store {
         StoreKind::Memory => AnyStore::Memory(Arc::new(MemoryStore::new(&plan.target.memory_store))),
+        StoreKind::Scylla => AnyStore::Scylla(Arc::new(ScyllaStore::connect(&plan.target.scylla).await?)),
     };
     Ok((log, store))
 }

@@ -78,6 +78,8 @@ pub struct Target {
     #[serde(default)]
     pub kafka: KafkaSettings,
     #[serde(default)]
+    pub scylla: ScyllaSettings,
+    #[serde(default)]
     pub memory_store: MemoryStore,
     #[serde(default)]
     pub persistence: ServiceWorkers,
@@ -98,6 +100,70 @@ pub enum LogKind {
 pub enum StoreKind {
     #[default]
     Memory,
+    /// ScyllaDB or Apache Cassandra over CQL.
+    Scylla,
+}
+
+/// How eventbench talks to a CQL store.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScyllaSettings {
+    /// Contact points, `host:port`.
+    pub nodes: Vec<String>,
+    /// The seed's is `rns_eventstore` (tests use their own).
+    pub keyspace: String,
+    /// `dc:rf[,dc:rf]`, as the seed's `CASSANDRA_DATA_CENTERS`.
+    pub replication: String,
+    /// `seed` (every event of a year in one partition) or `partitioned` (a table keyed
+    /// by (year_bucket, aggregate_id), to show what the seed's design costs).
+    pub schema: SchemaKind,
+    /// Create the keyspace and tables when absent (never dropped or truncated).
+    pub create_schema: bool,
+    pub consistency: CqlConsistency,
+    pub request_timeout: Dur,
+    pub connect_timeout: Dur,
+    /// Rows per page of a version-range select.
+    pub page_size: i32,
+    pub username: Option<String>,
+    #[serde(skip_serializing)]
+    pub password: Option<String>,
+}
+
+impl Default for ScyllaSettings {
+    fn default() -> Self {
+        ScyllaSettings {
+            nodes: vec!["127.0.0.1:9042".into()],
+            keyspace: "rns_eventstore".into(),
+            replication: "datacenter1:1".into(),
+            schema: SchemaKind::Seed,
+            create_schema: true,
+            consistency: CqlConsistency::LocalQuorum,
+            request_timeout: Dur::from_secs(3),
+            connect_timeout: Dur::from_secs(5),
+            page_size: 5000,
+            username: None,
+            password: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SchemaKind {
+    #[default]
+    Seed,
+    Partitioned,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CqlConsistency {
+    One,
+    Quorum,
+    #[default]
+    LocalQuorum,
+    LocalOne,
+    All,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -470,6 +536,7 @@ impl Default for Target {
             topics: Topics::default(),
             memory_log: MemoryLog::default(),
             kafka: KafkaSettings::default(),
+            scylla: ScyllaSettings::default(),
             memory_store: MemoryStore::default(),
             persistence: ServiceWorkers::default(),
             query: QueryService::default(),

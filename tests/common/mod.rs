@@ -79,3 +79,13 @@ pub fn eventbench(args: &[&str]) -> (Option<i32>, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Fails loudly when the Cassandra node that scripts/services starts is not there.
+pub fn require_cassandra() {
+    let ok = std::net::TcpStream::connect_timeout(
+        &"127.0.0.1:9042".parse().expect("addr"),
+        std::time::Duration::from_secs(2),
+    )
+    .is_ok();
+    assert!(ok, "no Cassandra at 127.0.0.1:9042: run the tests with scripts/test, or start it with `scripts/services up cassandra`");
+}

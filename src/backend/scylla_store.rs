@@ -1,0 +1,263 @@
+//! The CQL store (ScyllaDB, or Apache Cassandra: same protocol), through the `scylla`
+//! driver: token-aware, prepared statements, paged selects, the seed's schema created
+//! only when absent and never dropped or truncated.
+
+use std::time::Duration;
+
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::response::PagingState;
+use scylla::statement::prepared::PreparedStatement;
+use scylla::statement::Consistency;
+use scylla::value::CqlTimestamp;
+use uuid::Uuid;
+
+use super::{BackendError, Ctx, EventStore};
+use crate::model::{Event, GoTime};
+use crate::scenario::{SchemaKind, ScyllaSettings};
+use crate::stats::ErrorClass;
+
+/// One session and the four statements the seed's services use.
+pub struct ScyllaStore {
+    session: Session,
+    read_meta: PreparedStatement,
+    write_meta: PreparedStatement,
+    insert: PreparedStatement,
+    select: PreparedStatement,
+}
+
+type EventRow = (
+    i16,
+    i16,
+    i64,
+    String,
+    CqlTimestamp,
+    Uuid,
+    Option<Uuid>,
+    Option<Vec<u8>>,
+    Option<Uuid>,
+);
+
+fn classify(e: &(impl std::fmt::Display + std::fmt::Debug)) -> ErrorClass {
+    let text = format!("{e:?}").to_ascii_lowercase();
+    if text.contains("timeout") || text.contains("timed out") {
+        ErrorClass::Timeout
+    } else if text.contains("overload") || text.contains("unavailable") {
+        ErrorClass::Overload
+    } else if text.contains("broken") || text.contains("connection") || text.contains("no connection") {
+        ErrorClass::Fatal
+    } else {
+        ErrorClass::Rejected
+    }
+}
+
+fn failed(e: impl std::fmt::Display + std::fmt::Debug) -> BackendError {
+    BackendError::new(classify(&e), e.to_string())
+}
+
+/// The `WITH replication = {...}` map from `dc:rf,dc:rf`.
+pub fn replication_map(spec: &str) -> String {
+    let parts: Vec<String> = spec
+        .split(',')
+        .filter_map(|p| p.split_once(':'))
+        .map(|(dc, rf)| format!("'{}': {}", dc.trim(), rf.trim()))
+        .collect();
+    format!("{{'class': 'NetworkTopologyStrategy', {}}}", parts.join(", "))
+}
+
+/// The table a schema kind writes to.
+pub fn events_table(kind: SchemaKind) -> &'static str {
+    match kind {
+        SchemaKind::Seed => "events",
+        SchemaKind::Partitioned => "events_by_aggregate",
+    }
+}
+
+impl ScyllaStore {
+    /// Connects (bounded by `connect_timeout`), creates what is missing, prepares.
+    pub async fn connect(s: &ScyllaSettings) -> Result<ScyllaStore, BackendError> {
+        let nodes = s.nodes.join(", ");
+        let unreachable = |e: &dyn std::fmt::Display| {
+            BackendError::new(
+                ErrorClass::Fatal,
+                format!("cannot reach Cassandra/ScyllaDB at {nodes}: {e}"),
+            )
+        };
+        let mut builder = SessionBuilder::new()
+            .known_nodes(&s.nodes)
+            .connection_timeout(s.connect_timeout.0);
+        if let (Some(u), Some(p)) = (&s.username, &s.password) {
+            builder = builder.user(u, p);
+        }
+        let session = tokio::time::timeout(s.connect_timeout.0 + Duration::from_secs(1), builder.build())
+            .await
+            .map_err(|_| unreachable(&format!("no answer within {:?}", s.connect_timeout.0)))?
+            .map_err(|e| unreachable(&e))?;
+        let ks = &s.keyspace;
+        if s.create_schema {
+            for cql in schema_cql(ks, &s.replication, s.schema) {
+                session
+                    .query_unpaged(cql.as_str(), &[])
+                    .await
+                    .map_err(|e| failed(format!("{cql}: {e}")))?;
+            }
+            session.await_schema_agreement().await.map_err(failed)?;
+        }
+        let table = events_table(s.schema);
+        let prepare = |cql: String| {
+            let session = &session;
+            async move {
+                let mut p = session
+                    .prepare(cql.as_str())
+                    .await
+                    .map_err(|e| failed(format!("prepare {cql}: {e}")))?;
+                p.set_consistency(s.consistency.into());
+                p.set_request_timeout(Some(s.request_timeout.0));
+                p.set_page_size(s.page_size);
+                Ok::<_, BackendError>(p)
+            }
+        };
+        let read_meta = prepare(format!(
+            "SELECT aggregate_version FROM {ks}.events_meta WHERE partition_key = ? AND aggregate_id = ?"
+        ))
+        .await?;
+        let write_meta = prepare(format!(
+            "INSERT INTO {ks}.events_meta (partition_key, aggregate_id, aggregate_version) VALUES (?, ?, ?)"
+        ))
+        .await?;
+        let insert = prepare(format!(
+            "INSERT INTO {ks}.{table} (year_bucket, aggregate_id, version, action, timestamp, uuid, correlation_id, data, user_uuid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .await?;
+        let select = prepare(format!(
+            "SELECT year_bucket, aggregate_id, version, action, timestamp, uuid, correlation_id, data, user_uuid FROM {ks}.{table} \
+             WHERE year_bucket = ? AND aggregate_id = ? AND version > ? AND version <= ?"
+        ))
+        .await?;
+        Ok(ScyllaStore {
+            session,
+            read_meta,
+            write_meta,
+            insert,
+            select,
+        })
+    }
+}
+
+/// The keyspace and tables of spec §2, each only if absent.
+pub fn schema_cql(ks: &str, replication: &str, kind: SchemaKind) -> Vec<String> {
+    let mut v = vec![
+        format!("CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = {}", replication_map(replication)),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {ks}.events_meta (partition_key smallint, aggregate_id smallint, aggregate_version bigint, \
+             PRIMARY KEY (partition_key, aggregate_id)) WITH CLUSTERING ORDER BY (aggregate_id ASC)"
+        ),
+    ];
+    v.push(match kind {
+        SchemaKind::Seed => format!(
+            "CREATE TABLE IF NOT EXISTS {ks}.events (year_bucket smallint, aggregate_id smallint, version bigint, action text, \
+             timestamp timestamp, uuid uuid, correlation_id uuid, data blob, user_uuid uuid, \
+             PRIMARY KEY (year_bucket, aggregate_id, version, action, timestamp, uuid)) \
+             WITH CLUSTERING ORDER BY (aggregate_id ASC, version DESC, action ASC, timestamp DESC, uuid ASC)"
+        ),
+        SchemaKind::Partitioned => format!(
+            "CREATE TABLE IF NOT EXISTS {ks}.events_by_aggregate (year_bucket smallint, aggregate_id smallint, version bigint, \
+             action text, timestamp timestamp, uuid uuid, correlation_id uuid, data blob, user_uuid uuid, \
+             PRIMARY KEY ((year_bucket, aggregate_id), version, action, timestamp, uuid)) \
+             WITH CLUSTERING ORDER BY (version DESC, action ASC, timestamp DESC, uuid ASC)"
+        ),
+    });
+    v
+}
+
+impl EventStore for ScyllaStore {
+    async fn read_meta(&self, _ctx: &mut Ctx, partition: i8, aggregate: i8) -> Result<Option<i64>, BackendError> {
+        let res = self
+            .session
+            .execute_unpaged(&self.read_meta, (partition as i16, aggregate as i16))
+            .await
+            .map_err(failed)?;
+        let rows = res.into_rows_result().map_err(failed)?;
+        let first = rows.maybe_first_row::<(Option<i64>,)>().map_err(failed)?;
+        Ok(first.and_then(|(v,)| v))
+    }
+
+    async fn write_meta(&self, _ctx: &mut Ctx, partition: i8, aggregate: i8, version: i64) -> Result<(), BackendError> {
+        self.session
+            .execute_unpaged(&self.write_meta, (partition as i16, aggregate as i16, version))
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    async fn insert_event(&self, _ctx: &mut Ctx, e: &Event) -> Result<(), BackendError> {
+        let values = (
+            e.year_bucket,
+            e.aggregate_id as i16,
+            e.version,
+            e.action.as_str(),
+            CqlTimestamp(e.timestamp.unix_millis()),
+            e.uuid,
+            e.correlation_id,
+            e.data.as_deref(),
+            e.user_uuid,
+        );
+        self.session
+            .execute_unpaged(&self.insert, values)
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    async fn select_events(
+        &self,
+        _ctx: &mut Ctx,
+        year_bucket: i16,
+        aggregate: i8,
+        after: i64,
+        upto: i64,
+        out: &mut Vec<Event>,
+    ) -> Result<(), BackendError> {
+        let values = (year_bucket, aggregate as i16, after, upto);
+        let mut paging = PagingState::start();
+        loop {
+            let (res, next) = self
+                .session
+                .execute_single_page(&self.select, values, paging)
+                .await
+                .map_err(failed)?;
+            let rows = res.into_rows_result().map_err(failed)?;
+            for row in rows.rows::<EventRow>().map_err(failed)? {
+                let (yb, agg, version, action, ts, uuid, corr, data, user) = row.map_err(failed)?;
+                out.push(Event {
+                    action,
+                    correlation_id: corr.unwrap_or_default(),
+                    aggregate_id: agg as i8,
+                    data,
+                    timestamp: GoTime::from_unix_nanos(ts.0 as i128 * 1_000_000),
+                    user_uuid: user.unwrap_or_default(),
+                    uuid,
+                    version,
+                    year_bucket: yb,
+                });
+            }
+            match next.into_paging_control_flow() {
+                std::ops::ControlFlow::Break(()) => return Ok(()),
+                std::ops::ControlFlow::Continue(state) => paging = state,
+            }
+        }
+    }
+}
+
+impl From<crate::scenario::CqlConsistency> for Consistency {
+    fn from(c: crate::scenario::CqlConsistency) -> Consistency {
+        use crate::scenario::CqlConsistency as C;
+        match c {
+            C::One => Consistency::One,
+            C::Quorum => Consistency::Quorum,
+            C::LocalQuorum => Consistency::LocalQuorum,
+            C::LocalOne => Consistency::LocalOne,
+            C::All => Consistency::All,
+        }
+    }
+}
