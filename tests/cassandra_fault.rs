@@ -4,63 +4,26 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn services(action: &str) {
-    let out = Command::new(common::root().join("scripts/services"))
-        .args([action, "cassandra"])
-        .output()
-        .expect("scripts/services");
-    assert!(
-        out.status.success(),
-        "services {action}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 #[test]
 fn node_stopped_mid_run_leaves_a_completed_run_with_errors_counted() {
     common::require_cassandra();
-    let dir = tempfile::tempdir().expect("tmp");
-    let out = dir.path().join("run");
     let ks = common::unique_topic("eventbench_test_fault").replace('.', "_");
-    let scenario = common::root().join("scenarios/store-write.toml");
-    let child = Command::new(common::bin())
-        .args([
-            "run",
-            scenario.to_str().expect("utf8"),
-            "--quiet",
-            "--out",
-            out.to_str().expect("utf8"),
-        ])
-        .args([
-            "--set",
-            "duration=10s",
-            "--set",
-            "warmup=1s",
-            "--set",
-            "drain=4s",
-            "--set",
-            "workload.writers.rate=500",
-        ])
-        .args([
-            "--set",
-            "target.scylla.request_timeout=1s",
-            "--set",
-            &format!("target.scylla.keyspace={ks}"),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(Duration::from_secs(4));
-    services("down");
-    let res = child.wait_with_output().expect("wait");
-    services("up");
-    let stderr = String::from_utf8_lossy(&res.stderr);
-    assert_eq!(res.status.code(), Some(0), "the run completes; stderr {stderr}");
-    let s: serde_json::Value = serde_json::from_str(&common::read(&out.join("summary.json"))).expect("report written");
+    let sets: Vec<String> = [
+        "duration=10s",
+        "warmup=1s",
+        "drain=4s",
+        "workload.writers.rate=500",
+        "target.scylla.request_timeout=1s",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([format!("target.scylla.keyspace={ks}")])
+    .collect();
+    let (code, stderr, s, dir) =
+        common::run_with_outage("scenarios/store-write.toml", &sets, "cassandra", Duration::from_secs(4));
+    assert_eq!(code, Some(0), "the run completes; stderr {stderr}");
     let w = &s["workloads"]["writers"];
     let ok = w["ok"].as_u64().unwrap_or(0);
     let errors: u64 = w["errors"]
@@ -70,6 +33,6 @@ fn node_stopped_mid_run_leaves_a_completed_run_with_errors_counted() {
     assert!(ok > 1_000, "ok {ok}");
     assert!(errors > 1_000, "errors {errors}: {}", w["errors"]);
     assert!(w["stages"]["failed"]["count"].as_u64().unwrap_or(0) > 0);
-    let intervals = eventbench::stats::hlog::read(&out.join("latency.hlog")).expect("hlog");
+    let intervals = eventbench::stats::hlog::read(&dir.path().join("run/latency.hlog")).expect("hlog");
     assert!(intervals.iter().any(|i| i.tag == "writers.failed"));
 }

@@ -4,64 +4,26 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn services(action: &str) {
-    let out = Command::new(common::root().join("scripts/services"))
-        .args([action, "kafka"])
-        .output()
-        .expect("scripts/services");
-    assert!(
-        out.status.success(),
-        "services {action}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 #[test]
 fn broker_stopped_mid_run_leaves_a_completed_run_with_errors_counted() {
     common::require_kafka();
-    let dir = tempfile::tempdir().expect("tmp");
-    let out = dir.path().join("run");
     let topic = common::unique_topic("eventbench.test.fault");
-    let scenario = common::root().join("scenarios/kafka-produce.toml");
-    let child = Command::new(common::bin())
-        .args([
-            "run",
-            scenario.to_str().expect("utf8"),
-            "--quiet",
-            "--out",
-            out.to_str().expect("utf8"),
-        ])
-        .args([
-            "--set",
-            "duration=10s",
-            "--set",
-            "warmup=1s",
-            "--set",
-            "drain=4s",
-            "--set",
-            "workload.producers.rate=1000",
-        ])
-        .args([
-            "--set",
-            "target.kafka.timeout=3s",
-            "--set",
-            &format!("target.topics.events={topic}"),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(Duration::from_secs(4));
-    services("down");
-    let res = child.wait_with_output().expect("wait");
-    // Bring the broker back for whatever runs next, before asserting anything.
-    services("up");
-    let stderr = String::from_utf8_lossy(&res.stderr);
-    assert_eq!(res.status.code(), Some(0), "the run completes; stderr {stderr}");
-    let s: serde_json::Value = serde_json::from_str(&common::read(&out.join("summary.json"))).expect("report written");
+    let sets: Vec<String> = [
+        "duration=10s",
+        "warmup=1s",
+        "drain=4s",
+        "workload.producers.rate=1000",
+        "target.kafka.timeout=3s",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([format!("target.topics.events={topic}")])
+    .collect();
+    let (code, stderr, s, dir) =
+        common::run_with_outage("scenarios/kafka-produce.toml", &sets, "kafka", Duration::from_secs(4));
+    assert_eq!(code, Some(0), "the run completes; stderr {stderr}");
     let p = &s["workloads"]["producers"];
     let ok = p["ok"].as_u64().unwrap_or(0);
     let timeouts = p["errors"]["timeout"].as_u64().unwrap_or(0);
@@ -70,7 +32,7 @@ fn broker_stopped_mid_run_leaves_a_completed_run_with_errors_counted() {
     assert!(timeouts > 1_000, "timeouts {timeouts}, errors {}", p["errors"]);
     // Nothing measured before the stop is lost from the report.
     assert!(p["stages"]["produce"]["count"].as_u64().unwrap_or(0) >= ok);
-    let intervals = eventbench::stats::hlog::read(&out.join("latency.hlog")).expect("hlog");
+    let intervals = eventbench::stats::hlog::read(&dir.path().join("run/latency.hlog")).expect("hlog");
     assert!(
         intervals.iter().any(|i| i.tag == "producers.failed"),
         "failed operations are in the interval log"

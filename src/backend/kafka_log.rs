@@ -14,6 +14,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers as _, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
+use rdkafka::{Offset, TopicPartitionList};
 
 use super::{BackendError, EventLog, Headers, LogConsumer, Record, Topics};
 use crate::scenario::{KafkaKey, KafkaSettings};
@@ -205,6 +206,33 @@ impl EventLog for KafkaLog {
             .consumer_config(&group, own)
             .create()
             .map_err(|e| unreachable(&self.settings.bootstrap, e))?;
+        if let (true, Topics::Exact(topic)) = (own, &topics) {
+            // eventbench's own reader of one topic takes every partition from its
+            // current end, fixed before the clock starts: no group assignment, so no
+            // rebalance and no lazily resolved `latest` can skip a record.
+            let timeout = self.settings.connect_timeout.0;
+            let meta = consumer
+                .fetch_metadata(Some(topic), timeout)
+                .map_err(|e| unreachable(&self.settings.bootstrap, e))?;
+            let mut tpl = TopicPartitionList::new();
+            for part in meta.topics().iter().flat_map(|t| t.partitions()) {
+                let (_, high) = consumer
+                    .fetch_watermarks(topic, part.id(), timeout)
+                    .map_err(|e| unreachable(&self.settings.bootstrap, e))?;
+                tpl.add_partition_offset(topic, part.id(), Offset::Offset(high))
+                    .map_err(|e| BackendError::new(ErrorClass::Fatal, format!("assign {topic}: {e}")))?;
+            }
+            if tpl.count() == 0 {
+                return Err(BackendError::new(
+                    ErrorClass::Fatal,
+                    format!("topic {topic} has no partitions"),
+                ));
+            }
+            consumer
+                .assign(&tpl)
+                .map_err(|e| BackendError::new(ErrorClass::Fatal, format!("assign {topic}: {e}")))?;
+            return Ok(KafkaConsumer { consumer });
+        }
         let pattern = match &topics {
             Topics::Exact(t) => t.clone(),
             Topics::Prefix(p) => format!("^{}.*", regex_escape(p)),

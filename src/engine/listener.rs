@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::backend::{AnyConsumer, LogConsumer};
+use crate::backend::AnyConsumer;
 use crate::clock::Clock;
 use crate::datagen::read_tag;
 use crate::model::{Event, KafkaResponse, Strictness};
@@ -37,11 +37,9 @@ pub async fn listen(
 ) -> Strays {
     let mut strays = Strays::default();
     loop {
-        let record = tokio::select! {
-            r = consumer.recv() => r,
-            _ = stop.changed() => None,
+        let Some(record) = crate::service::next_record(&mut consumer, &mut stop).await else {
+            return strays;
         };
-        let Some(record) = record else { return strays };
         let t0 = clock.now();
         let (intended, workload, error) = match source {
             Source::Replies => match KafkaResponse::decode(&record.payload, Strictness::Lenient) {

@@ -9,8 +9,37 @@ use std::sync::atomic::AtomicU64;
 
 use serde::Serialize;
 
+use crate::backend::{AnyConsumer, AnyLog, AnyTopic, EventLog, LogConsumer, Record};
 use crate::clock::Clock;
 use crate::scenario::Topics;
+
+/// The next record, or `None` once the log closed or `stop` fired.
+pub async fn next_record(consumer: &mut AnyConsumer, stop: &mut tokio::sync::watch::Receiver<bool>) -> Option<Record> {
+    tokio::select! {
+        r = consumer.recv() => r,
+        _ = stop.changed() => None,
+    }
+}
+
+/// Reply topics `<prefix>.<aggregate_id>`, each resolved once.
+pub struct ReplyTopics {
+    prefix: String,
+    resolved: Vec<Option<AnyTopic>>,
+}
+
+impl ReplyTopics {
+    pub fn new(prefix: &str) -> ReplyTopics {
+        ReplyTopics {
+            prefix: prefix.to_string(),
+            resolved: vec![None; 256],
+        }
+    }
+
+    pub fn get(&mut self, log: &AnyLog, aggregate: i8) -> &AnyTopic {
+        let prefix = &self.prefix;
+        self.resolved[aggregate as u8 as usize].get_or_insert_with(|| log.topic(&format!("{prefix}.{aggregate}")))
+    }
+}
 
 /// What the services need to know.
 #[derive(Debug, Clone)]

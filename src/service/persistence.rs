@@ -4,8 +4,8 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::{ServiceConfig, ServiceCounters};
-use crate::backend::{AnyLog, AnyStore, AnyTopic, BackendError, Ctx, EventLog, EventStore, LogConsumer, Topics};
+use super::{next_record, ReplyTopics, ServiceConfig, ServiceCounters};
+use crate::backend::{AnyLog, AnyStore, BackendError, Ctx, EventLog, EventStore, Topics};
 use crate::model::{Event, KafkaResponse, Strictness};
 
 /// `CASSANDRA_EVENT_META_PARTITION_KEY`.
@@ -36,14 +36,12 @@ pub async fn run_worker(
 ) -> Result<(), BackendError> {
     let mut consumer = log.subscribe(Topics::Exact(cfg.topics.events.clone()), &cfg.topics.persistence_group)?;
     let mut ctx = Ctx::new(cfg.clock, seed);
-    let mut reply_topics: Vec<Option<AnyTopic>> = vec![None; 256];
+    let mut replies = ReplyTopics::new(&cfg.topics.persistence_response);
     let mut out = Vec::with_capacity(1024);
     loop {
-        let record = tokio::select! {
-            r = consumer.recv() => r,
-            _ = stop.changed() => None,
+        let Some(record) = next_record(&mut consumer, &mut stop).await else {
+            return Ok(());
         };
-        let Some(record) = record else { return Ok(()) };
         let consumed = counters.consumed.fetch_add(1, Ordering::Relaxed) + 1;
         let mut event = match Event::decode(&record.payload, Strictness::Strict) {
             Ok(e) => e,
@@ -66,9 +64,7 @@ pub async fn run_worker(
                 format!("Error Inserting Event into Cassandra: {e}")
             }
         };
-        let slot = &mut reply_topics[event.aggregate_id as u8 as usize];
-        let topic = slot
-            .get_or_insert_with(|| log.topic(&format!("{}.{}", cfg.topics.persistence_response, event.aggregate_id)));
+        let topic = replies.get(&log, event.aggregate_id);
         out.clear();
         KafkaResponse::encode_parts(
             &mut out,

@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::persistence::META_PARTITION;
-use super::{ServiceConfig, ServiceCounters};
-use crate::backend::{AnyLog, AnyStore, AnyTopic, BackendError, Ctx, EventLog, EventStore, LogConsumer, Topics};
+use super::{next_record, ReplyTopics, ServiceConfig, ServiceCounters};
+use crate::backend::{AnyLog, AnyStore, BackendError, Ctx, EventLog, EventStore, Topics};
 use crate::model::{Event, EventStoreQuery, KafkaResponse, Strictness};
 
 /// Why a query got no events.
@@ -61,14 +61,12 @@ pub async fn run_worker(
 ) -> Result<(), BackendError> {
     let mut consumer = log.subscribe(Topics::Exact(cfg.topics.query.clone()), &cfg.topics.query_group)?;
     let mut ctx = Ctx::new(cfg.clock, seed);
-    let mut reply_topics: Vec<Option<AnyTopic>> = vec![None; 256];
+    let mut replies = ReplyTopics::new(&cfg.topics.query_response);
     let (mut events, mut batch, mut out) = (Vec::new(), Vec::new(), Vec::new());
     loop {
-        let record = tokio::select! {
-            r = consumer.recv() => r,
-            _ = stop.changed() => None,
+        let Some(record) = next_record(&mut consumer, &mut stop).await else {
+            return Ok(());
         };
-        let Some(record) = record else { return Ok(()) };
         counters.consumed.fetch_add(1, Ordering::Relaxed);
         let Ok(q) = EventStoreQuery::decode(&record.payload, Strictness::Lenient) else {
             counters.malformed.fetch_add(1, Ordering::Relaxed);
@@ -77,8 +75,7 @@ pub async fn run_worker(
         events.clear();
         let year = cfg.year_bucket.unwrap_or_else(|| current_year(&cfg));
         let result = query(&store, &mut ctx, &q, year, &mut events).await;
-        let slot = &mut reply_topics[q.aggregate_id as u8 as usize];
-        let topic = slot.get_or_insert_with(|| log.topic(&format!("{}.{}", cfg.topics.query_response, q.aggregate_id)));
+        let topic = replies.get(&log, q.aggregate_id);
         if let Err(e) = result {
             counters.failed.fetch_add(1, Ordering::Relaxed);
             out.clear();

@@ -89,3 +89,58 @@ pub fn require_cassandra() {
     .is_ok();
     assert!(ok, "no Cassandra at 127.0.0.1:9042: run the tests with scripts/test, or start it with `scripts/services up cassandra`");
 }
+
+/// Runs `eventbench run SCENARIO --set ...` and stops `service` (through
+/// scripts/services) `after` the start, starting it again once the run has ended,
+/// before anything is asserted. Returns the run's exit code, stderr, and summary.
+pub fn run_with_outage(
+    scenario: &str,
+    sets: &[String],
+    service: &str,
+    after: std::time::Duration,
+) -> (Option<i32>, String, serde_json::Value, tempfile::TempDir) {
+    use std::process::{Command, Stdio};
+    let services = |action: &str| {
+        let out = Command::new(root().join("scripts/services"))
+            .args([action, service])
+            .output()
+            .expect("scripts/services");
+        assert!(
+            out.status.success(),
+            "services {action} {service}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("run");
+    let mut cmd = Command::new(bin());
+    cmd.args([
+        "run",
+        root().join(scenario).to_str().expect("utf8"),
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(after);
+    services("down");
+    let res = child.wait_with_output().expect("wait");
+    services("up");
+    let summary = std::fs::read_to_string(out.join("summary.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    (
+        res.status.code(),
+        String::from_utf8_lossy(&res.stderr).into_owned(),
+        summary,
+        dir,
+    )
+}
