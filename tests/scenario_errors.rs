@@ -132,3 +132,26 @@ fn missing_file_and_usage_errors_exit_2() {
         .expect("spawn");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn every_shipped_scenario_validates() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(common::root().join("scenarios")).expect("scenarios/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let out = Command::new(common::bin())
+                .args(["validate", path.to_str().expect("utf8")])
+                .output()
+                .expect("spawn");
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 8, "{n} scenarios");
+}
