@@ -18,25 +18,20 @@ use crate::clock::{mono_ns, Clock};
 /// Below this, a sleep and wake-up costs more than the wait itself.
 pub const SPIN_BELOW_NS: u64 = 50_000;
 
-/// A reusable precise sleeper; one per worker task.
+/// A reusable precise sleeper; one per task that waits. Its timerfd is opened on the
+/// first long wait, so the many workers that never wait hold no descriptor.
 pub struct Pacer {
-    fd: Option<AsyncFd<OwnedFd>>,
+    fd: Option<Option<AsyncFd<OwnedFd>>>,
 }
 
 impl Pacer {
-    /// Creates a pacer; without a timerfd (fd limits) it falls back to tokio's timer.
     pub fn new() -> Pacer {
-        // SAFETY: plain syscall; a negative result is handled below.
-        let raw = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) };
-        let fd = if raw >= 0 {
-            // SAFETY: `raw` is a fresh descriptor that nothing else owns.
-            let owned = unsafe { OwnedFd::from_raw_fd(raw) };
-            // SAFETY: the AsyncFd owns the descriptor, so it cannot be closed while registered.
-            unsafe { AsyncFd::register_with_interest(owned, Interest::READABLE) }.ok()
-        } else {
-            None
-        };
-        Pacer { fd }
+        Pacer { fd: None }
+    }
+
+    /// The timerfd; `None` where none can be had (fd limits): tokio's timer then.
+    fn timer(&mut self) -> Option<&AsyncFd<OwnedFd>> {
+        self.fd.get_or_insert_with(open_timerfd).as_ref()
     }
 
     /// Returns at run time `t` or soon after (a few microseconds).
@@ -47,7 +42,7 @@ impl Pacer {
             return;
         }
         if deadline - now > SPIN_BELOW_NS {
-            match &self.fd {
+            match self.timer() {
                 Some(fd) => wait_timerfd(fd, deadline).await,
                 None => tokio::time::sleep(std::time::Duration::from_nanos(deadline - now)).await,
             }
@@ -62,6 +57,18 @@ impl Default for Pacer {
     fn default() -> Self {
         Pacer::new()
     }
+}
+
+fn open_timerfd() -> Option<AsyncFd<OwnedFd>> {
+    // SAFETY: plain syscall; a negative result is handled below.
+    let raw = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) };
+    if raw < 0 {
+        return None;
+    }
+    // SAFETY: `raw` is a fresh descriptor that nothing else owns.
+    let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: the AsyncFd owns the descriptor, so it cannot be closed while registered.
+    unsafe { AsyncFd::register_with_interest(owned, Interest::READABLE) }.ok()
 }
 
 async fn wait_timerfd(fd: &AsyncFd<OwnedFd>, deadline: u64) {

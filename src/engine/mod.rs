@@ -473,7 +473,8 @@ impl Signals {
     }
 }
 
-/// Each open-model worker holds a timerfd: lift the soft descriptor limit to the hard one.
+/// Every task that waits precisely (the memory store's simulated service time) holds a
+/// timerfd, and max_in_flight can be large: lift the soft descriptor limit to the hard one.
 fn raise_fd_limit() {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
