@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::backend::AnyConsumer;
+use crate::backend::{AnyConsumer, Record};
 use crate::clock::Clock;
 use crate::datagen::read_tag;
 use crate::model::{Event, KafkaResponse, Strictness};
@@ -41,45 +41,18 @@ pub async fn listen(
             return strays;
         };
         let t0 = clock.now();
-        let (intended, workload, error) = match source {
-            Source::Replies => match KafkaResponse::decode(&record.payload, Strictness::Lenient) {
-                Ok(r) => match read_tag(&r.correlation_id).filter(|t| t.run_tag == run_tag) {
-                    Some(tag) => (tag.value, tag.workload, !r.error.is_empty()),
-                    None => {
-                        strays.foreign += 1;
-                        continue;
-                    }
-                },
-                Err(_) => {
-                    strays.malformed += 1;
-                    continue;
-                }
-            },
-            Source::Events => {
-                let Some(h) = record.headers.filter(|h| h.run_tag == run_tag) else {
-                    strays.foreign += 1;
-                    continue;
-                };
-                match Event::decode(&record.payload, Strictness::Strict) {
-                    Ok(e) => match read_tag(&e.correlation_id) {
-                        Some(tag) => (h.intended_ns, tag.workload, false),
-                        None => {
-                            strays.foreign += 1;
-                            continue;
-                        }
-                    },
-                    Err(_) => {
-                        strays.malformed += 1;
-                        continue;
-                    }
-                }
+        let (intended, workload, error) = match attribute(source, &record, run_tag, reg.workloads()) {
+            Ok(found) => found,
+            Err(Stray::Malformed) => {
+                strays.malformed += 1;
+                continue;
+            }
+            Err(Stray::Foreign) => {
+                strays.foreign += 1;
+                continue;
             }
         };
         let t1 = clock.now();
-        if workload >= reg.workloads() {
-            strays.foreign += 1;
-            continue;
-        }
         reg.with(workload, intended, |h| {
             h.record(Stage::Deserialize, t1 - t0);
             if error {
@@ -90,4 +63,33 @@ pub async fn listen(
             }
         });
     }
+}
+
+enum Stray {
+    Malformed,
+    Foreign,
+}
+
+/// Which of this run's operations a record answers: (intended send ns, workload,
+/// whether the answer is an error).
+fn attribute(source: Source, record: &Record, run_tag: u64, workloads: usize) -> Result<(u64, usize, bool), Stray> {
+    let (intended, correlation, error) = match source {
+        Source::Replies => {
+            let r = KafkaResponse::decode(&record.payload, Strictness::Lenient).map_err(|_| Stray::Malformed)?;
+            (None, r.correlation_id, !r.error.is_empty())
+        }
+        Source::Events => {
+            // Another run's record is foreign before it is anything else.
+            let h = record.headers.filter(|h| h.run_tag == run_tag).ok_or(Stray::Foreign)?;
+            let e = Event::decode(&record.payload, Strictness::Strict).map_err(|_| Stray::Malformed)?;
+            (Some(h.intended_ns), e.correlation_id, false)
+        }
+    };
+    let tag = match source {
+        Source::Replies => read_tag(&correlation).filter(|t| t.run_tag == run_tag),
+        Source::Events => read_tag(&correlation),
+    };
+    let tag = tag.filter(|t| t.workload < workloads).ok_or(Stray::Foreign)?;
+    // Replies carry the intended time in the correlation id; records in their headers.
+    Ok((intended.unwrap_or(tag.value), tag.workload, error))
 }
