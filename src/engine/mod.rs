@@ -21,7 +21,7 @@ use crate::clock::Clock;
 use crate::datagen::{new_run_tag, Generator};
 use crate::plan::{Load, Plan};
 use crate::scenario::{LogKind, StoreKind, WorkloadKind};
-use crate::service::{persistence, ServiceConfig, ServiceCounters, ServiceStats};
+use crate::service::{persistence, ServiceConfig, ServiceCounters, ServiceStats, Worker};
 use crate::stats::hlog::IntervalLog;
 use crate::stats::{ErrorClass, Hists, Registry, Stage};
 
@@ -160,14 +160,14 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
             drop_every: opts.drop_every,
         });
         for i in 0..*plan.target.persistence.workers.get_ref() {
-            background.spawn(persistence::run_worker(
-                log.clone(),
-                store.clone(),
-                cfg.clone(),
-                persistence_counters.clone(),
-                stop_rx.clone(),
-                plan.seed ^ (i as u64) << 40,
-            ));
+            background.spawn(persistence::run_worker(Worker {
+                log: log.clone(),
+                store: store.clone(),
+                cfg: cfg.clone(),
+                counters: persistence_counters.clone(),
+                stop: stop_rx.clone(),
+                seed: plan.seed ^ (i as u64) << 40,
+            }));
         }
     }
     let mut listeners = JoinSet::new();

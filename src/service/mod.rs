@@ -52,6 +52,18 @@ pub struct ServiceConfig {
     pub drop_every: Option<u64>,
 }
 
+/// What one service worker runs against. Persistence and query workers take the same.
+#[derive(Clone)]
+pub struct Worker {
+    pub log: AnyLog,
+    pub store: crate::backend::AnyStore,
+    pub cfg: std::sync::Arc<ServiceConfig>,
+    pub counters: std::sync::Arc<ServiceCounters>,
+    pub stop: tokio::sync::watch::Receiver<bool>,
+    /// Seeds the worker's own random source (simulated service time).
+    pub seed: u64,
+}
+
 /// Counters of one service, shown in the report.
 #[derive(Debug, Default)]
 pub struct ServiceCounters {

@@ -2,10 +2,9 @@
 //! Events, stamp each with the aggregate's meta version, insert it, and reply.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
-use super::{next_record, ReplyTopics, ServiceConfig, ServiceCounters};
-use crate::backend::{AnyLog, AnyStore, BackendError, Ctx, EventLog, EventStore, Topics};
+use super::{next_record, ReplyTopics, Worker};
+use crate::backend::{AnyStore, BackendError, Ctx, EventLog, EventStore, Topics};
 use crate::model::{Event, KafkaResponse, Strictness};
 
 /// `CASSANDRA_EVENT_META_PARTITION_KEY`.
@@ -26,14 +25,15 @@ pub async fn persist(store: &AnyStore, ctx: &mut Ctx, event: &mut Event) -> Resu
 }
 
 /// Runs one service worker until the log closes or `stop` fires.
-pub async fn run_worker(
-    log: AnyLog,
-    store: AnyStore,
-    cfg: Arc<ServiceConfig>,
-    counters: Arc<ServiceCounters>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-    seed: u64,
-) -> Result<(), BackendError> {
+pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
+    let Worker {
+        log,
+        store,
+        cfg,
+        counters,
+        mut stop,
+        seed,
+    } = w;
     let mut consumer = log.subscribe(Topics::Exact(cfg.topics.events.clone()), &cfg.topics.persistence_group)?;
     let mut ctx = Ctx::new(cfg.clock, seed);
     let mut replies = ReplyTopics::new(&cfg.topics.persistence_response);

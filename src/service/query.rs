@@ -3,11 +3,10 @@
 //! `q.aggregate_version < version <= V`, in batches.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use super::persistence::META_PARTITION;
-use super::{next_record, ReplyTopics, ServiceConfig, ServiceCounters};
-use crate::backend::{AnyLog, AnyStore, BackendError, Ctx, EventLog, EventStore, Topics};
+use super::{next_record, ReplyTopics, ServiceConfig, Worker};
+use crate::backend::{AnyStore, BackendError, Ctx, EventLog, EventStore, Topics};
 use crate::model::{Event, EventStoreQuery, KafkaResponse, Strictness};
 
 /// Why a query got no events.
@@ -51,14 +50,15 @@ pub async fn query(
 }
 
 /// Runs one query-service worker until the log closes or `stop` fires.
-pub async fn run_worker(
-    log: AnyLog,
-    store: AnyStore,
-    cfg: Arc<ServiceConfig>,
-    counters: Arc<ServiceCounters>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-    seed: u64,
-) -> Result<(), BackendError> {
+pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
+    let Worker {
+        log,
+        store,
+        cfg,
+        counters,
+        mut stop,
+        seed,
+    } = w;
     let mut consumer = log.subscribe(Topics::Exact(cfg.topics.query.clone()), &cfg.topics.query_group)?;
     let mut ctx = Ctx::new(cfg.clock, seed);
     let mut replies = ReplyTopics::new(&cfg.topics.query_response);
