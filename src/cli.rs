@@ -1,7 +1,8 @@
 //! Command line: parse, dispatch, map every outcome to a documented exit code.
 //!
-//! Exit codes: 0 success; 1 runtime failure; 2 invalid input or usage;
-//! 130 interrupted by SIGINT/SIGTERM (the report of what was measured is written).
+//! Exit codes: 0 success; 1 runtime failure; 2 invalid input or usage; 3 the run
+//! completed but failed a check (the integrity audit); 130 interrupted by
+//! SIGINT/SIGTERM (the report of what was measured is written).
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use crate::scenario;
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_RUNTIME: i32 = 1;
 pub const EXIT_INPUT: i32 = 2;
+pub const EXIT_CHECKS: i32 = 3;
 pub const EXIT_INTERRUPTED: i32 = 130;
 
 #[derive(Parser)]
@@ -46,6 +48,19 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Run one reference service (against the scenario's target) until Ctrl-C.
+    Serve {
+        #[arg(value_enum)]
+        service: ServiceKind,
+        scenario: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Concurrent handlers (default: the scenario's `target.<service>.workers`).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+    /// Audit a pipeline run again: re-read the store and judge it with the run's ledger.
+    Audit { run_dir: PathBuf },
     /// Check a scenario and print the resolved plan.
     Validate {
         scenario: PathBuf,
@@ -64,6 +79,12 @@ enum Command {
         #[arg(long)]
         scenario: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ServiceKind {
+    Persistence,
+    Query,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -92,6 +113,13 @@ pub fn main() -> i32 {
             quiet,
         } => run(scenario, out, set, quiet),
         Command::Validate { scenario, set } => validate(scenario, set),
+        Command::Serve {
+            service,
+            scenario,
+            set,
+            workers,
+        } => serve(service, scenario, set, workers),
+        Command::Audit { run_dir } => audit(run_dir),
         Command::Gen {
             count,
             seed,
@@ -149,12 +177,69 @@ fn run(path: PathBuf, out: Option<PathBuf>, set: Vec<String>, quiet: bool) -> i3
         eprintln!("error: cannot write {}: {e}", dir.join("summary.json").display());
         return EXIT_RUNTIME;
     }
+    if let Some(a) = &summary.audit {
+        if let Err(e) = write_json(&dir.join("audit.json"), a) {
+            eprintln!("error: {e}");
+            return EXIT_RUNTIME;
+        }
+    }
     print!("{}", report::text::render(&summary));
     println!("report: {}", dir.display());
     if summary.interrupted.is_some() {
         EXIT_INTERRUPTED
+    } else if summary.audit.as_ref().is_some_and(|a| !a.passed()) {
+        EXIT_CHECKS
     } else {
         EXIT_OK
+    }
+}
+
+fn write_json(path: &std::path::Path, v: &impl serde::Serialize) -> Result<(), String> {
+    let json = serde_json::to_vec_pretty(v).map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::write(path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn serve(service: ServiceKind, path: PathBuf, set: Vec<String>, workers: Option<usize>) -> i32 {
+    let plan = match load(&path, &set) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let (which, default_workers) = match service {
+        ServiceKind::Persistence => (
+            engine::serve::Which::Persistence,
+            *plan.target.persistence.workers.get_ref(),
+        ),
+        ServiceKind::Query => (engine::serve::Which::Query, *plan.target.query.workers.get_ref()),
+    };
+    match engine::serve::serve(&plan, which, workers.unwrap_or(default_workers).max(1)) {
+        Ok(s) => {
+            println!(
+                "{which:?}: {} consumed, {} replied, {} malformed, {} failed",
+                s.consumed, s.replied, s.malformed, s.failed
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_RUNTIME
+        }
+    }
+}
+
+fn audit(dir: PathBuf) -> i32 {
+    match crate::audit::rerun::rerun(&dir) {
+        Ok(a) => {
+            print!("{}", report::text::audit(&a));
+            if a.passed() {
+                EXIT_OK
+            } else {
+                EXIT_CHECKS
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_INPUT
+        }
     }
 }
 

@@ -183,10 +183,15 @@ impl Generator {
     }
 
     fn tagged(&self, low62: u64) -> Uuid {
-        let hi = (self.run_tag << 16) | 0x8000 | (self.workload as u64 & 0x0fff);
-        let lo = 0x8000_0000_0000_0000 | (low62 & 0x3fff_ffff_ffff_ffff);
-        Uuid::from_u64_pair(hi, lo)
+        tagged(self.run_tag, self.workload as usize, low62)
     }
+}
+
+/// The version-8 UUID that carries (run tag, workload, 62-bit value).
+pub fn tagged(run_tag: u64, workload: usize, low62: u64) -> Uuid {
+    let hi = ((run_tag & 0xffff_ffff_ffff) << 16) | 0x8000 | (workload as u64 & 0x0fff);
+    let lo = 0x8000_0000_0000_0000 | (low62 & 0x3fff_ffff_ffff_ffff);
+    Uuid::from_u64_pair(hi, lo)
 }
 
 /// What a harness-made UUID carries.

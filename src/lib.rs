@@ -5,6 +5,7 @@
 //! checked) -> [`engine`] (schedules and workers) -> [`stats`] (recorders and the
 //! interval log) -> [`report`] (summary and views).
 
+pub mod audit;
 pub mod backend;
 pub mod cli;
 pub mod clock;

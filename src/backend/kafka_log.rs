@@ -49,7 +49,13 @@ fn unreachable(bootstrap: &str, e: impl std::fmt::Display) -> BackendError {
 impl KafkaLog {
     /// Connects, checks the broker answers within `connect_timeout`, and creates the
     /// topics eventbench produces to when they are missing (never deleting any).
-    pub async fn connect(settings: &KafkaSettings, topics: &[String], run_tag: u64) -> Result<KafkaLog, BackendError> {
+    /// `replies` are created with one partition, as a broker's auto-creation would.
+    pub async fn connect(
+        settings: &KafkaSettings,
+        topics: &[String],
+        replies: &[String],
+        run_tag: u64,
+    ) -> Result<KafkaLog, BackendError> {
         let mut cfg = ClientConfig::new();
         cfg.set("bootstrap.servers", &settings.bootstrap)
             .set("acks", settings.acks.get_ref().as_str())
@@ -79,25 +85,23 @@ impl KafkaLog {
             run_tag,
         };
         if settings.create_topics {
-            log.create_topics(topics).await?;
+            log.create_topics(topics, settings.partitions).await?;
+            log.create_topics(replies, 1).await?;
         }
         Ok(log)
     }
 
-    async fn create_topics(&self, names: &[String]) -> Result<(), BackendError> {
+    async fn create_topics(&self, names: &[String], partitions: i32) -> Result<(), BackendError> {
+        if names.is_empty() {
+            return Ok(());
+        }
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
             .set("bootstrap.servers", &self.settings.bootstrap)
             .create()
             .map_err(|e| unreachable(&self.settings.bootstrap, e))?;
         let new: Vec<NewTopic> = names
             .iter()
-            .map(|n| {
-                NewTopic::new(
-                    n,
-                    self.settings.partitions,
-                    TopicReplication::Fixed(self.settings.replication),
-                )
-            })
+            .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(self.settings.replication)))
             .collect();
         let opts = AdminOptions::new().operation_timeout(Some(Timeout::After(Duration::from_secs(10))));
         let new: Vec<&NewTopic> = new.iter().collect();
@@ -134,6 +138,51 @@ impl KafkaLog {
             cfg.set(k, v);
         }
         cfg
+    }
+
+    /// Moves consumer group `group`'s committed offsets on `topic` to its end, so a
+    /// service that joins next starts with this run's records, not a backlog left by
+    /// an earlier one. Refused by the broker while the group has live members (then
+    /// they keep their position); returns what was skipped.
+    pub fn skip_backlog(&self, group: &str, topic: &str) -> Result<i64, BackendError> {
+        use rdkafka::consumer::{BaseConsumer, CommitMode};
+        let consumer: BaseConsumer = self
+            .consumer_config(group, false)
+            .set("enable.auto.commit", "false")
+            .create()
+            .map_err(|e| unreachable(&self.settings.bootstrap, e))?;
+        let timeout = self.settings.connect_timeout.0;
+        let meta = consumer
+            .fetch_metadata(Some(topic), timeout)
+            .map_err(|e| unreachable(&self.settings.bootstrap, e))?;
+        let mut ends = TopicPartitionList::new();
+        let mut lookup = TopicPartitionList::new();
+        for part in meta.topics().iter().flat_map(|t| t.partitions()) {
+            let (_, high) = consumer
+                .fetch_watermarks(topic, part.id(), timeout)
+                .map_err(|e| unreachable(&self.settings.bootstrap, e))?;
+            let _ = ends.add_partition_offset(topic, part.id(), Offset::Offset(high));
+            lookup.add_partition(topic, part.id());
+        }
+        if ends.count() == 0 {
+            return Ok(0);
+        }
+        let committed = consumer.committed_offsets(lookup, timeout).ok();
+        let mut skipped = 0;
+        for e in ends.elements() {
+            let from = committed
+                .as_ref()
+                .and_then(|c| c.find_partition(topic, e.partition()))
+                .and_then(|p| p.offset().to_raw())
+                .filter(|o| *o >= 0);
+            if let (Some(from), Some(to)) = (from, e.offset().to_raw()) {
+                skipped += (to - from).max(0);
+            }
+        }
+        match consumer.commit(&ends, CommitMode::Sync) {
+            Ok(()) => Ok(skipped),
+            Err(_) => Ok(0),
+        }
     }
 
     /// The run tag this log was opened with (names eventbench's own groups).
@@ -206,39 +255,52 @@ impl EventLog for KafkaLog {
             .consumer_config(&group, own)
             .create()
             .map_err(|e| unreachable(&self.settings.bootstrap, e))?;
-        if let (true, Topics::Exact(topic)) = (own, &topics) {
-            // eventbench's own reader of one topic takes every partition from its
+        let exact = match &topics {
+            Topics::Exact(t) => Some(std::slice::from_ref(t)),
+            Topics::List(ts) => Some(&ts[..]),
+            Topics::Prefix(_) => None,
+        };
+        if let (true, Some(names)) = (own, exact) {
+            // eventbench's own reader takes every partition of its topics from their
             // current end, fixed before the clock starts: no group assignment, so no
             // rebalance and no lazily resolved `latest` can skip a record.
             let timeout = self.settings.connect_timeout.0;
-            let meta = consumer
-                .fetch_metadata(Some(topic), timeout)
-                .map_err(|e| unreachable(&self.settings.bootstrap, e))?;
             let mut tpl = TopicPartitionList::new();
-            for part in meta.topics().iter().flat_map(|t| t.partitions()) {
-                let (_, high) = consumer
-                    .fetch_watermarks(topic, part.id(), timeout)
+            for topic in names {
+                let meta = consumer
+                    .fetch_metadata(Some(topic), timeout)
                     .map_err(|e| unreachable(&self.settings.bootstrap, e))?;
-                tpl.add_partition_offset(topic, part.id(), Offset::Offset(high))
-                    .map_err(|e| BackendError::new(ErrorClass::Fatal, format!("assign {topic}: {e}")))?;
-            }
-            if tpl.count() == 0 {
-                return Err(BackendError::new(
-                    ErrorClass::Fatal,
-                    format!("topic {topic} has no partitions"),
-                ));
+                let before = tpl.count();
+                for part in meta.topics().iter().flat_map(|t| t.partitions()) {
+                    let (_, high) = consumer
+                        .fetch_watermarks(topic, part.id(), timeout)
+                        .map_err(|e| unreachable(&self.settings.bootstrap, e))?;
+                    tpl.add_partition_offset(topic, part.id(), Offset::Offset(high))
+                        .map_err(|e| BackendError::new(ErrorClass::Fatal, format!("assign {topic}: {e}")))?;
+                }
+                if tpl.count() == before {
+                    return Err(BackendError::new(
+                        ErrorClass::Fatal,
+                        format!("topic {topic} has no partitions"),
+                    ));
+                }
             }
             consumer
                 .assign(&tpl)
-                .map_err(|e| BackendError::new(ErrorClass::Fatal, format!("assign {topic}: {e}")))?;
+                .map_err(|e| BackendError::new(ErrorClass::Fatal, format!("assign: {e}")))?;
             return Ok(KafkaConsumer { consumer });
         }
         let pattern = match &topics {
             Topics::Exact(t) => t.clone(),
+            Topics::List(ts) => ts.join(","),
             Topics::Prefix(p) => format!("^{}.*", regex_escape(p)),
         };
+        let names: Vec<&str> = match &topics {
+            Topics::List(ts) => ts.iter().map(|t| t.as_str()).collect(),
+            _ => vec![pattern.as_str()],
+        };
         consumer
-            .subscribe(&[&pattern])
+            .subscribe(&names)
             .map_err(|e| BackendError::new(ErrorClass::Fatal, format!("subscribe {pattern}: {e}")))?;
         Ok(KafkaConsumer { consumer })
     }

@@ -150,6 +150,13 @@ impl EventLog for MemoryLog {
                 let t = self.topic(&name);
                 wire(&mut self.lock(), &t, group);
             }
+            Topics::List(names) => {
+                drop(reg);
+                for name in names {
+                    let t = self.topic(&name);
+                    wire(&mut self.lock(), &t, group);
+                }
+            }
             Topics::Prefix(prefix) => {
                 let existing: Vec<Arc<MemTopic>> = reg
                     .topics

@@ -19,6 +19,8 @@ type Key = (i64, String, i64, u128);
 struct Aggregate {
     meta: HashMap<i8, i64>,
     events: HashMap<i16, BTreeMap<Key, Event>>,
+    /// (version, uuid) of events trimmed away, so an audit still finds them.
+    trimmed: Vec<(i64, u128)>,
 }
 
 /// z-score of the 99th percentile of a standard normal.
@@ -30,6 +32,17 @@ pub struct MemoryStore {
     service: Option<ServiceTime>,
     stall: Option<(u64, u64)>,
     keep: usize,
+    /// Events dropped to stay within `keep_per_aggregate` (an audit cannot see them).
+    trimmed: std::sync::atomic::AtomicU64,
+}
+
+fn key_of(event: &Event) -> Key {
+    (
+        event.version,
+        event.action.clone(),
+        event.timestamp.unix_millis(),
+        event.uuid.as_u128(),
+    )
 }
 
 enum ServiceTime {
@@ -57,6 +70,7 @@ impl MemoryStore {
                 .as_ref()
                 .map(|st| (st.get_ref().every.as_nanos(), st.get_ref().duration.as_nanos())),
             keep: s.keep_per_aggregate.max(1),
+            trimmed: Default::default(),
         }
     }
 
@@ -94,6 +108,21 @@ impl MemoryStore {
         }
     }
 
+    /// Events dropped to stay within `keep_per_aggregate`.
+    pub fn trimmed(&self) -> u64 {
+        self.trimmed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// (aggregate, version, uuid) of every event trimmed away, for audits.
+    pub fn trimmed_events(&self) -> Vec<(i8, i64, u128)> {
+        (0..256)
+            .flat_map(|i| {
+                let a = i as u8 as i8;
+                self.agg(a).trimmed.iter().map(|(v, u)| (a, *v, *u)).collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// Events stored in all aggregates (for tests and audits).
     pub fn event_count(&self) -> usize {
         (0..256)
@@ -115,22 +144,61 @@ impl EventStore for MemoryStore {
         Ok(())
     }
 
+    async fn read_meta_serial(&self, ctx: &mut Ctx, partition: i8, aggregate: i8) -> Result<Option<i64>, BackendError> {
+        // Every read here is linearizable: the aggregate's lock orders it.
+        self.read_meta(ctx, partition, aggregate).await
+    }
+
+    async fn cas_meta(
+        &self,
+        ctx: &mut Ctx,
+        partition: i8,
+        aggregate: i8,
+        expect: Option<i64>,
+        version: i64,
+    ) -> Result<bool, BackendError> {
+        let applied = {
+            let mut agg = self.agg(aggregate);
+            let applied = agg.meta.get(&partition).copied() == expect;
+            if applied {
+                agg.meta.insert(partition, version);
+            }
+            applied
+        };
+        self.serve(ctx).await;
+        Ok(applied)
+    }
+
+    async fn delete_event(&self, ctx: &mut Ctx, event: &Event) -> Result<(), BackendError> {
+        {
+            let mut agg = self.agg(event.aggregate_id);
+            if let Some(bucket) = agg.events.get_mut(&event.year_bucket) {
+                bucket.remove(&key_of(event));
+            }
+        }
+        self.serve(ctx).await;
+        Ok(())
+    }
+
     async fn insert_event(&self, ctx: &mut Ctx, event: &Event) -> Result<(), BackendError> {
         {
             let mut agg = self.agg(event.aggregate_id);
             let bucket = agg.events.entry(event.year_bucket).or_default();
-            let key = (
-                event.version,
-                event.action.clone(),
-                event.timestamp.unix_millis(),
-                event.uuid.as_u128(),
-            );
+            let key = key_of(event);
             let mut stored = event.clone();
             // The store keeps milliseconds, as the Go CQL driver writes them.
             stored.timestamp = crate::model::GoTime::from_unix_nanos(event.timestamp.unix_millis() as i128 * 1_000_000);
             bucket.insert(key, stored);
+            let mut gone = Vec::new();
             while bucket.len() > self.keep {
-                bucket.pop_first();
+                if let Some((k, _)) = bucket.pop_first() {
+                    gone.push((k.0, k.3));
+                }
+            }
+            if !gone.is_empty() {
+                self.trimmed
+                    .fetch_add(gone.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                agg.trimmed.extend(gone);
             }
         }
         self.serve(ctx).await;

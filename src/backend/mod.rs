@@ -44,6 +44,8 @@ pub struct Record {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Topics {
     Exact(String),
+    /// Several topics, all existing when the consumer joins.
+    List(Vec<String>),
     /// Every topic whose name starts with this (Kafka: a regex subscription).
     Prefix(String),
 }
@@ -105,6 +107,25 @@ pub trait EventStore: Send + Sync {
         aggregate: i8,
         version: i64,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
+    /// Linearizable read of the meta version (CQL: SERIAL consistency).
+    fn read_meta_serial(
+        &self,
+        ctx: &mut Ctx,
+        partition: i8,
+        aggregate: i8,
+    ) -> impl Future<Output = Result<Option<i64>, BackendError>> + Send;
+    /// Compare-and-set of the meta version (CQL: a lightweight transaction); `expect`
+    /// `None` creates the row only where it is missing. True when it applied.
+    fn cas_meta(
+        &self,
+        ctx: &mut Ctx,
+        partition: i8,
+        aggregate: i8,
+        expect: Option<i64>,
+        version: i64,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send;
+    /// Deletes the row of an event (by its full primary key).
+    fn delete_event(&self, ctx: &mut Ctx, event: &Event) -> impl Future<Output = Result<(), BackendError>> + Send;
     /// Upserts an event (all columns).
     fn insert_event(&self, ctx: &mut Ctx, event: &Event) -> impl Future<Output = Result<(), BackendError>> + Send;
     /// Appends to `out` the events with `after < version <= upto`.
@@ -204,6 +225,31 @@ impl EventStore for AnyStore {
         match self {
             AnyStore::Memory(s) => s.write_meta(ctx, partition, aggregate, version).await,
             AnyStore::Scylla(s) => s.write_meta(ctx, partition, aggregate, version).await,
+        }
+    }
+    async fn read_meta_serial(&self, ctx: &mut Ctx, partition: i8, aggregate: i8) -> Result<Option<i64>, BackendError> {
+        match self {
+            AnyStore::Memory(s) => s.read_meta_serial(ctx, partition, aggregate).await,
+            AnyStore::Scylla(s) => s.read_meta_serial(ctx, partition, aggregate).await,
+        }
+    }
+    async fn cas_meta(
+        &self,
+        ctx: &mut Ctx,
+        partition: i8,
+        aggregate: i8,
+        expect: Option<i64>,
+        version: i64,
+    ) -> Result<bool, BackendError> {
+        match self {
+            AnyStore::Memory(s) => s.cas_meta(ctx, partition, aggregate, expect, version).await,
+            AnyStore::Scylla(s) => s.cas_meta(ctx, partition, aggregate, expect, version).await,
+        }
+    }
+    async fn delete_event(&self, ctx: &mut Ctx, event: &Event) -> Result<(), BackendError> {
+        match self {
+            AnyStore::Memory(s) => s.delete_event(ctx, event).await,
+            AnyStore::Scylla(s) => s.delete_event(ctx, event).await,
         }
     }
     async fn insert_event(&self, ctx: &mut Ctx, event: &Event) -> Result<(), BackendError> {

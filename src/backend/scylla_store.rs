@@ -24,6 +24,10 @@ pub struct ScyllaStore {
     write_meta: PreparedStatement,
     insert: PreparedStatement,
     select: PreparedStatement,
+    read_meta_serial: PreparedStatement,
+    cas_meta: PreparedStatement,
+    create_meta: PreparedStatement,
+    delete: PreparedStatement,
 }
 
 type EventRow = (
@@ -134,12 +138,33 @@ impl ScyllaStore {
              WHERE year_bucket = ? AND aggregate_id = ? AND version > ? AND version <= ?"
         ))
         .await?;
+        let mut read_meta_serial = prepare(format!(
+            "SELECT aggregate_version FROM {ks}.events_meta WHERE partition_key = ? AND aggregate_id = ?"
+        ))
+        .await?;
+        read_meta_serial.set_consistency(Consistency::Serial);
+        let cas_meta = prepare(format!(
+            "UPDATE {ks}.events_meta SET aggregate_version = ? WHERE partition_key = ? AND aggregate_id = ? IF aggregate_version = ?"
+        ))
+        .await?;
+        let create_meta = prepare(format!(
+            "INSERT INTO {ks}.events_meta (partition_key, aggregate_id, aggregate_version) VALUES (?, ?, ?) IF NOT EXISTS"
+        ))
+        .await?;
+        let delete = prepare(format!(
+            "DELETE FROM {ks}.{table} WHERE year_bucket = ? AND aggregate_id = ? AND version = ? AND action = ? AND timestamp = ? AND uuid = ?"
+        ))
+        .await?;
         Ok(ScyllaStore {
             session,
             read_meta,
             write_meta,
             insert,
             select,
+            read_meta_serial,
+            cas_meta,
+            create_meta,
+            delete,
         })
     }
 }
@@ -185,6 +210,62 @@ impl EventStore for ScyllaStore {
     async fn write_meta(&self, _ctx: &mut Ctx, partition: i8, aggregate: i8, version: i64) -> Result<(), BackendError> {
         self.session
             .execute_unpaged(&self.write_meta, (partition as i16, aggregate as i16, version))
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    async fn read_meta_serial(
+        &self,
+        _ctx: &mut Ctx,
+        partition: i8,
+        aggregate: i8,
+    ) -> Result<Option<i64>, BackendError> {
+        let res = self
+            .session
+            .execute_unpaged(&self.read_meta_serial, (partition as i16, aggregate as i16))
+            .await
+            .map_err(failed)?;
+        let rows = res.into_rows_result().map_err(failed)?;
+        let first = rows.maybe_first_row::<(Option<i64>,)>().map_err(failed)?;
+        Ok(first.and_then(|(v,)| v))
+    }
+
+    async fn cas_meta(
+        &self,
+        _ctx: &mut Ctx,
+        partition: i8,
+        aggregate: i8,
+        expect: Option<i64>,
+        version: i64,
+    ) -> Result<bool, BackendError> {
+        let (p, a) = (partition as i16, aggregate as i16);
+        let res = match expect {
+            Some(old) => self.session.execute_unpaged(&self.cas_meta, (version, p, a, old)).await,
+            None => self.session.execute_unpaged(&self.create_meta, (p, a, version)).await,
+        }
+        .map_err(failed)?;
+        // An LWT answers with a first column `[applied]`, and with the current values
+        // after it when the condition failed.
+        let rows = res.into_rows_result().map_err(failed)?;
+        let first = rows.maybe_first_row::<scylla::value::Row>().map_err(failed)?;
+        Ok(matches!(
+            first.as_ref().and_then(|r| r.columns.first()),
+            Some(Some(scylla::value::CqlValue::Boolean(true)))
+        ))
+    }
+
+    async fn delete_event(&self, _ctx: &mut Ctx, e: &Event) -> Result<(), BackendError> {
+        let values = (
+            e.year_bucket,
+            e.aggregate_id as i16,
+            e.version,
+            e.action.as_str(),
+            CqlTimestamp(e.timestamp.unix_millis()),
+            e.uuid,
+        );
+        self.session
+            .execute_unpaged(&self.delete, values)
             .await
             .map_err(failed)?;
         Ok(())

@@ -110,7 +110,7 @@ impl Collector {
                 length_s: len_s,
                 warmup,
                 target_rate: target,
-                achieved_rate: (h.counters.ok + h.counters.error_total()) as f64 / len_s,
+                achieved_rate: (h.counters.ok + h.counters.empty + h.counters.error_total()) as f64 / len_s,
                 ok: h.counters.ok,
                 errors: h.counters.error_total(),
                 late: h.counters.late,
@@ -125,7 +125,9 @@ impl Collector {
                     main.value_at_quantile(0.99)
                 },
                 max_ns: main.max(),
-                e2e_p99_ns: h.stages[Stage::E2e as usize].value_at_quantile(0.99),
+                e2e_p99_ns: h.stages[Stage::E2e as usize]
+                    .value_at_quantile(0.99)
+                    .max(h.stages[Stage::E2ePersisted as usize].value_at_quantile(0.99)),
             });
         }
         self.log.flush()?;

@@ -1,12 +1,16 @@
 //! Consumes what comes back and times it against the intended send: persistence
-//! replies (matched by the correlation id, which carries the intended time), or, with
-//! no services, the produced records themselves (their headers carry it).
+//! replies (matched by the correlation id, which carries the intended time), query
+//! results (each event's correlation id again), or, with no services, the produced
+//! records themselves (their headers carry it). It also keeps the audit's ledger.
 
 use std::sync::Arc;
 
+use super::inbox::{Batch, Inboxes};
+use super::ops::mark_queried;
+use crate::audit::ledger::{Ledger, QUERIED};
 use crate::backend::{AnyConsumer, Record};
 use crate::clock::Clock;
-use crate::datagen::read_tag;
+use crate::datagen::{read_tag, Tag};
 use crate::model::{Event, KafkaResponse, Strictness};
 use crate::stats::{ErrorClass, Registry, Stage};
 
@@ -15,6 +19,8 @@ use crate::stats::{ErrorClass, Registry, Stage};
 pub enum Source {
     /// KafkaResponses from the persistence service.
     Replies,
+    /// KafkaResponses from the query service, with result batches.
+    QueryResults,
     /// The Event records produced (no services).
     Events,
 }
@@ -26,13 +32,21 @@ pub struct Strays {
     pub foreign: u64,
 }
 
+/// What a listener needs besides its consumer.
+#[derive(Clone)]
+pub struct Listening {
+    pub clock: Clock,
+    pub run_tag: u64,
+    pub reg: Arc<Registry>,
+    pub ledger: Arc<Ledger>,
+    pub inboxes: Arc<Inboxes>,
+}
+
 /// Runs until the consumer ends or `stop` fires; returns what it could not attribute.
 pub async fn listen(
     mut consumer: AnyConsumer,
     source: Source,
-    clock: Clock,
-    run_tag: u64,
-    reg: Arc<Registry>,
+    l: Listening,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Strays {
     let mut strays = Strays::default();
@@ -40,28 +54,16 @@ pub async fn listen(
         let Some(record) = crate::service::next_record(&mut consumer, &mut stop).await else {
             return strays;
         };
-        let t0 = clock.now();
-        let (intended, workload, error) = match attribute(source, &record, run_tag, reg.workloads()) {
-            Ok(found) => found,
-            Err(Stray::Malformed) => {
-                strays.malformed += 1;
-                continue;
-            }
-            Err(Stray::Foreign) => {
-                strays.foreign += 1;
-                continue;
-            }
+        let t0 = l.clock.now();
+        let outcome = match source {
+            Source::QueryResults => results(&record, &l, t0),
+            _ => answer(source, &record, &l, t0),
         };
-        let t1 = clock.now();
-        reg.with(workload, intended, |h| {
-            h.record(Stage::Deserialize, t1 - t0);
-            if error {
-                h.record(Stage::Failed, t1.saturating_sub(intended));
-                h.error(ErrorClass::Rejected);
-            } else {
-                h.record(Stage::E2e, t1.saturating_sub(intended));
-            }
-        });
+        match outcome {
+            Ok(()) => {}
+            Err(Stray::Malformed) => strays.malformed += 1,
+            Err(Stray::Foreign) => strays.foreign += 1,
+        }
     }
 }
 
@@ -70,26 +72,116 @@ enum Stray {
     Foreign,
 }
 
-/// Which of this run's operations a record answers: (intended send ns, workload,
-/// whether the answer is an error).
-fn attribute(source: Source, record: &Record, run_tag: u64, workloads: usize) -> Result<(u64, usize, bool), Stray> {
-    let (intended, correlation, error) = match source {
-        Source::Replies => {
-            let r = KafkaResponse::decode(&record.payload, Strictness::Lenient).map_err(|_| Stray::Malformed)?;
-            (None, r.correlation_id, !r.error.is_empty())
+/// A persistence reply or a produced record: one operation answered.
+fn answer(source: Source, record: &Record, l: &Listening, t0: u64) -> Result<(), Stray> {
+    let (intended, workload, error, index) = attribute(source, record, l.run_tag, l.reg.workloads())?;
+    let t1 = l.clock.now();
+    if let (Some(book), Some(i)) = (l.ledger.book(workload), index) {
+        book.reply(i, !error);
+    }
+    l.reg.with(workload, intended, |h| {
+        h.record(Stage::Deserialize, t1 - t0);
+        if error {
+            h.record(Stage::Failed, t1.saturating_sub(intended));
+            h.error(ErrorClass::Rejected);
+        } else if source == Source::Replies {
+            h.record(Stage::E2ePersisted, t1.saturating_sub(intended));
+        } else {
+            h.record(Stage::E2e, t1.saturating_sub(intended));
         }
+    });
+    Ok(())
+}
+
+/// Which of this run's operations a record answers: (intended send ns, workload,
+/// whether the answer is an error, operation index when known).
+fn attribute(
+    source: Source,
+    record: &Record,
+    run_tag: u64,
+    workloads: usize,
+) -> Result<(u64, usize, bool, Option<u64>), Stray> {
+    let (intended, correlation, error, index) = match source {
         Source::Events => {
             // Another run's record is foreign before it is anything else.
             let h = record.headers.filter(|h| h.run_tag == run_tag).ok_or(Stray::Foreign)?;
             let e = Event::decode(&record.payload, Strictness::Strict).map_err(|_| Stray::Malformed)?;
-            (Some(h.intended_ns), e.correlation_id, false)
+            (Some(h.intended_ns), e.correlation_id, false, None)
+        }
+        _ => {
+            let r = KafkaResponse::decode(&record.payload, Strictness::Lenient).map_err(|_| Stray::Malformed)?;
+            let index = r.input.as_deref().and_then(event_uuid).and_then(|u| read_tag(&u));
+            (None, r.correlation_id, !r.error.is_empty(), index.map(|t| t.value))
         }
     };
     let tag = match source {
-        Source::Replies => read_tag(&correlation).filter(|t| t.run_tag == run_tag),
         Source::Events => read_tag(&correlation),
+        _ => read_tag(&correlation).filter(|t| t.run_tag == run_tag),
     };
     let tag = tag.filter(|t| t.workload < workloads).ok_or(Stray::Foreign)?;
     // Replies carry the intended time in the correlation id; records in their headers.
-    Ok((intended.unwrap_or(tag.value), tag.workload, error))
+    Ok((intended.unwrap_or(tag.value), tag.workload, error, index))
+}
+
+/// The `uuid` of a Go-encoded Event, found without decoding the rest of it.
+fn event_uuid(input: &[u8]) -> Option<uuid::Uuid> {
+    const FIELD: &[u8] = b"\"uuid\":\"";
+    let at = memchr::memmem::find(input, FIELD)? + FIELD.len();
+    let text = input.get(at..at + 36)?;
+    uuid::Uuid::try_parse_ascii(text)
+        .ok()
+        .or_else(|| Event::decode(input, Strictness::Lenient).ok().map(|e| e.uuid))
+}
+
+/// A query result batch: each of this run's events seen for the first time is
+/// queryable now; the batch goes to the reader waiting on its aggregate.
+fn results(record: &Record, l: &Listening, t0: u64) -> Result<(), Stray> {
+    let r = KafkaResponse::decode(&record.payload, Strictness::Lenient).map_err(|_| Stray::Malformed)?;
+    let aggregate = match r.aggregate_id {
+        0 => record
+            .topic
+            .rsplit('.')
+            .next()
+            .and_then(|s| s.parse::<i8>().ok())
+            .ok_or(Stray::Foreign)?,
+        a => a,
+    };
+    if !r.error.is_empty() {
+        l.inboxes.deliver(
+            aggregate,
+            Batch {
+                at: t0,
+                events: 0,
+                bytes: 0,
+                max_version: i64::MIN,
+                error: Some(r.error),
+            },
+        );
+        return Ok(());
+    }
+    let events = match r.result.as_deref() {
+        Some(b) => Event::decode_batch(b).map_err(|_| Stray::Malformed)?,
+        None => Vec::new(),
+    };
+    let mut batch = Batch {
+        at: t0,
+        events: events.len() as u32,
+        bytes: 0,
+        max_version: i64::MIN,
+        error: None,
+    };
+    for e in &events {
+        batch.bytes += e.data.as_ref().map_or(0, |d| d.len() as u64);
+        batch.max_version = batch.max_version.max(e.version);
+        let first = mark_queried(&l.ledger, l.run_tag, e).is_some_and(|before| before & QUERIED == 0);
+        let produced =
+            read_tag(&e.correlation_id).filter(|t: &Tag| t.run_tag == l.run_tag && t.workload < l.reg.workloads());
+        if let (true, Some(t)) = (first, produced) {
+            l.reg.with(t.workload, t.value, |h| {
+                h.record(Stage::E2eQueryable, t0.saturating_sub(t.value));
+            });
+        }
+    }
+    l.inboxes.deliver(aggregate, batch);
+    Ok(())
 }

@@ -3,9 +3,11 @@
 //! the report. An interrupted run still returns everything measured.
 
 pub mod collector;
+mod inbox;
 mod listener;
 pub mod ops;
 pub mod schedule;
+pub mod serve;
 mod workers;
 
 use std::path::{Path, PathBuf};
@@ -16,12 +18,15 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::audit::ledger::Ledger;
+use crate::audit::AuditReport;
+use crate::backend::EventStore;
 use crate::backend::{AnyLog, AnyStore, Ctx, EventLog, KafkaLog, MemoryLog, MemoryStore, ScyllaStore, Topics};
 use crate::clock::Clock;
 use crate::datagen::{new_run_tag, Generator};
 use crate::plan::{Load, Plan};
 use crate::scenario::{LogKind, StoreKind, WorkloadKind};
-use crate::service::{persistence, ServiceConfig, ServiceCounters, ServiceStats, Worker};
+use crate::service::{persistence, ServiceConfig, ServiceCounters, ServiceStats, Which, Worker};
 use crate::stats::hlog::IntervalLog;
 use crate::stats::{ErrorClass, Hists, Registry, Stage};
 
@@ -58,7 +63,10 @@ pub struct Measured {
     /// Per workload: produced events whose reply never came (within `drain`).
     pub unanswered: Vec<u64>,
     pub persistence: Option<ServiceStats>,
+    pub query_service: Option<ServiceStats>,
     pub strays: Strays,
+    /// The integrity audit (pipeline runs).
+    pub audit: Option<AuditReport>,
     pub cpu_seconds: f64,
 }
 
@@ -101,19 +109,22 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
 
     // eventbench's own consumers join before the clock starts: set-up is not load.
     let produces = plan.workloads.iter().any(|w| w.kind == WorkloadKind::Produce);
-    let listens = produces && (plan.services_embedded() || plan.target.e2e);
+    let listens = produces && (plan.services_answer() || plan.target.e2e);
     let topics = &plan.target.topics;
-    let (source, subscription, group) = if plan.services_embedded() {
-        (
-            Source::Replies,
-            Topics::Prefix(format!("{}.", topics.persistence_response)),
-            "eventbench.replies",
-        )
-    } else {
-        (Source::Events, Topics::Exact(topics.events.clone()), "eventbench.e2e")
-    };
+    let aggregates = plan.aggregate_ids();
+    let mut subscriptions = Vec::new();
+    if listens && plan.services_answer() {
+        let replies = reply_topics(&topics.persistence_response, &aggregates);
+        subscriptions.push((Source::Replies, Topics::List(replies), "eventbench.replies"));
+    } else if listens {
+        subscriptions.push((Source::Events, Topics::Exact(topics.events.clone()), "eventbench.e2e"));
+    }
+    if plan.queries_via_log() {
+        let results = reply_topics(&topics.query_response, &aggregates);
+        subscriptions.push((Source::QueryResults, Topics::List(results), "eventbench.results"));
+    }
     let mut consumers = Vec::new();
-    if listens {
+    for (source, subscription, group) in subscriptions {
         // Kafka: one member, so no rebalance after it is assigned can skip records
         // (a new owner of a partition with no committed offset starts at `latest`).
         let members = if matches!(log, AnyLog::Kafka(_)) {
@@ -121,21 +132,54 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
         } else {
             plan.threads.max(1)
         };
+        let mut group_members = Vec::new();
         for _ in 0..members {
-            consumers.push(log.subscribe(subscription.clone(), group)?);
+            group_members.push(log.subscribe(subscription.clone(), group)?);
         }
-        // Reply topics appear only once the services answer, so only a consumer of
-        // the events topic can (and must) be assigned before the load starts.
-        if source == Source::Events && !any_ready(&consumers, Duration::from_secs(30)).await {
+        if !any_ready(&group_members, Duration::from_secs(30)).await {
             return Err(RunError::Backend(crate::backend::BackendError::new(
                 ErrorClass::Fatal,
-                format!(
-                    "eventbench's consumer (group {group}) got no partitions of {} within 30 s",
-                    topics.events
-                ),
+                format!("eventbench's consumer (group {group}) got no partitions of {subscription:?} within 30 s"),
             )));
         }
+        consumers.extend(group_members.into_iter().map(|c| (source, c)));
     }
+    let ledger = Arc::new(Ledger::new(
+        &plan
+            .workloads
+            .iter()
+            .map(|w| w.kind == WorkloadKind::Produce && plan.is_pipeline())
+            .collect::<Vec<_>>(),
+    ));
+    let start_projections = reader_start(plan, &store, &aggregates, &ledger).await?;
+    // The embedded services' consumers join before the clock starts too: a group's
+    // first join waits out the broker's initial rebalance delay.
+    let run_persistence = produces && plan.services_embedded();
+    let run_query = plan.queries_via_log() && plan.services_embedded();
+    let mut service_consumers = Vec::new();
+    for (run, which) in [(run_persistence, Which::Persistence), (run_query, Which::Query)] {
+        if run {
+            if let (AnyLog::Kafka(k), true) = (&log, plan.target.skip_backlog) {
+                let (group, topic) = match which {
+                    Which::Persistence => (&topics.persistence_group, &topics.events),
+                    Which::Query => (&topics.query_group, &topics.query),
+                };
+                let skipped = k.skip_backlog(group, topic)?;
+                if skipped > 0 {
+                    eprintln!("note: {group} skipped a backlog of {skipped} records on {topic} (target.skip_backlog)");
+                }
+            }
+            let c = crate::service::subscribe(which, &log, topics)?;
+            if !c.ready(Duration::from_secs(60)).await {
+                return Err(RunError::Backend(crate::backend::BackendError::new(
+                    ErrorClass::Fatal,
+                    format!("the embedded {which:?} service's consumer got no partitions within 60 s"),
+                )));
+            }
+            service_consumers.push((which, c));
+        }
+    }
+    let inboxes = Arc::new(inbox::Inboxes::default());
 
     let clock = Clock::start_in(50_000_000);
     let log_file = IntervalLog::create(
@@ -151,35 +195,43 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut background = JoinSet::new();
     let persistence_counters = Arc::new(ServiceCounters::default());
-    if produces && plan.services_embedded() {
+    let query_counters = Arc::new(ServiceCounters::default());
+    if !service_consumers.is_empty() {
         let cfg = Arc::new(ServiceConfig {
             topics: topics.clone(),
             clock,
             batch_size: *plan.target.query.batch_size.get_ref(),
             year_bucket: plan.data.year_bucket,
             drop_every: opts.drop_every,
+            consistency: plan.target.consistency,
         });
-        for i in 0..*plan.target.persistence.workers.get_ref() {
-            background.spawn(persistence::run_worker(Worker {
+        for (which, consumer) in service_consumers {
+            let (counters, handlers) = match which {
+                Which::Persistence => (&persistence_counters, *plan.target.persistence.workers.get_ref()),
+                Which::Query => (&query_counters, *plan.target.query.workers.get_ref()),
+            };
+            let base = Worker {
+                records: async_channel::bounded(1).1,
                 log: log.clone(),
                 store: store.clone(),
                 cfg: cfg.clone(),
-                counters: persistence_counters.clone(),
+                counters: counters.clone(),
                 stop: stop_rx.clone(),
-                seed: plan.seed ^ (i as u64) << 40,
-            }));
+                seed: plan.seed ^ (which as u64 + 1) << 40,
+            };
+            crate::service::start(which, consumer, base, handlers, &mut background);
         }
     }
+    let listening = listener::Listening {
+        clock,
+        run_tag,
+        reg: reg.clone(),
+        ledger: ledger.clone(),
+        inboxes: inboxes.clone(),
+    };
     let mut listeners = JoinSet::new();
-    for consumer in consumers {
-        listeners.spawn(listener::listen(
-            consumer,
-            source,
-            clock,
-            run_tag,
-            reg.clone(),
-            stop_rx.clone(),
-        ));
+    for (source, consumer) in consumers {
+        listeners.spawn(listener::listen(consumer, source, listening.clone(), stop_rx.clone()));
     }
 
     // Workloads.
@@ -192,13 +244,25 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
     for (w, wp) in plan.workloads.iter().enumerate() {
         let shared = Arc::new(Shared {
             kind: wp.kind,
+            via: wp.via,
+            workload: w,
             gen: Generator::new(&plan.data, plan.seed, w, run_tag),
             log: log.clone(),
             store: store.clone(),
-            events_topic: log.topic(&plan.target.topics.events),
+            events_topic: log.topic(&topics.events),
+            query_topic: log.topic(&topics.query),
             run_tag,
-            projections: (0..256).map(|_| AtomicI64::new(wp.from_version)).collect(),
+            projections: start_projections
+                .iter()
+                .map(|p| AtomicI64::new((*p).max(wp.from_version)))
+                .collect(),
             year_bucket: plan.data.year_bucket,
+            consistency: plan.target.consistency,
+            ledger: ledger.clone(),
+            inboxes: inboxes.clone(),
+            batch_size: *plan.target.query.batch_size.get_ref(),
+            reply_timeout: plan.target.query.reply_timeout.0,
+            settle: plan.target.query.settle.0,
         });
         let mut set = JoinSet::new();
         let seed = |i: usize| plan.seed ^ ((w as u64) << 48) ^ (i as u64);
@@ -345,7 +409,14 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
         }
     }
     background.abort_all();
+    while background.join_next().await.is_some() {}
     let elapsed = clock.now();
+    let audit = if plan.is_pipeline() && plan.audit.enabled {
+        let years = year_buckets(plan, clock.wall_origin_ns(), elapsed);
+        Some(audit(plan, &store, &ledger, run_tag, &aggregates, &years, &opts.dir).await)
+    } else {
+        None
+    };
     collector
         .tick(elapsed.max(collector.last_ns() + 1))
         .map_err(io_err(&hlog_path))?;
@@ -364,10 +435,91 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
         dropped,
         abandoned,
         unanswered,
-        persistence: (produces && plan.services_embedded()).then(|| persistence_counters.snapshot()),
+        persistence: run_persistence.then(|| persistence_counters.snapshot()),
+        query_service: run_query.then(|| query_counters.snapshot()),
         strays,
+        audit,
         cpu_seconds: crate::report::host::cpu_seconds() - cpu0,
     })
+}
+
+/// `<prefix>.<aggregate_id>` for each aggregate.
+fn reply_topics(prefix: &str, aggregates: &[i8]) -> Vec<String> {
+    aggregates.iter().map(|a| format!("{prefix}.{a}")).collect()
+}
+
+/// Readers start up to date: each aggregate's projection is one below its current
+/// meta version (so the epoch being written now is theirs), and never below their
+/// `from_version`. Returns the start projection per aggregate id.
+async fn reader_start(plan: &Plan, store: &AnyStore, aggregates: &[i8], ledger: &Ledger) -> Result<Vec<i64>, RunError> {
+    let mut start = vec![i64::MIN; 256];
+    let readers: Vec<i64> = plan
+        .workloads
+        .iter()
+        .filter(|w| w.kind == WorkloadKind::Query)
+        .map(|w| w.from_version)
+        .collect();
+    let Some(floor) = readers.iter().min().copied() else {
+        return Ok(start);
+    };
+    let mut ctx = Ctx::new(Clock::start(), 0);
+    for &a in aggregates {
+        let meta = store.read_meta(&mut ctx, persistence::META_PARTITION, a).await?;
+        let p = meta.map_or(floor, |m| (m - 1).max(floor));
+        start[a as u8 as usize] = p;
+        ledger.floors[a as u8 as usize].store(p, Ordering::Relaxed);
+    }
+    Ok(start)
+}
+
+/// The year buckets the run's events can be in.
+fn year_buckets(plan: &Plan, origin_wall_ns: i128, elapsed_ns: u64) -> Vec<i16> {
+    if let Some(y) = plan.data.year_bucket {
+        return vec![y];
+    }
+    let year = |ns: i128| crate::model::GoTime::from_unix_nanos(ns).utc_year() as i16;
+    let (a, b) = (year(origin_wall_ns), year(origin_wall_ns + elapsed_ns as i128));
+    if a == b {
+        vec![a]
+    } else {
+        vec![a, b]
+    }
+}
+
+/// Runs the integrity audit and writes `ledger.bin` (what `eventbench audit` re-reads).
+async fn audit(
+    plan: &Plan,
+    store: &AnyStore,
+    ledger: &Ledger,
+    run_tag: u64,
+    aggregates: &[i8],
+    years: &[i16],
+    dir: &Path,
+) -> AuditReport {
+    let snap = ledger.snapshot();
+    let mut notes = Vec::new();
+    let path = dir.join("ledger.bin");
+    let written = std::fs::File::create(&path)
+        .map(std::io::BufWriter::new)
+        .and_then(|mut f| {
+            snap.write(&mut f)?;
+            std::io::Write::flush(&mut f)
+        });
+    if let Err(e) = written {
+        notes.push(format!("cannot write {}: {e}", path.display()));
+    }
+    let view = match crate::audit::scan_store(store, aggregates, years, run_tag).await {
+        Ok(v) => Some(v),
+        Err(e) => {
+            notes.push(format!(
+                "the store could not be read ({e}): lost means never answered with success"
+            ));
+            None
+        }
+    };
+    let mut report = crate::audit::judge(&snap, view.as_ref(), run_tag, &plan.audit);
+    report.notes.extend(notes);
+    report
 }
 
 /// Waits until at least one of a group's members has partitions.
@@ -386,7 +538,9 @@ async fn any_ready(consumers: &[crate::backend::AnyConsumer], within: Duration) 
 /// Produced and acknowledged, but neither answered nor failed yet (collected or not).
 fn outstanding(c: &Collector, reg: &Registry, w: usize) -> u64 {
     let count = |h: &Hists| {
-        let answered = h.stages[Stage::E2e as usize].len() + h.counters.errors[ErrorClass::Rejected as usize];
+        let answered = h.stages[Stage::E2e as usize].len()
+            + h.stages[Stage::E2ePersisted as usize].len()
+            + h.counters.errors[ErrorClass::Rejected as usize];
         (h.stages[Stage::Produce as usize].len(), answered)
     };
     let (mut sent, mut answered) = count(&c.all[w]);
@@ -401,12 +555,21 @@ fn outstanding(c: &Collector, reg: &Registry, w: usize) -> u64 {
     sent.saturating_sub(answered)
 }
 
-async fn backends(plan: &Plan, run_tag: u64) -> Result<(AnyLog, AnyStore), RunError> {
+pub(crate) async fn backends(plan: &Plan, run_tag: u64) -> Result<(AnyLog, AnyStore), RunError> {
     let log = match plan.target.log {
         LogKind::Memory => AnyLog::Memory(MemoryLog::new(plan.target.memory_log.capacity)),
         LogKind::Kafka => {
-            let topics = vec![plan.target.topics.events.clone()];
-            AnyLog::Kafka(KafkaLog::connect(&plan.target.kafka, &topics, run_tag).await?)
+            let t = &plan.target.topics;
+            let mut topics = vec![t.events.clone()];
+            let mut replies = Vec::new();
+            if plan.services_answer() {
+                replies = reply_topics(&t.persistence_response, &plan.aggregate_ids());
+            }
+            if plan.queries_via_log() {
+                topics.push(t.query.clone());
+                replies.extend(reply_topics(&t.query_response, &plan.aggregate_ids()));
+            }
+            AnyLog::Kafka(KafkaLog::connect(&plan.target.kafka, &topics, &replies, run_tag).await?)
         }
     };
     let store = match plan.target.store {
@@ -446,18 +609,18 @@ async fn sleep_until(clock: &Clock, t: u64) {
 }
 
 /// SIGINT and SIGTERM, as one stream.
-struct Signals {
+pub(crate) struct Signals {
     term: Option<tokio::signal::unix::Signal>,
 }
 
 impl Signals {
-    fn new() -> Signals {
+    pub(crate) fn new() -> Signals {
         Signals {
             term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
         }
     }
 
-    async fn recv(&mut self) -> String {
+    pub(crate) async fn recv(&mut self) -> String {
         let term = async {
             match &mut self.term {
                 Some(t) => {

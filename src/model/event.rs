@@ -56,6 +56,11 @@ impl Event {
     pub fn decode(bytes: &[u8], mode: Strictness) -> Result<Event, serde_json::Error> {
         gojson::decode(bytes, mode)
     }
+
+    /// Decodes a query result batch: a JSON array of Events.
+    pub fn decode_batch(bytes: &[u8]) -> Result<Vec<Event>, serde_json::Error> {
+        gojson::decode_array(bytes, Strictness::Lenient)
+    }
 }
 
 impl GoDecode for Event {

@@ -152,6 +152,48 @@ pub fn decode<T: GoDecode>(bytes: &[u8], mode: Strictness) -> Result<T, serde_js
     Ok(value)
 }
 
+/// Decodes a JSON array of `T` (a query result batch), accepting what Go accepts.
+pub fn decode_array<T: GoDecode>(bytes: &[u8], mode: Strictness) -> Result<Vec<T>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = de::Deserializer::deserialize_seq(
+        &mut de,
+        GoArray::<T> {
+            strict: mode == Strictness::Strict,
+            _t: PhantomData,
+        },
+    )?;
+    de.end()?;
+    Ok(value)
+}
+
+struct GoArray<T> {
+    strict: bool,
+    _t: PhantomData<T>,
+}
+
+impl<'de, T: GoDecode> Visitor<'de> for GoArray<T> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a JSON array of {}", T::NAME)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Vec<T>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(8));
+        while let Some(v) = seq.next_element_seed(GoSeed::<T> {
+            strict: self.strict,
+            _t: PhantomData,
+        })? {
+            out.push(v);
+        }
+        Ok(out)
+    }
+}
+
 struct GoSeed<T> {
     strict: bool,
     _t: PhantomData<T>,

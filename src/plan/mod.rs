@@ -7,7 +7,7 @@ use serde::Serialize;
 
 pub use profile::{RateProfile, Segment};
 
-use crate::scenario::{Arrival, Data, Loaded, Scenario, Target, WorkloadKind};
+use crate::scenario::{Arrival, Audit, Data, Loaded, Scenario, ServicesMode, Target, Via, WorkloadKind};
 
 /// How a workload's operations are started.
 #[derive(Debug, Clone, Serialize)]
@@ -32,6 +32,7 @@ pub struct WorkloadPlan {
     pub kind: WorkloadKind,
     pub load: Load,
     pub from_version: i64,
+    pub via: Via,
 }
 
 impl WorkloadPlan {
@@ -58,6 +59,7 @@ pub struct Plan {
     pub target: Target,
     #[serde(skip)]
     pub data: Data,
+    pub audit: Audit,
     pub workloads: Vec<WorkloadPlan>,
     /// The scenario file as written, and the overrides applied to it.
     #[serde(skip)]
@@ -103,6 +105,7 @@ impl Plan {
                 kind: w.kind,
                 load,
                 from_version: w.from_version,
+                via: w.via,
             });
         }
         let duration_ns = limit.unwrap_or_else(|| {
@@ -131,6 +134,7 @@ impl Plan {
             threads,
             target: s.target.clone(),
             data: s.data.clone(),
+            audit: s.audit.clone(),
             workloads,
             scenario_text: String::new(),
             overrides: Vec::new(),
@@ -139,6 +143,32 @@ impl Plan {
 
     /// Whether the reference services run in this process.
     pub fn services_embedded(&self) -> bool {
-        self.target.services == crate::scenario::ServicesMode::Embedded
+        self.target.services == ServicesMode::Embedded
+    }
+
+    /// Whether some service (here or elsewhere) answers what eventbench sends.
+    pub fn services_answer(&self) -> bool {
+        self.target.services != ServicesMode::None
+    }
+
+    /// Whether events go through the persistence service, so an audit can follow them.
+    pub fn is_pipeline(&self) -> bool {
+        self.services_answer() && self.workloads.iter().any(|w| w.kind == WorkloadKind::Produce)
+    }
+
+    /// Whether some reader queries through the log.
+    pub fn queries_via_log(&self) -> bool {
+        self.workloads.iter().any(|w| w.via == Via::Log)
+    }
+
+    /// Every aggregate id the data can name (reply topics exist per aggregate).
+    pub fn aggregate_ids(&self) -> Vec<i8> {
+        use crate::scenario::Aggregates;
+        let (lo, hi) = match self.data.aggregates.get_ref() {
+            Aggregates::Uniform { min, max } | Aggregates::Sequential { min, max } => (*min, *max),
+            Aggregates::Zipf { max, .. } => (1, *max),
+            Aggregates::Hotspot { .. } => (1, 127),
+        };
+        (lo.max(1)..=hi.min(127)).map(|i| i as i8).collect()
     }
 }

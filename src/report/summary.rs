@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::host::Host;
+use crate::audit::AuditReport;
 use crate::engine::collector::IntervalPoint;
 use crate::engine::ops::main_stage;
 use crate::engine::Measured;
@@ -14,7 +15,9 @@ use crate::service::ServiceStats;
 use crate::stats::{ErrorClass, Stage, StageSummary};
 
 /// Bumped on any change a reader of summary.json would notice.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: `e2e.persisted`, `e2e.queryable`, `query.roundtrip`; `audit`, `disruptions`,
+/// `empty`, `services.query`.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Schedule-lag p99 above which a run is not healthy.
 pub const LAG_BOUND_NS: u64 = 10_000_000;
@@ -36,6 +39,9 @@ pub struct Summary {
     pub generator: Generator,
     pub workloads: BTreeMap<String, WorkloadSummary>,
     pub services: Services,
+    /// The integrity audit of a pipeline run.
+    #[serde(default)]
+    pub audit: Option<AuditReport>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,6 +67,8 @@ pub struct Generator {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Services {
     pub persistence: Option<ServiceStats>,
+    #[serde(default)]
+    pub query: Option<ServiceStats>,
     /// Replies that did not decode.
     pub malformed_replies: u64,
     /// Replies that were not this run's.
@@ -84,11 +92,63 @@ pub struct WorkloadSummary {
     pub errors: BTreeMap<String, u64>,
     pub rows: u64,
     pub bytes: u64,
+    /// Queries through the log that got no answer (the seed's reply to "no events").
+    #[serde(default)]
+    pub empty: u64,
+    /// Stretches of intervals with errors or no successful operation, and how long
+    /// each took to recover.
+    #[serde(default)]
+    pub disruptions: Vec<Disruption>,
     /// `healthy`, `generator-limited` or `target-saturated`.
     pub health: String,
     pub health_reason: String,
     pub stages: BTreeMap<String, StageSummary>,
     pub timeline: Vec<IntervalPoint>,
+}
+
+/// A stretch of trouble in a workload's timeline.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Disruption {
+    /// Run time of its first troubled interval, s.
+    pub from_s: f64,
+    /// Run time at which the first healthy interval after it began (recovered), or
+    /// the end of the run (not recovered).
+    pub to_s: f64,
+    pub recovered: bool,
+    pub errors: u64,
+}
+
+/// Finds the disruptions in a timeline: intervals with errors, or with a target but
+/// no finished operation.
+pub fn disruptions(timeline: &[IntervalPoint]) -> Vec<Disruption> {
+    let mut out: Vec<Disruption> = Vec::new();
+    let mut open: Option<Disruption> = None;
+    for p in timeline {
+        // Nothing finished although something was due: e.g. sends hanging on a dead broker.
+        let troubled = p.errors > 0 || (p.target_rate > 0.0 && p.achieved_rate == 0.0);
+        match (&mut open, troubled) {
+            (None, true) => {
+                open = Some(Disruption {
+                    from_s: p.t_s,
+                    to_s: p.t_s + p.length_s,
+                    recovered: false,
+                    errors: p.errors,
+                })
+            }
+            (Some(d), true) => {
+                d.to_s = p.t_s + p.length_s;
+                d.errors += p.errors;
+            }
+            (Some(d), false) => {
+                d.to_s = p.t_s;
+                d.recovered = true;
+                out.extend(open.take());
+            }
+            (None, false) => {}
+        }
+    }
+    out.extend(open);
+    out
 }
 
 impl Summary {
@@ -109,7 +169,7 @@ impl Summary {
                 .filter(|(_, n)| *n > 0)
                 .collect();
             let (main, service) = main_stage(wp.kind);
-            let ops = h.stages[main as usize].len() + h.stages[Stage::Failed as usize].len();
+            let ops = h.stages[main as usize].len() + h.stages[Stage::Failed as usize].len() + h.counters.empty;
             let achieved_rate = ops as f64 / measured_s;
             let (target_rate, model) = match &wp.load {
                 Load::Open { profile, .. } => {
@@ -138,6 +198,8 @@ impl Summary {
                     errors,
                     rows: h.counters.rows,
                     bytes: h.counters.bytes,
+                    empty: h.counters.empty,
+                    disruptions: disruptions(&m.timeline[w]),
                     health: health.to_string(),
                     health_reason,
                     stages,
@@ -174,9 +236,11 @@ impl Summary {
             workloads,
             services: Services {
                 persistence: m.persistence.clone(),
+                query: m.query_service.clone(),
                 malformed_replies: m.strays.malformed,
                 foreign_replies: m.strays.foreign,
             },
+            audit: m.audit.clone(),
         }
     }
 }

@@ -55,6 +55,23 @@ pub fn render(s: &Summary) -> String {
                 w.abandoned
             );
         }
+        if w.empty > 0 {
+            let _ = writeln!(o, "  empty results (no answer within reply_timeout): {}", w.empty);
+        }
+        for d in &w.disruptions {
+            let _ = writeln!(
+                o,
+                "  disrupted {:.1}s-{:.1}s: {} errors, {}",
+                d.from_s,
+                d.to_s,
+                d.errors,
+                if d.recovered {
+                    format!("recovered after {:.1}s", d.to_s - d.from_s)
+                } else {
+                    "not recovered by the end".to_string()
+                }
+            );
+        }
         let _ = writeln!(o, "  health: {} ({})", w.health, w.health_reason);
         let _ = writeln!(
             o,
@@ -83,6 +100,16 @@ pub fn render(s: &Summary) -> String {
             p.consumed, p.replied, p.malformed, p.failed
         );
     }
+    if let Some(q) = &s.services.query {
+        let _ = writeln!(
+            o,
+            "query service: {} consumed, {} replies, {} malformed, {} failed",
+            q.consumed, q.replied, q.malformed, q.failed
+        );
+    }
+    if let Some(a) = &s.audit {
+        o.push_str(&audit(a));
+    }
     if s.services.malformed_replies + s.services.foreign_replies > 0 {
         let _ = writeln!(
             o,
@@ -94,6 +121,51 @@ pub fn render(s: &Summary) -> String {
         o,
         "generator: {:.2} CPU s, {:.2} cores busy on average ({} threads)",
         s.generator.cpu_seconds, s.generator.cpu_cores, s.generator.threads
+    );
+    o
+}
+
+/// The audit's findings, one line each, and the verdict.
+pub fn audit(a: &crate::audit::AuditReport) -> String {
+    let mut o = String::new();
+    let stored = a.stored.map_or("not read".to_string(), |n| n.to_string());
+    let _ = writeln!(
+        o,
+        "\naudit: {} acked, {stored} stored | lost {} | duplicates {} (rows {}, redelivered {}) | errors {} | hidden {} | unanswered {}",
+        a.acked, a.lost, a.duplicates, a.duplicate_rows, a.redelivered, a.errors, a.hidden, a.unanswered
+    );
+    if a.readers {
+        let _ = writeln!(
+            o,
+            "  readers: {} pending (reachable by the next query), {} in epochs before the readers started",
+            a.pending, a.unreachable_epochs
+        );
+    }
+    if a.stored_unacked > 0 {
+        let _ = writeln!(
+            o,
+            "  {} stored although their send was not acknowledged",
+            a.stored_unacked
+        );
+    }
+    for n in &a.notes {
+        let _ = writeln!(o, "  note: {n}");
+    }
+    for (kind, list) in &a.examples {
+        let _ = writeln!(
+            o,
+            "  e.g. {kind}: {}",
+            list.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let _ = writeln!(
+        o,
+        "  audit {}",
+        if a.passed() {
+            "PASSED".to_string()
+        } else {
+            format!("FAILED: {}", a.failed.join("; "))
+        }
     );
     o
 }

@@ -37,6 +37,32 @@ pub struct Scenario {
     #[serde(default)]
     pub data: Data,
     pub workload: Spanned<BTreeMap<String, Spanned<Workload>>>,
+    #[serde(default)]
+    pub audit: Audit,
+}
+
+/// The integrity audit after a pipeline run, and how much of each finding is allowed
+/// before the run fails.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Audit {
+    pub enabled: bool,
+    pub max_lost: u64,
+    pub max_duplicates: u64,
+    pub max_errors: u64,
+    pub max_hidden: u64,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Audit {
+            enabled: true,
+            max_lost: 0,
+            max_duplicates: 0,
+            max_errors: 0,
+            max_hidden: 0,
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -85,6 +111,13 @@ pub struct Target {
     pub persistence: ServiceWorkers,
     #[serde(default)]
     pub query: QueryService,
+    /// How the reference services stamp versions: `seed` or `lwt`.
+    #[serde(default)]
+    pub consistency: VersionConsistency,
+    /// Embedded services start at the end of their input topics, so what an earlier
+    /// (e.g. interrupted) run left unconsumed is not counted as this run's load.
+    #[serde(default = "yes")]
+    pub skip_backlog: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -174,6 +207,22 @@ pub enum ServicesMode {
     Embedded,
     /// No service runs: `produce` measures the log alone.
     None,
+    /// Services run elsewhere (the original Go services, `eventbench serve`, or any
+    /// implementation of the contract): eventbench only produces and listens.
+    External,
+}
+
+/// How the reference services stamp and advance versions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VersionConsistency {
+    /// As the seed: read the meta version, then write (a query can close the epoch
+    /// in between, hiding the event from every later query).
+    #[default]
+    Seed,
+    /// Lightweight transactions: queries advance the meta version with a CAS, and
+    /// persistence re-stamps an event whose epoch closed before it was inserted.
+    Lwt,
 }
 
 /// Topic and group names; defaults are the seed services'.
@@ -347,6 +396,12 @@ pub struct QueryService {
     pub workers: Spanned<usize>,
     /// Events per reply (`KAFKA_EVENT_BATCH_SIZE`).
     pub batch_size: Spanned<usize>,
+    /// Readers through the log: how long to wait for a first result batch. The seed
+    /// sends nothing for a query with no events, so silence this long means "empty".
+    pub reply_timeout: Dur,
+    /// Readers through the log: after a full batch, how long to wait for another
+    /// before taking the last one seen as the end of the result.
+    pub settle: Dur,
 }
 
 impl Default for QueryService {
@@ -354,6 +409,8 @@ impl Default for QueryService {
         QueryService {
             workers: Spanned::new(0..0, 2),
             batch_size: Spanned::new(0..0, 6),
+            reply_timeout: Dur::from_secs(1),
+            settle: Dur::from_millis(50),
         }
     }
 }
@@ -501,6 +558,9 @@ pub enum Via {
     /// The harness runs the query service's store operations itself.
     #[default]
     Store,
+    /// EventStoreQuery messages to the query topic; results come back on
+    /// `<query_response>.<aggregate_id>` from the (embedded or external) query service.
+    Log,
 }
 
 /// A stretch of an open-model rate profile.
@@ -540,6 +600,8 @@ impl Default for Target {
             memory_store: MemoryStore::default(),
             persistence: ServiceWorkers::default(),
             query: QueryService::default(),
+            consistency: VersionConsistency::default(),
+            skip_backlog: true,
         }
     }
 }

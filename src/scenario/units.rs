@@ -14,6 +14,9 @@ impl Dur {
     pub const fn from_secs(s: u64) -> Dur {
         Dur(Duration::from_secs(s))
     }
+    pub const fn from_millis(ms: u64) -> Dur {
+        Dur(Duration::from_millis(ms))
+    }
     pub fn as_nanos(&self) -> u64 {
         self.0.as_nanos().min(u64::MAX as u128) as u64
     }

@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use super::types::{Aggregates, Latency, Payload, Phase, Scenario, WorkloadKind};
+use super::types::{Aggregates, Latency, Payload, Phase, Scenario, ServicesMode, Via, WorkloadKind};
 
 type Fault = (Option<Range<usize>>, String);
 
@@ -108,6 +108,20 @@ pub fn check(s: &Scenario) -> Result<(), Fault> {
             return Err(at(
                 w,
                 format!("workload `{name}`: `from_version` 0 is refused by the seed's query service"),
+            ));
+        }
+        if wl.via == Via::Log && wl.kind != WorkloadKind::Query {
+            return Err(at(
+                w,
+                format!("workload `{name}`: `via` applies only to `kind = \"query\"`"),
+            ));
+        }
+        if wl.via == Via::Log && s.target.services == ServicesMode::None {
+            return Err(at(
+                w,
+                format!(
+                    "workload `{name}` queries through the log, but `target.services = \"none\"` runs no query service to answer"
+                ),
             ));
         }
     }

@@ -50,11 +50,71 @@ pub struct ServiceConfig {
     pub year_bucket: Option<i16>,
     /// Fault injection: silently drop every Nth consumed event (audits must see it).
     pub drop_every: Option<u64>,
+    pub consistency: crate::scenario::VersionConsistency,
 }
 
-/// What one service worker runs against. Persistence and query workers take the same.
+/// Which reference service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Persistence,
+    Query,
+}
+
+/// Joins the service's consumer group on its input topic. A service is one group
+/// member feeding many handlers, as the seed runs one consumer and a goroutine per
+/// message (many members would only rebalance each other on a few partitions).
+pub fn subscribe(which: Which, log: &AnyLog, topics: &Topics) -> Result<AnyConsumer, crate::backend::BackendError> {
+    use crate::backend::Topics as Subscription;
+    match which {
+        Which::Persistence => log.subscribe(Subscription::Exact(topics.events.clone()), &topics.persistence_group),
+        Which::Query => log.subscribe(Subscription::Exact(topics.query.clone()), &topics.query_group),
+    }
+}
+
+/// Starts a service: a pump from its consumer and `handlers` handlers.
+pub fn start(
+    which: Which,
+    mut consumer: AnyConsumer,
+    base: Worker,
+    handlers: usize,
+    set: &mut tokio::task::JoinSet<Result<(), crate::backend::BackendError>>,
+) {
+    let (tx, rx) = async_channel::bounded(handlers.max(1) * 2);
+    let mut stop = base.stop.clone();
+    set.spawn(async move {
+        while let Some(r) = next_record(&mut consumer, &mut stop).await {
+            if tx.send(r).await.is_err() {
+                break;
+            }
+        }
+        Ok(())
+    });
+    for i in 0..handlers {
+        let w = Worker {
+            records: rx.clone(),
+            seed: base.seed ^ i as u64,
+            ..base.clone()
+        };
+        match which {
+            Which::Persistence => set.spawn(persistence::run_worker(w)),
+            Which::Query => set.spawn(query::run_worker(w)),
+        };
+    }
+}
+
+/// The next record for a handler, or `None` once the pump ended or `stop` fired.
+pub async fn next_handled(w: &mut Worker) -> Option<Record> {
+    tokio::select! {
+        r = w.records.recv() => r.ok(),
+        _ = w.stop.changed() => None,
+    }
+}
+
+/// What one service handler runs against. Persistence and query handlers take the same.
 #[derive(Clone)]
 pub struct Worker {
+    /// Records from the service's consumer.
+    pub records: async_channel::Receiver<Record>,
     pub log: AnyLog,
     pub store: crate::backend::AnyStore,
     pub cfg: std::sync::Arc<ServiceConfig>,

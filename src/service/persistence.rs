@@ -3,16 +3,29 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{next_record, ReplyTopics, Worker};
-use crate::backend::{AnyStore, BackendError, Ctx, EventLog, EventStore, Topics};
+use super::{next_handled, ReplyTopics, Worker};
+use crate::backend::{AnyStore, BackendError, Ctx, EventLog, EventStore};
 use crate::model::{Event, KafkaResponse, Strictness};
+use crate::scenario::VersionConsistency;
+use crate::stats::ErrorClass;
 
 /// `CASSANDRA_EVENT_META_PARTITION_KEY`.
 pub const META_PARTITION: i8 = 0;
 
+/// An `lwt` persist gives up after this many epochs closed under it.
+const MAX_RESTAMPS: usize = 16;
+
 /// The service's store work for one event: read (or create at 0) the meta version,
 /// stamp the event with it, insert. Also what a `persist` workload runs directly.
-pub async fn persist(store: &AnyStore, ctx: &mut Ctx, event: &mut Event) -> Result<(), BackendError> {
+pub async fn persist(
+    store: &AnyStore,
+    ctx: &mut Ctx,
+    event: &mut Event,
+    consistency: VersionConsistency,
+) -> Result<(), BackendError> {
+    if consistency == VersionConsistency::Lwt {
+        return persist_lwt(store, ctx, event).await;
+    }
     let version = match store.read_meta(ctx, META_PARTITION, event.aggregate_id).await? {
         Some(v) => v,
         None => {
@@ -24,22 +37,46 @@ pub async fn persist(store: &AnyStore, ctx: &mut Ctx, event: &mut Event) -> Resu
     store.insert_event(ctx, event).await
 }
 
-/// Runs one service worker until the log closes or `stop` fires.
+/// Like [`persist`], but an event lands only in an epoch still open after its row is
+/// written: if a serial read then shows the same meta version, any query that closes
+/// the epoch advances it later and so selects after the write. Otherwise the row is
+/// moved to the current epoch and checked again.
+async fn persist_lwt(store: &AnyStore, ctx: &mut Ctx, event: &mut Event) -> Result<(), BackendError> {
+    let agg = event.aggregate_id;
+    let mut version = match store.read_meta_serial(ctx, META_PARTITION, agg).await? {
+        Some(v) => v,
+        None if store.cas_meta(ctx, META_PARTITION, agg, None, 0).await? => 0,
+        None => store.read_meta_serial(ctx, META_PARTITION, agg).await?.unwrap_or(0),
+    };
+    for _ in 0..MAX_RESTAMPS {
+        event.version = version;
+        store.insert_event(ctx, event).await?;
+        let now = store
+            .read_meta_serial(ctx, META_PARTITION, agg)
+            .await?
+            .unwrap_or(version);
+        if now == version {
+            return Ok(());
+        }
+        store.delete_event(ctx, event).await?;
+        version = now;
+    }
+    Err(BackendError::new(
+        ErrorClass::Overload,
+        format!("aggregate {agg}: {MAX_RESTAMPS} epochs closed while its event was being stored"),
+    ))
+}
+
+/// Runs one service handler until its pump ends or `stop` fires.
 pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
-    let Worker {
-        log,
-        store,
-        cfg,
-        counters,
-        mut stop,
-        seed,
-    } = w;
-    let mut consumer = log.subscribe(Topics::Exact(cfg.topics.events.clone()), &cfg.topics.persistence_group)?;
+    let mut w = w;
+    let (log, store, cfg, counters) = (w.log.clone(), w.store.clone(), w.cfg.clone(), w.counters.clone());
+    let seed = w.seed;
     let mut ctx = Ctx::new(cfg.clock, seed);
     let mut replies = ReplyTopics::new(&cfg.topics.persistence_response);
     let mut out = Vec::with_capacity(1024);
     loop {
-        let Some(record) = next_record(&mut consumer, &mut stop).await else {
+        let Some(record) = next_handled(&mut w).await else {
             return Ok(());
         };
         let consumed = counters.consumed.fetch_add(1, Ordering::Relaxed) + 1;
@@ -57,7 +94,7 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
                 continue;
             }
         }
-        let error = match persist(&store, &mut ctx, &mut event).await {
+        let error = match persist(&store, &mut ctx, &mut event, cfg.consistency).await {
             Ok(()) => String::new(),
             Err(e) => {
                 counters.failed.fetch_add(1, Ordering::Relaxed);

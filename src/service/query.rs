@@ -5,9 +5,11 @@
 use std::sync::atomic::Ordering;
 
 use super::persistence::META_PARTITION;
-use super::{next_record, ReplyTopics, ServiceConfig, Worker};
-use crate::backend::{AnyStore, BackendError, Ctx, EventLog, EventStore, Topics};
+use super::{next_handled, ReplyTopics, ServiceConfig, Worker};
+use crate::backend::{AnyStore, BackendError, Ctx, EventLog, EventStore};
 use crate::model::{Event, EventStoreQuery, KafkaResponse, Strictness};
+use crate::scenario::VersionConsistency;
+use crate::stats::ErrorClass;
 
 /// Why a query got no events.
 #[derive(Debug, thiserror::Error)]
@@ -30,16 +32,23 @@ pub async fn query(
     ctx: &mut Ctx,
     q: &EventStoreQuery,
     year_bucket: i16,
+    consistency: VersionConsistency,
     out: &mut Vec<Event>,
 ) -> Result<i64, QueryError> {
     if q.aggregate_id == 0 {
         return Err(QueryError::NoAggregate);
     }
-    let v = store
-        .read_meta(ctx, META_PARTITION, q.aggregate_id)
-        .await?
-        .ok_or(QueryError::NoMeta(q.aggregate_id))?;
-    store.write_meta(ctx, META_PARTITION, q.aggregate_id, v + 1).await?;
+    let v = match consistency {
+        VersionConsistency::Seed => {
+            let v = store
+                .read_meta(ctx, META_PARTITION, q.aggregate_id)
+                .await?
+                .ok_or(QueryError::NoMeta(q.aggregate_id))?;
+            store.write_meta(ctx, META_PARTITION, q.aggregate_id, v + 1).await?;
+            v
+        }
+        VersionConsistency::Lwt => advance(store, ctx, q.aggregate_id).await?,
+    };
     if q.aggregate_version == 0 {
         return Err(QueryError::NoVersion(q.aggregate_id));
     }
@@ -49,22 +58,34 @@ pub async fn query(
     Ok(v)
 }
 
-/// Runs one query-service worker until the log closes or `stop` fires.
+/// Closes the current epoch with a compare-and-set, so concurrent queries of one
+/// aggregate never close the same epoch twice (the seed loses such increments).
+async fn advance(store: &AnyStore, ctx: &mut Ctx, aggregate: i8) -> Result<i64, QueryError> {
+    for _ in 0..64 {
+        let v = store
+            .read_meta_serial(ctx, META_PARTITION, aggregate)
+            .await?
+            .ok_or(QueryError::NoMeta(aggregate))?;
+        if store.cas_meta(ctx, META_PARTITION, aggregate, Some(v), v + 1).await? {
+            return Ok(v);
+        }
+    }
+    Err(QueryError::Store(BackendError::new(
+        ErrorClass::Overload,
+        format!("aggregate {aggregate}: the meta version kept changing under 64 attempts to advance it"),
+    )))
+}
+
+/// Runs one query-service handler until its pump ends or `stop` fires.
 pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
-    let Worker {
-        log,
-        store,
-        cfg,
-        counters,
-        mut stop,
-        seed,
-    } = w;
-    let mut consumer = log.subscribe(Topics::Exact(cfg.topics.query.clone()), &cfg.topics.query_group)?;
+    let mut w = w;
+    let (log, store, cfg, counters) = (w.log.clone(), w.store.clone(), w.cfg.clone(), w.counters.clone());
+    let seed = w.seed;
     let mut ctx = Ctx::new(cfg.clock, seed);
     let mut replies = ReplyTopics::new(&cfg.topics.query_response);
     let (mut events, mut batch, mut out) = (Vec::new(), Vec::new(), Vec::new());
     loop {
-        let Some(record) = next_record(&mut consumer, &mut stop).await else {
+        let Some(record) = next_handled(&mut w).await else {
             return Ok(());
         };
         counters.consumed.fetch_add(1, Ordering::Relaxed);
@@ -74,7 +95,7 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
         };
         events.clear();
         let year = cfg.year_bucket.unwrap_or_else(|| current_year(&cfg));
-        let result = query(&store, &mut ctx, &q, year, &mut events).await;
+        let result = query(&store, &mut ctx, &q, year, cfg.consistency, &mut events).await;
         let topic = replies.get(&log, q.aggregate_id);
         if let Err(e) = result {
             counters.failed.fetch_add(1, Ordering::Relaxed);
@@ -93,6 +114,8 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
         }
         events.sort_by_key(|e| e.timestamp.unix_nanos());
         // No events, no reply: the original sends one message per batch and no batch.
+        // Its async producer does not wait for one batch's ack before the next.
+        let mut messages = Vec::with_capacity(events.len().div_ceil(cfg.batch_size));
         for chunk in events.chunks(cfg.batch_size) {
             batch.clear();
             batch.push(b'[');
@@ -103,9 +126,13 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
                 e.encode_into(&mut batch);
             }
             batch.push(b']');
-            out.clear();
+            let mut out = Vec::with_capacity(batch.len() * 4 / 3 + 128);
             KafkaResponse::encode_parts(&mut out, q.aggregate_id, &uuid::Uuid::nil(), None, "", Some(&batch));
-            log.produce(topic, &out, None).await?;
+            messages.push(out);
+        }
+        let sent = futures_util::future::join_all(messages.iter().map(|m| log.produce(topic, m, None))).await;
+        for r in sent {
+            r?;
             counters.replied.fetch_add(1, Ordering::Relaxed);
         }
     }

@@ -22,6 +22,9 @@ pub struct Counters {
     pub rows: u64,
     /// Payload bytes sent or read.
     pub bytes: u64,
+    /// Queries through the log that got no answer within `reply_timeout`: the seed
+    /// answers a query with no events with silence.
+    pub empty: u64,
 }
 
 impl Counters {
@@ -33,6 +36,7 @@ impl Counters {
         }
         self.rows += o.rows;
         self.bytes += o.bytes;
+        self.empty += o.empty;
     }
 
     pub fn error_total(&self) -> u64 {

@@ -12,8 +12,12 @@ pub enum Stage {
     Produce,
     /// Actual send -> acknowledged.
     ProduceService,
-    /// Intended send -> the persistence reply (or, without services, the record) consumed.
+    /// Without services: intended send -> the produced record consumed back.
     E2e,
+    /// Intended send -> the persistence service's KafkaResponse consumed.
+    E2ePersisted,
+    /// Intended send -> the event first returned by an EventStoreQuery.
+    E2eQueryable,
     /// Decoding a consumed reply.
     Deserialize,
     /// Intended start -> event stored (meta read, version stamp, insert).
@@ -22,6 +26,8 @@ pub enum Stage {
     /// Intended start -> all results of an EventStoreQuery.
     Query,
     QueryService,
+    /// EventStoreQuery sent -> its last result batch consumed.
+    QueryRoundtrip,
     /// Actual start - intended start.
     Lag,
     /// Response time of failed operations.
@@ -29,17 +35,20 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 14;
     pub const ALL: [Stage; Stage::COUNT] = [
         Stage::Serialize,
         Stage::Produce,
         Stage::ProduceService,
         Stage::E2e,
+        Stage::E2ePersisted,
+        Stage::E2eQueryable,
         Stage::Deserialize,
         Stage::Persist,
         Stage::PersistService,
         Stage::Query,
         Stage::QueryService,
+        Stage::QueryRoundtrip,
         Stage::Lag,
         Stage::Failed,
     ];
@@ -50,11 +59,14 @@ impl Stage {
             Stage::Produce => "produce",
             Stage::ProduceService => "produce.service",
             Stage::E2e => "e2e",
+            Stage::E2ePersisted => "e2e.persisted",
+            Stage::E2eQueryable => "e2e.queryable",
             Stage::Deserialize => "deserialize",
             Stage::Persist => "persist",
             Stage::PersistService => "persist.service",
             Stage::Query => "query",
             Stage::QueryService => "query.service",
+            Stage::QueryRoundtrip => "query.roundtrip",
             Stage::Lag => "lag",
             Stage::Failed => "failed",
         }
