@@ -21,8 +21,13 @@ fn node_stopped_mid_run_leaves_a_completed_run_with_errors_counted() {
     .map(|s| s.to_string())
     .chain([format!("target.scylla.keyspace={ks}")])
     .collect();
-    let (code, stderr, s, dir) =
-        common::run_with_outage("scenarios/store-write.toml", &sets, "cassandra", Duration::from_secs(4));
+    let (code, stderr, s, dir) = common::run_with_outage(
+        "scenarios/store-write.toml",
+        &sets,
+        "cassandra",
+        Duration::from_secs(4),
+        None,
+    );
     assert_eq!(code, Some(0), "the run completes; stderr {stderr}");
     let w = &s["workloads"]["writers"];
     let ok = w["ok"].as_u64().unwrap_or(0);

@@ -38,21 +38,22 @@ fn quickstart_run_writes_a_complete_report() {
         String::from_utf8_lossy(&res.stderr)
     );
     assert!(
-        stdout.contains("producers (produce)") && stdout.contains("e2e"),
+        stdout.contains("producers (produce)") && stdout.contains("e2e.persisted") && stdout.contains("audit"),
         "{stdout}"
     );
 
     let summary: serde_json::Value = serde_json::from_str(&common::read(&out.join("summary.json"))).expect("json");
-    assert_eq!(summary["schema_version"], 1);
+    assert_eq!(summary["schema_version"], 2);
+    assert_eq!(summary["audit"]["lost"], 0, "the quickstart pipeline is audited");
     assert_eq!(summary["scenario"]["name"], "quickstart");
     assert!(summary["host"]["cpus"].as_u64().unwrap_or(0) >= 1);
     let p = &summary["workloads"]["producers"];
     assert!(p["stages"]["produce"]["count"].as_u64().unwrap_or(0) > 10_000);
-    assert!(p["stages"]["e2e"]["count"].as_u64().unwrap_or(0) > 10_000);
+    assert!(p["stages"]["e2e.persisted"]["count"].as_u64().unwrap_or(0) > 10_000);
     for key in [
         "count", "mean_ns", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "p9999_ns", "max_ns",
     ] {
-        assert!(p["stages"]["e2e"].get(key).is_some(), "missing {key}");
+        assert!(p["stages"]["e2e.persisted"].get(key).is_some(), "missing {key}");
     }
     let (target, achieved) = (
         p["target_rate"].as_f64().unwrap_or(0.0),
@@ -67,11 +68,14 @@ fn quickstart_run_writes_a_complete_report() {
 
     // The interval log reads back, with one line per stage per interval.
     let intervals = hlog::read(&out.join("latency.hlog")).expect("hlog");
-    let e2e: Vec<_> = intervals.iter().filter(|i| i.tag == "producers.e2e").collect();
+    let e2e: Vec<_> = intervals
+        .iter()
+        .filter(|i| i.tag == "producers.e2e.persisted")
+        .collect();
     assert!(e2e.len() >= 4, "{} e2e intervals", e2e.len());
     let logged: u64 = e2e.iter().map(|i| i.histogram.len()).sum();
     // The log holds warmup too, so at least the summary's count.
-    assert!(logged >= p["stages"]["e2e"]["count"].as_u64().unwrap_or(u64::MAX));
+    assert!(logged >= p["stages"]["e2e.persisted"]["count"].as_u64().unwrap_or(u64::MAX));
 }
 
 #[test]

@@ -24,7 +24,7 @@ fn java_histogram_log_processor_reads_our_log() {
     let ours: Vec<_> = hlog::read(&log)
         .expect("read")
         .into_iter()
-        .filter(|i| i.tag == "producers.e2e")
+        .filter(|i| i.tag == "producers.e2e.persisted")
         .collect();
     let mut merged = hdrhistogram::Histogram::<u64>::new(3).expect("h");
     for i in &ours {
@@ -38,7 +38,7 @@ fn java_histogram_log_processor_reads_our_log() {
         .arg(&log)
         .args([
             "-tag",
-            "producers.e2e",
+            "producers.e2e.persisted",
             "-outputValueUnitRatio",
             "1000000",
             "-csv",

@@ -21,8 +21,13 @@ fn broker_stopped_mid_run_leaves_a_completed_run_with_errors_counted() {
     .map(|s| s.to_string())
     .chain([format!("target.topics.events={topic}")])
     .collect();
-    let (code, stderr, s, dir) =
-        common::run_with_outage("scenarios/kafka-produce.toml", &sets, "kafka", Duration::from_secs(4));
+    let (code, stderr, s, dir) = common::run_with_outage(
+        "scenarios/kafka-produce.toml",
+        &sets,
+        "kafka",
+        Duration::from_secs(4),
+        None,
+    );
     assert_eq!(code, Some(0), "the run completes; stderr {stderr}");
     let p = &s["workloads"]["producers"];
     let ok = p["ok"].as_u64().unwrap_or(0);

@@ -96,15 +96,15 @@ pub fn render(s: &Summary) -> String {
     if let Some(p) = &s.services.persistence {
         let _ = writeln!(
             o,
-            "\npersistence service: {} consumed, {} replied, {} malformed, {} failed",
-            p.consumed, p.replied, p.malformed, p.failed
+            "\npersistence service: {} consumed, {} replied, {} malformed, {} failed, {} replies refused, {} dropped (fault injection)",
+            p.consumed, p.replied, p.malformed, p.failed, p.unsent, p.dropped
         );
     }
     if let Some(q) = &s.services.query {
         let _ = writeln!(
             o,
-            "query service: {} consumed, {} replies, {} malformed, {} failed",
-            q.consumed, q.replied, q.malformed, q.failed
+            "query service: {} consumed, {} replies, {} malformed, {} failed, {} replies refused",
+            q.consumed, q.replied, q.malformed, q.failed, q.unsent
         );
     }
     if let Some(a) = &s.audit {

@@ -132,6 +132,19 @@ pub struct ServiceCounters {
     pub failed: AtomicU64,
     pub replied: AtomicU64,
     pub dropped: AtomicU64,
+    /// Replies the log refused (e.g. a broker down): the seed logs these and goes on.
+    pub unsent: AtomicU64,
+}
+
+impl ServiceCounters {
+    /// Counts a reply's fate; a refused reply is counted, not fatal.
+    pub fn sent(&self, r: Result<(), crate::backend::BackendError>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        match r {
+            Ok(()) => self.replied.fetch_add(1, Relaxed),
+            Err(_) => self.unsent.fetch_add(1, Relaxed),
+        };
+    }
 }
 
 /// A snapshot of [`ServiceCounters`] for the report.
@@ -142,6 +155,8 @@ pub struct ServiceStats {
     pub failed: u64,
     pub replied: u64,
     pub dropped: u64,
+    #[serde(default)]
+    pub unsent: u64,
 }
 
 impl ServiceCounters {
@@ -153,6 +168,7 @@ impl ServiceCounters {
             failed: self.failed.load(Relaxed),
             replied: self.replied.load(Relaxed),
             dropped: self.dropped.load(Relaxed),
+            unsent: self.unsent.load(Relaxed),
         }
     }
 }

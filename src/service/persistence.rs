@@ -111,7 +111,6 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
             &error,
             None,
         );
-        log.produce(topic, &out, None).await?;
-        counters.replied.fetch_add(1, Ordering::Relaxed);
+        counters.sent(log.produce(topic, &out, None).await);
     }
 }

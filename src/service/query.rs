@@ -108,8 +108,7 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
                 &e.to_string(),
                 None,
             );
-            log.produce(topic, &out, None).await?;
-            counters.replied.fetch_add(1, Ordering::Relaxed);
+            counters.sent(log.produce(topic, &out, None).await);
             continue;
         }
         events.sort_by_key(|e| e.timestamp.unix_nanos());
@@ -132,8 +131,7 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
         }
         let sent = futures_util::future::join_all(messages.iter().map(|m| log.produce(topic, m, None))).await;
         for r in sent {
-            r?;
-            counters.replied.fetch_add(1, Ordering::Relaxed);
+            counters.sent(r);
         }
     }
 }

@@ -91,13 +91,15 @@ pub fn require_cassandra() {
 }
 
 /// Runs `eventbench run SCENARIO --set ...` and stops `service` (through
-/// scripts/services) `after` the start, starting it again once the run has ended,
-/// before anything is asserted. Returns the run's exit code, stderr, and summary.
+/// scripts/services) `after` the start. With `restart_after`, starts it again that
+/// long after the stop, while the run goes on; in any case it is up again before
+/// anything is asserted. Returns the run's exit code, stderr, and summary.
 pub fn run_with_outage(
     scenario: &str,
     sets: &[String],
     service: &str,
     after: std::time::Duration,
+    restart_after: Option<std::time::Duration>,
 ) -> (Option<i32>, String, serde_json::Value, tempfile::TempDir) {
     use std::process::{Command, Stdio};
     let services = |action: &str| {
@@ -131,6 +133,10 @@ pub fn run_with_outage(
         .expect("spawn");
     std::thread::sleep(after);
     services("down");
+    if let Some(gap) = restart_after {
+        std::thread::sleep(gap);
+        services("up");
+    }
     let res = child.wait_with_output().expect("wait");
     services("up");
     let summary = std::fs::read_to_string(out.join("summary.json"))

@@ -1,0 +1,208 @@
+//! The whole event store under load on the Kafka and Cassandra that scripts/services
+//! starts: every stage reported, the audit clean, an injected loss counted exactly,
+//! and the reference services run standalone (`eventbench serve`) measured from
+//! outside (`services = "external"`).
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Unique topics, groups and a keyspace for one test run of a pipeline scenario.
+fn isolated(name: &str) -> Vec<String> {
+    let t = common::unique_topic(&format!("eventbench.test.{name}"));
+    vec![
+        format!("target.topics.events={t}.events"),
+        format!("target.topics.persistence_group={t}.persistence"),
+        format!("target.topics.persistence_response={t}.persistence.response"),
+        format!("target.topics.query={t}.esquery"),
+        format!("target.topics.query_group={t}.esquery.group"),
+        format!("target.topics.query_response={t}.esresponse"),
+        "target.scylla.keyspace=eventbench_pipeline_test".to_string(),
+        // Fewer reply topics to create per test.
+        "data.aggregates={dist='uniform',min=1,max=8}".to_string(),
+    ]
+}
+
+/// The pipeline tests take the whole machine (2 cores, a broker and a CQL node):
+/// one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn run(
+    scenario: &str,
+    sets: &[String],
+    env: &[(&str, &str)],
+) -> (Option<i32>, String, serde_json::Value, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("run");
+    let mut cmd = Command::new(common::bin());
+    cmd.args(["run", scenario, "--quiet", "--out", out.to_str().expect("utf8")]);
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let res = cmd.output().expect("run");
+    let summary = serde_json::from_str(&common::read(&out.join("summary.json"))).expect("summary.json");
+    (
+        res.status.code(),
+        format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&res.stdout),
+            String::from_utf8_lossy(&res.stderr)
+        ),
+        summary,
+        dir,
+    )
+}
+
+#[test]
+fn pipeline_reports_every_stage_and_its_audit_finds_nothing_lost_or_duplicated() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    common::require_kafka();
+    common::require_cassandra();
+    let mut sets = isolated("pipeline");
+    sets.extend(["duration=10s", "warmup=2s"].map(String::from));
+    let scenario = common::root().join("scenarios/pipeline.toml");
+    let (code, out, s, dir) = run(scenario.to_str().expect("utf8"), &sets, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    let p = &s["workloads"]["producers"];
+    for stage in [
+        "serialize",
+        "produce",
+        "e2e.persisted",
+        "e2e.queryable",
+        "deserialize",
+        "lag",
+    ] {
+        assert!(
+            p["stages"][stage]["count"].as_u64().unwrap_or(0) > 0,
+            "producers lack {stage}: {out}"
+        );
+    }
+    // Every produced event answered by the persistence service.
+    assert_eq!(
+        p["stages"]["e2e.persisted"]["count"], p["stages"]["produce"]["count"],
+        "{out}"
+    );
+    let r = &s["workloads"]["readers"];
+    for stage in ["query", "query.roundtrip"] {
+        assert!(
+            r["stages"][stage]["count"].as_u64().unwrap_or(0) > 0,
+            "readers lack {stage}: {out}"
+        );
+    }
+    let a = &s["audit"];
+    assert!(a["acked"].as_u64().unwrap_or(0) >= 8_000, "{a}");
+    assert_eq!(a["stored"], a["acked"], "{a}");
+    assert_eq!(
+        (a["lost"].as_u64(), a["duplicates"].as_u64()),
+        (Some(0), Some(0)),
+        "{a}"
+    );
+    assert!(dir.path().join("run/audit.json").exists() && dir.path().join("run/ledger.bin").exists());
+}
+
+#[test]
+fn audit_reports_exactly_the_events_a_persistence_worker_dropped() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    common::require_kafka();
+    common::require_cassandra();
+    let mut sets = isolated("loss");
+    sets.extend(
+        [
+            "duration=6s",
+            "warmup=1s",
+            "workload.producers.rate=500",
+            "workload.readers.rate=10",
+            "drain=3s",
+        ]
+        .map(String::from),
+    );
+    let scenario = common::root().join("scenarios/pipeline.toml");
+    let (code, out, s, dir) = run(
+        scenario.to_str().expect("utf8"),
+        &sets,
+        &[("EVENTBENCH_DROP_EVERY", "97")],
+    );
+    assert_eq!(code, Some(3), "lost events fail the run: {out}");
+    let dropped = s["services"]["persistence"]["dropped"].as_u64().expect("dropped");
+    let consumed = s["services"]["persistence"]["consumed"].as_u64().expect("consumed");
+    assert_eq!(dropped, consumed / 97, "{out}");
+    assert!(dropped >= 25, "{out}");
+    assert_eq!(s["audit"]["lost"].as_u64(), Some(dropped), "{out}");
+    assert_eq!(s["audit"]["unanswered"].as_u64(), Some(dropped), "{out}");
+    assert!(out.contains("audit FAILED: lost"), "{out}");
+    // `eventbench audit` re-reads the store and agrees.
+    let run_dir = dir.path().join("run");
+    let (code, text, _) = common::eventbench(&["audit", run_dir.to_str().expect("utf8")]);
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains(&format!("lost {dropped} ")), "{text}");
+}
+
+/// Stops a child with SIGINT and waits for it.
+fn interrupt(mut child: std::process::Child) -> std::process::Output {
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    child.wait_with_output().expect("wait")
+}
+
+#[test]
+fn standalone_services_are_measured_from_outside() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    common::require_kafka();
+    common::require_cassandra();
+    let mut sets = isolated("external");
+    sets.extend(["duration=8s", "warmup=1s", "workload.producers.rate=300"].map(String::from));
+    let scenario = common::root().join("scenarios/pipeline.toml");
+    let scenario = scenario.to_str().expect("utf8");
+    let serve = |which: &str| {
+        let mut cmd = Command::new(common::bin());
+        cmd.args(["serve", which, scenario]);
+        for s in &sets {
+            cmd.args(["--set", s]);
+        }
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("serve")
+    };
+    let persistence = serve("persistence");
+    let query = serve("query");
+    // Their groups join while eventbench creates the reply topics and its readers.
+    std::thread::sleep(Duration::from_secs(8));
+    let mut run_sets = sets.clone();
+    run_sets.push("target.services=external".into());
+    let (code, out, s, _dir) = run(scenario, &run_sets, &[]);
+    let served = interrupt(persistence);
+    let queried = interrupt(query);
+    let served_text = String::from_utf8_lossy(&served.stdout).into_owned();
+    assert_eq!(served.status.code(), Some(0), "{served_text}");
+    assert_eq!(queried.status.code(), Some(0));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(s["services"]["persistence"].is_null(), "no embedded service ran");
+    let p = &s["workloads"]["producers"];
+    let produced = p["stages"]["produce"]["count"].as_u64().unwrap_or(0);
+    assert!(produced > 1_500, "{out}");
+    assert_eq!(p["stages"]["e2e.persisted"]["count"].as_u64(), Some(produced), "{out}");
+    assert!(
+        s["workloads"]["readers"]["stages"]["query.roundtrip"]["count"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{out}"
+    );
+    assert_eq!(s["audit"]["lost"].as_u64(), Some(0), "{out}");
+    assert!(served_text.contains("Persistence:"), "{served_text}");
+}
