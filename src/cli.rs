@@ -1,8 +1,9 @@
 //! Command line: parse, dispatch, map every outcome to a documented exit code.
 //!
 //! Exit codes: 0 success; 1 runtime failure; 2 invalid input or usage; 3 the run
-//! completed but failed a check (the integrity audit); 130 interrupted by
-//! SIGINT/SIGTERM (the report of what was measured is written).
+//! completed but failed a check (a threshold, the integrity audit, an abort after a
+//! sustained breach); 130 interrupted by SIGINT/SIGTERM (the report of what was
+//! measured is written).
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -177,21 +178,34 @@ fn run(path: PathBuf, out: Option<PathBuf>, set: Vec<String>, quiet: bool) -> i3
         eprintln!("error: cannot write {}: {e}", dir.join("summary.json").display());
         return EXIT_RUNTIME;
     }
-    if let Some(a) = &summary.audit {
-        if let Err(e) = write_json(&dir.join("audit.json"), a) {
-            eprintln!("error: {e}");
-            return EXIT_RUNTIME;
-        }
+    if let Err(e) = write_outputs(&dir, &summary) {
+        eprintln!("error: {e}");
+        return EXIT_RUNTIME;
     }
     print!("{}", report::text::render(&summary));
     println!("report: {}", dir.display());
     if summary.interrupted.is_some() {
         EXIT_INTERRUPTED
-    } else if summary.audit.as_ref().is_some_and(|a| !a.passed()) {
+    } else if !summary.checks_passed() {
         EXIT_CHECKS
     } else {
         EXIT_OK
     }
+}
+
+/// Everything in a run directory besides summary.json and latency.hlog.
+fn write_outputs(dir: &std::path::Path, summary: &Summary) -> Result<(), String> {
+    if let Some(a) = &summary.audit {
+        write_json(&dir.join("audit.json"), a)?;
+    }
+    let write = |name: &str, text: String| {
+        std::fs::write(dir.join(name), text).map_err(|e| format!("cannot write {}: {e}", dir.join(name).display()))
+    };
+    write("summary.md", report::ci::markdown(summary))?;
+    if !summary.thresholds.is_empty() || summary.audit.is_some() {
+        write("junit.xml", report::ci::junit(summary))?;
+    }
+    Ok(())
 }
 
 fn write_json(path: &std::path::Path, v: &impl serde::Serialize) -> Result<(), String> {

@@ -46,6 +46,10 @@ pub struct Collector {
     /// Everything, warmup included (for drain checks).
     pub all: Vec<Hists>,
     pub timeline: Vec<Vec<IntervalPoint>>,
+    /// Thresholds checked every interval: (threshold, workload index, breached since).
+    watches: Vec<(crate::thresholds::Threshold, usize, Option<u64>)>,
+    /// Set when a watched threshold stayed breached for its `abort_after`.
+    pub aborted: Option<String>,
 }
 
 impl Collector {
@@ -70,6 +74,19 @@ impl Collector {
             totals: (0..n).map(|_| Hists::new()).collect(),
             all: (0..n).map(|_| Hists::new()).collect(),
             timeline: vec![Vec::new(); n],
+            watches: plan
+                .thresholds
+                .iter()
+                .filter(|t| t.abort_after_ns.is_some())
+                .filter_map(|t| {
+                    let w = plan
+                        .workloads
+                        .iter()
+                        .position(|w| Some(w.name.as_str()) == t.workload())?;
+                    Some((t.clone(), w, None))
+                })
+                .collect(),
+            aborted: None,
         }
     }
 
@@ -130,11 +147,51 @@ impl Collector {
                     .max(h.stages[Stage::E2ePersisted as usize].value_at_quantile(0.99)),
             });
         }
+        if !warmup {
+            self.watch(now);
+        }
         self.log.flush()?;
         for h in &mut self.interval[..n] {
             h.reset();
         }
         Ok(())
+    }
+
+    /// Checks the watched thresholds on the interval just closed.
+    fn watch(&mut self, now: u64) {
+        for (t, w, since) in &mut self.watches {
+            let h = &self.interval[*w];
+            let Some(p) = self.timeline[*w].last() else { continue };
+            let stage = |s: Stage| {
+                let hist = &h.stages[s as usize];
+                (!hist.is_empty()).then(|| crate::stats::StageSummary::of(hist))
+            };
+            let main = self.mains[*w];
+            let observed = crate::thresholds::Observed {
+                stage: &stage,
+                ops: h.stages[main as usize].len() + h.stages[Stage::Failed as usize].len() + h.counters.empty,
+                errors: h.counters.error_total(),
+                late: h.counters.late,
+                achieved_rate: p.achieved_rate,
+                target_rate: p.target_rate,
+            };
+            match t.judge(&observed) {
+                Some((v, false)) => {
+                    let from = *since.get_or_insert(now - (p.length_s * 1e9) as u64);
+                    let limit = t.abort_after_ns.unwrap_or(u64::MAX);
+                    if now - from >= limit && self.aborted.is_none() {
+                        self.aborted = Some(format!(
+                            "threshold {} {} breached for {:.1}s (last interval: {})",
+                            t.key,
+                            t.condition,
+                            (now - from) as f64 / 1e9,
+                            t.show(v)
+                        ));
+                    }
+                }
+                _ => *since = None,
+            }
+        }
     }
 
     pub fn comment(&mut self, text: &str) -> io::Result<()> {

@@ -54,6 +54,8 @@ pub struct Measured {
     /// Run time actually covered, ns.
     pub elapsed_ns: u64,
     pub interrupted: Option<String>,
+    /// The threshold breach that ended the run early, if one did.
+    pub aborted: Option<String>,
     pub totals: Vec<Hists>,
     pub timeline: Vec<Vec<IntervalPoint>>,
     /// Per workload: ops intended but never started.
@@ -319,12 +321,15 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
             progress.interval(&collector, plan);
             next_tick += plan.interval_ns;
         }
-        if clock.now() >= end {
+        if clock.now() >= end || collector.aborted.is_some() {
             break;
         }
     }
     closed_stop.store(true, Ordering::Relaxed);
     let stop_at = clock.now().min(end);
+    // A sustained threshold breach ends the schedules now, like a signal, but lets
+    // what is in flight finish.
+    let cut_short = interrupted.is_some() || collector.aborted.is_some();
 
     // Let in-flight operations finish (bounded by `drain`); then stop the schedules and
     // count what never started.
@@ -345,7 +350,7 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
         }
     };
     for (w, set) in workers.iter_mut().enumerate() {
-        if interrupted.is_some() {
+        if cut_short {
             stop_open(w, stop_at, &mut dropped);
         }
         loop {
@@ -430,6 +435,7 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
         started_wall_ns: clock.wall_origin_ns(),
         elapsed_ns: elapsed,
         interrupted,
+        aborted: collector.aborted.take(),
         totals: std::mem::take(&mut collector.totals),
         timeline: std::mem::take(&mut collector.timeline),
         dropped,

@@ -60,6 +60,9 @@ pub struct Plan {
     #[serde(skip)]
     pub data: Data,
     pub audit: Audit,
+    /// Checked at the end (and per interval where asked); validated with the scenario.
+    #[serde(skip)]
+    pub thresholds: Vec<crate::thresholds::Threshold>,
     pub workloads: Vec<WorkloadPlan>,
     /// The scenario file as written, and the overrides applied to it.
     #[serde(skip)]
@@ -135,6 +138,13 @@ impl Plan {
             target: s.target.clone(),
             data: s.data.clone(),
             audit: s.audit.clone(),
+            thresholds: {
+                let names: Vec<String> = s.workload.get_ref().keys().cloned().collect();
+                s.thresholds
+                    .iter()
+                    .filter_map(|(k, spec)| crate::thresholds::parse(k, spec.get_ref(), &names).ok())
+                    .collect()
+            },
             workloads,
             scenario_text: String::new(),
             overrides: Vec::new(),

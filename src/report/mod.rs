@@ -1,5 +1,6 @@
 //! Reports: `summary.json` (the record), the text summary, live progress, host facts.
 
+pub mod ci;
 pub mod host;
 pub mod progress;
 pub mod summary;

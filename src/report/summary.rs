@@ -35,6 +35,9 @@ pub struct Summary {
     pub measured_s: f64,
     /// The signal that ended the run early, if one did.
     pub interrupted: Option<String>,
+    /// The sustained threshold breach that ended the run early, if one did.
+    #[serde(default)]
+    pub aborted: Option<String>,
     pub host: Host,
     pub generator: Generator,
     pub workloads: BTreeMap<String, WorkloadSummary>,
@@ -42,6 +45,9 @@ pub struct Summary {
     /// The integrity audit of a pipeline run.
     #[serde(default)]
     pub audit: Option<AuditReport>,
+    /// The scenario's thresholds, judged at the end of the run.
+    #[serde(default)]
+    pub thresholds: Vec<crate::thresholds::Verdict>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -208,7 +214,7 @@ impl Summary {
             );
         }
         let elapsed_s = m.elapsed_ns as f64 / 1e9;
-        Summary {
+        let mut summary = Summary {
             schema_version: SCHEMA_VERSION,
             eventbench_version: env!("CARGO_PKG_VERSION").to_string(),
             scenario: ScenarioInfo {
@@ -223,6 +229,7 @@ impl Summary {
             elapsed_s,
             measured_s,
             interrupted: m.interrupted.clone(),
+            aborted: m.aborted.clone(),
             host: Host::detect(),
             generator: Generator {
                 threads: plan.threads,
@@ -241,7 +248,17 @@ impl Summary {
                 foreign_replies: m.strays.foreign,
             },
             audit: m.audit.clone(),
-        }
+            thresholds: Vec::new(),
+        };
+        summary.thresholds = crate::thresholds::evaluate(&plan.thresholds, &summary);
+        summary
+    }
+
+    /// Whether every check passed: thresholds, the audit, and no abort.
+    pub fn checks_passed(&self) -> bool {
+        self.aborted.is_none()
+            && self.thresholds.iter().all(|v| v.passed)
+            && self.audit.as_ref().is_none_or(|a| a.passed())
     }
 }
 

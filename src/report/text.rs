@@ -117,6 +117,24 @@ pub fn render(s: &Summary) -> String {
             s.services.malformed_replies, s.services.foreign_replies
         );
     }
+    if let Some(why) = &s.aborted {
+        let _ = writeln!(o, "\nABORTED: {why}");
+    }
+    if !s.thresholds.is_empty() {
+        let _ = writeln!(o, "\nthresholds:");
+        let width = s.thresholds.iter().map(|v| v.threshold.len()).max().unwrap_or(0);
+        for v in &s.thresholds {
+            let _ = writeln!(
+                o,
+                "  {}  {:<width$}  {:<18}  actual {}{}",
+                if v.passed { "pass" } else { "FAIL" },
+                v.threshold,
+                v.condition,
+                v.actual,
+                v.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
+            );
+        }
+    }
     let _ = writeln!(
         o,
         "generator: {:.2} CPU s, {:.2} cores busy on average ({} threads)",

@@ -101,7 +101,7 @@ pub fn parse(source: &str, text: &str, overrides: &[String]) -> Result<Scenario,
 /// plain string when it is not valid TOML (`5s`).
 fn apply_override(table: &mut Table, ov: &str) -> Result<(), String> {
     let (path, raw) = ov.split_once('=').ok_or("expected KEY=VALUE, e.g. --set duration=5s")?;
-    let keys: Vec<&str> = path.trim().split('.').collect();
+    let keys = split_path(path.trim())?;
     if keys.iter().any(|k| k.is_empty()) {
         return Err(format!("empty key in {path:?}"));
     }
@@ -117,6 +117,23 @@ fn apply_override(table: &mut Table, ov: &str) -> Result<(), String> {
     }
     cur.insert(last.to_string(), value);
     Ok(())
+}
+
+/// Splits `a.b."c.d"` into `a`, `b`, `c.d`: a quoted key may hold dots, as in TOML.
+fn split_path(path: &str) -> Result<Vec<String>, String> {
+    let mut keys = vec![String::new()];
+    let mut quoted = false;
+    for c in path.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => keys.push(String::new()),
+            c => keys.last_mut().map(|k| k.push(c)).unwrap_or_default(),
+        }
+    }
+    if quoted {
+        return Err(format!("unclosed quote in {path:?}"));
+    }
+    Ok(keys)
 }
 
 fn parse_value(raw: &str) -> Value {

@@ -39,6 +39,9 @@ pub struct Scenario {
     pub workload: Spanned<BTreeMap<String, Spanned<Workload>>>,
     #[serde(default)]
     pub audit: Audit,
+    /// Conditions for a CI verdict, e.g. `"producers.e2e.persisted.p99" = "< 50ms"`.
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, Spanned<crate::thresholds::Spec>>,
 }
 
 /// The integrity audit after a pipeline run, and how much of each finding is allowed

@@ -139,6 +139,10 @@ pub fn check(s: &Scenario) -> Result<(), Fault> {
         _ => {}
     }
     check_data(s)?;
+    let names: Vec<String> = s.workload.get_ref().keys().cloned().collect();
+    for (key, spec) in &s.thresholds {
+        crate::thresholds::parse(key, spec.get_ref(), &names).map_err(|e| at(spec, e))?;
+    }
     if let Some(lat) = &s.target.memory_store.service_time {
         if let Latency::Lognormal { median, p99 } = lat.get_ref() {
             if median > p99 || median.0.is_zero() {
