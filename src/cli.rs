@@ -62,6 +62,8 @@ enum Command {
     },
     /// Audit a pipeline run again: re-read the store and judge it with the run's ledger.
     Audit { run_dir: PathBuf },
+    /// Rebuild a run directory's report.html from its summary.json and latency.hlog.
+    Report { run_dir: PathBuf },
     /// Check a scenario and print the resolved plan.
     Validate {
         scenario: PathBuf,
@@ -121,6 +123,16 @@ pub fn main() -> i32 {
             workers,
         } => serve(service, scenario, set, workers),
         Command::Audit { run_dir } => audit(run_dir),
+        Command::Report { run_dir } => match report::html::write(&run_dir) {
+            Ok(p) => {
+                println!("{}", p.display());
+                EXIT_OK
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                EXIT_INPUT
+            }
+        },
         Command::Gen {
             count,
             seed,
@@ -202,6 +214,7 @@ fn write_outputs(dir: &std::path::Path, summary: &Summary) -> Result<(), String>
         std::fs::write(dir.join(name), text).map_err(|e| format!("cannot write {}: {e}", dir.join(name).display()))
     };
     write("summary.md", report::ci::markdown(summary))?;
+    report::html::write(dir)?;
     if !summary.thresholds.is_empty() || summary.audit.is_some() {
         write("junit.xml", report::ci::junit(summary))?;
     }

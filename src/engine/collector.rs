@@ -29,6 +29,9 @@ pub struct IntervalPoint {
     pub max_ns: u64,
     /// End-to-end p99 where the workload has that stage.
     pub e2e_p99_ns: u64,
+    /// Errors by class (only classes that occurred).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub errors_by_class: std::collections::BTreeMap<String, u64>,
 }
 
 /// Collector state; owned by one task.
@@ -145,6 +148,11 @@ impl Collector {
                 e2e_p99_ns: h.stages[Stage::E2e as usize]
                     .value_at_quantile(0.99)
                     .max(h.stages[Stage::E2ePersisted as usize].value_at_quantile(0.99)),
+                errors_by_class: crate::stats::ErrorClass::ALL
+                    .iter()
+                    .filter(|c| h.counters.errors[**c as usize] > 0)
+                    .map(|c| (c.name().to_string(), h.counters.errors[*c as usize]))
+                    .collect(),
             });
         }
         if !warmup {

@@ -2,8 +2,10 @@
 
 pub mod ci;
 pub mod host;
+pub mod html;
 pub mod progress;
 pub mod summary;
+pub mod svg;
 pub mod text;
 
 use std::path::Path;

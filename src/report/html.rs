@@ -1,0 +1,425 @@
+//! `report.html`: one self-contained page per run, built from `summary.json` and
+//! `latency.hlog` alone (so `eventbench report DIR` rebuilds it). Charts are inline
+//! SVG; nothing is fetched.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::Path;
+
+use hdrhistogram::Histogram;
+
+use super::summary::{Summary, WorkloadSummary};
+use super::svg::{self, Axis, Band, Chart, Series};
+use super::text::ns;
+use crate::stats::hlog::LoggedInterval;
+
+const PALETTE: [&str; 8] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f",
+];
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn count(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+fn ms(v: f64) -> String {
+    ns((v * 1e6).max(0.0) as u64)
+}
+
+/// Reads a run directory and writes its `report.html`.
+pub fn write(dir: &Path) -> Result<std::path::PathBuf, String> {
+    let sp = dir.join("summary.json");
+    let text = std::fs::read(&sp).map_err(|e| format!("cannot read {}: {e}", sp.display()))?;
+    let summary: Summary =
+        serde_json::from_slice(&text).map_err(|e| format!("{}: not an eventbench summary: {e}", sp.display()))?;
+    let hp = dir.join("latency.hlog");
+    let intervals = crate::stats::hlog::read(&hp).map_err(|e| format!("cannot read {}: {e}", hp.display()))?;
+    let out = dir.join("report.html");
+    std::fs::write(&out, render(&summary, &intervals)).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    Ok(out)
+}
+
+/// Warmup end and each workload's phases, from the resolved plan in the summary.
+fn plan_bands(s: &Summary, workload: &str) -> (f64, Vec<Band>) {
+    let plan = &s.scenario.resolved;
+    let warmup_s = plan["warmup_ns"].as_f64().unwrap_or(0.0) / 1e9;
+    let mut bands = Vec::new();
+    if warmup_s > 0.0 {
+        bands.push(Band {
+            from: 0.0,
+            to: warmup_s,
+            label: "warmup".into(),
+            color: "#e8e8e8",
+        });
+    }
+    let duration_s = plan["duration_ns"].as_f64().unwrap_or(0.0) / 1e9;
+    if s.elapsed_s > duration_s + 0.05 && duration_s > 0.0 {
+        bands.push(Band {
+            from: duration_s,
+            to: s.elapsed_s,
+            label: "drain".into(),
+            color: "#f3e8f3",
+        });
+    }
+    let segments = plan["workloads"]
+        .as_array()
+        .and_then(|ws| ws.iter().find(|w| w["name"] == workload))
+        .and_then(|w| w["load"]["profile"]["segments"].as_array())
+        .cloned()
+        .unwrap_or_default();
+    if segments.len() > 1 {
+        for (i, seg) in segments.iter().enumerate() {
+            let from = seg["start_ns"].as_f64().unwrap_or(0.0) / 1e9;
+            let to = from + seg["duration_ns"].as_f64().unwrap_or(0.0) / 1e9;
+            let (a, b) = (
+                seg["from_rate"].as_f64().unwrap_or(0.0),
+                seg["to_rate"].as_f64().unwrap_or(0.0),
+            );
+            let label = if (a - b).abs() < 1e-9 {
+                format!("{a:.0}/s")
+            } else {
+                format!("{a:.0}->{b:.0}/s")
+            };
+            bands.push(Band {
+                from: from.max(warmup_s.min(from)),
+                to,
+                label,
+                color: if i % 2 == 0 { "#eef4fb" } else { "#f7f1e8" },
+            });
+        }
+    }
+    (warmup_s, bands)
+}
+
+/// Every stage's histogram of `workload`, added over the intervals after warmup.
+fn spectra(intervals: &[LoggedInterval], workload: &str, warmup_s: f64) -> BTreeMap<String, Histogram<u64>> {
+    let prefix = format!("{workload}.");
+    let mut out: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    for i in intervals {
+        let Some(stage) = i.tag.strip_prefix(&prefix) else {
+            continue;
+        };
+        if i.start_s + 1e-9 < warmup_s {
+            continue;
+        }
+        let h = out
+            .entry(stage.to_string())
+            .or_insert_with(|| Histogram::new_from(&i.histogram));
+        let _ = h.add(&i.histogram);
+    }
+    out
+}
+
+fn spectrum_points(h: &Histogram<u64>) -> Vec<(f64, f64)> {
+    let mut pts: Vec<(f64, f64)> = Vec::new();
+    for v in h.iter_quantiles(4) {
+        let q = v.quantile_iterated_to();
+        let value = v.value_iterated_to() as f64 / 1e6;
+        if q >= 1.0 - 1e-12 {
+            // The maximum: half a decade past the last finite percentile.
+            let last = pts.last().map_or(1.0, |p| p.0);
+            pts.push((last * 3.0, value));
+            break;
+        }
+        pts.push((1.0 / (1.0 - q), value));
+    }
+    pts
+}
+
+fn workload_section(o: &mut String, s: &Summary, name: &str, w: &WorkloadSummary, intervals: &[LoggedInterval]) {
+    let id = name.replace(|c: char| !c.is_ascii_alphanumeric(), "-");
+    let (warmup_s, bands) = plan_bands(s, name);
+    let health_class = match w.health.as_str() {
+        "healthy" => "ok",
+        _ => "bad",
+    };
+    let _ = write!(
+        o,
+        r#"<section class="workload" id="w-{id}"><h2>{} <small>{} · {} model</small></h2>
+<p class="verdict {health_class}">generator health: <b>{}</b> — {}</p>
+<p>target {:.1}/s, achieved {:.1}/s · {} ops, {} ok, {} late, {} dropped, {} abandoned, {} unanswered{}</p>"#,
+        esc(name),
+        esc(&w.kind),
+        esc(&w.model),
+        esc(&w.health),
+        esc(&w.health_reason),
+        w.target_rate,
+        w.achieved_rate,
+        w.ops,
+        w.ok,
+        w.late,
+        w.dropped,
+        w.abandoned,
+        w.unanswered,
+        if w.empty > 0 {
+            format!(", {} empty results", w.empty)
+        } else {
+            String::new()
+        }
+    );
+    // A last interval cut short (the run's end) has too few operations to chart.
+    let nominal = {
+        let mut l: Vec<f64> = w.timeline.iter().map(|p| p.length_s).collect();
+        l.sort_by(f64::total_cmp);
+        l.get(l.len() / 2).copied().unwrap_or(0.0)
+    };
+    let tl: Vec<_> = w.timeline.iter().filter(|p| p.length_s >= 0.5 * nominal).collect();
+    let tl = &tl;
+    let mid = |p: &&crate::engine::collector::IntervalPoint| p.t_s + p.length_s / 2.0;
+    let mut latency = vec![
+        Series {
+            name: "p50".into(),
+            color: PALETTE[0],
+            points: tl.iter().map(|p| (mid(p), p.p50_ns as f64 / 1e6)).collect(),
+        },
+        Series {
+            name: "p99".into(),
+            color: PALETTE[1],
+            points: tl.iter().map(|p| (mid(p), p.p99_ns as f64 / 1e6)).collect(),
+        },
+        Series {
+            name: "max".into(),
+            color: PALETTE[7],
+            points: tl.iter().map(|p| (mid(p), p.max_ns as f64 / 1e6)).collect(),
+        },
+    ];
+    if tl.iter().any(|p| p.e2e_p99_ns > 0) {
+        latency.push(Series {
+            name: "e2e p99".into(),
+            color: PALETTE[2],
+            points: tl.iter().map(|p| (mid(p), p.e2e_p99_ns as f64 / 1e6)).collect(),
+        });
+    }
+    let main = match w.kind.as_str() {
+        "produce" => "produce",
+        "persist" => "persist",
+        _ => "query",
+    };
+    o.push_str(&svg::render(&Chart {
+        id: &format!("latency-{id}"),
+        title: &format!("{main} latency per interval (from intended start)"),
+        x_label: "run time, s",
+        y_label: "latency",
+        x_axis: Axis::Linear,
+        y_axis: Axis::Log,
+        y_fmt: &ms,
+        series: latency,
+        bands: bands.clone(),
+    }));
+    let spectra = spectra(intervals, name, warmup_s);
+    let series: Vec<Series> = spectra
+        .iter()
+        .filter(|(stage, _)| !["serialize", "deserialize"].contains(&stage.as_str()))
+        .enumerate()
+        .map(|(i, (stage, h))| Series {
+            name: stage.clone(),
+            color: PALETTE[i % PALETTE.len()],
+            points: spectrum_points(h),
+        })
+        .collect();
+    o.push_str(&svg::render(&Chart {
+        id: &format!("spectrum-{id}"),
+        title: "percentile spectrum after warmup, per stage",
+        x_label: "percentile",
+        y_label: "latency",
+        x_axis: Axis::Percentile,
+        y_axis: Axis::Log,
+        y_fmt: &ms,
+        series,
+        bands: Vec::new(),
+    }));
+    let mut rates = vec![Series {
+        name: "achieved".into(),
+        color: PALETTE[0],
+        points: tl.iter().map(|p| (mid(p), p.achieved_rate)).collect(),
+    }];
+    if w.model == "open" {
+        rates.insert(
+            0,
+            Series {
+                name: "target".into(),
+                color: PALETTE[7],
+                points: tl.iter().map(|p| (mid(p), p.target_rate)).collect(),
+            },
+        );
+    }
+    o.push_str(&svg::render(&Chart {
+        id: &format!("rate-{id}"),
+        title: "target and achieved rate",
+        x_label: "run time, s",
+        y_label: "operations/s",
+        x_axis: Axis::Linear,
+        y_axis: Axis::Linear,
+        y_fmt: &|v| format!("{v:.0}"),
+        series: rates,
+        bands: bands.clone(),
+    }));
+    let classes: std::collections::BTreeSet<&String> = tl.iter().flat_map(|p| p.errors_by_class.keys()).collect();
+    let mut errors: Vec<Series> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Series {
+            name: (*c).clone(),
+            color: PALETTE[(i + 1) % PALETTE.len()],
+            points: tl
+                .iter()
+                .map(|p| (mid(p), *p.errors_by_class.get(*c).unwrap_or(&0) as f64))
+                .collect(),
+        })
+        .collect();
+    if errors.is_empty() {
+        errors.push(Series {
+            name: "errors (none)".into(),
+            color: PALETTE[2],
+            points: tl.iter().map(|p| (mid(p), p.errors as f64)).collect(),
+        });
+    }
+    o.push_str(&svg::render(&Chart {
+        id: &format!("errors-{id}"),
+        title: "errors per interval, by class",
+        x_label: "run time, s",
+        y_label: "errors",
+        x_axis: Axis::Linear,
+        y_axis: Axis::Linear,
+        y_fmt: &count,
+        series: errors,
+        bands: bands.clone(),
+    }));
+    for d in &w.disruptions {
+        let _ = write!(
+            o,
+            "<p class=\"verdict bad\">disrupted {:.1}–{:.1} s: {} errors, {}</p>",
+            d.from_s,
+            d.to_s,
+            d.errors,
+            if d.recovered {
+                format!("recovered after {:.1} s", d.to_s - d.from_s)
+            } else {
+                "not recovered by the end".into()
+            }
+        );
+    }
+    let _ = write!(
+        o,
+        "<table><tr><th>stage</th><th>count</th><th>mean</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th></tr>"
+    );
+    for (stage, st) in &w.stages {
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(stage),
+            st.count,
+            ns(st.mean_ns as u64),
+            ns(st.p50_ns),
+            ns(st.p90_ns),
+            ns(st.p99_ns),
+            ns(st.p999_ns),
+            ns(st.p9999_ns),
+            ns(st.max_ns)
+        );
+    }
+    if !w.errors.is_empty() {
+        let list: Vec<String> = w.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = write!(o, "</table><p>errors: {}</p>", esc(&list.join(", ")));
+    } else {
+        o.push_str("</table>");
+    }
+    o.push_str("</section>");
+}
+
+const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}\
+h1{margin-bottom:0}h2{border-top:1px solid #ddd;padding-top:16px}small{color:#777;font-weight:normal}\
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}\
+td:first-child,th:first-child{text-align:left}.verdict.ok{color:#1a7f37}.verdict.bad{color:#b3261e}\
+pre{background:#f6f6f6;padding:10px;overflow:auto}.chart{display:block;margin:10px 0}\
+.chart .title{font-weight:600;font-size:13px}.chart .tick,.chart .legend,.chart .band-label{font-size:11px;fill:#555}\
+.chart .axis{font-size:12px;fill:#333}.chart .grid{stroke:#e4e4e4}.chart .band{opacity:.8}.chart .empty{fill:#999}";
+
+/// Counts the charts that drew data, for a glance and for the browser test.
+const SCRIPT: &str = "document.addEventListener('DOMContentLoaded',function(){\
+var c=document.querySelectorAll('svg.chart'),d=0,p=0;c.forEach(function(s){var n=0;\
+s.querySelectorAll('polyline.series').forEach(function(l){n+=l.points.length;});if(n>0){d++;}p+=n;});\
+document.body.dataset.charts=c.length;document.body.dataset.chartsWithData=d;document.body.dataset.points=p;});";
+
+/// The whole page.
+pub fn render(s: &Summary, intervals: &[LoggedInterval]) -> String {
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>eventbench: {}</title><style>{STYLE}</style><script>{SCRIPT}</script></head><body>",
+        esc(&s.scenario.name)
+    );
+    let verdict = if s.checks_passed() {
+        ("ok", "passed")
+    } else {
+        ("bad", "FAILED")
+    };
+    let _ = write!(
+        o,
+        "<h1>{}</h1><p>{}</p><p>started {} · {:.1} s ({:.1} s measured after warmup) · eventbench {} · run {} · {} CPUs ({}) · generator {:.2} cores busy</p><p class=\"verdict {}\">checks: <b>{}</b></p>",
+        esc(&s.scenario.name),
+        esc(&s.scenario.description),
+        esc(&s.started_at),
+        s.elapsed_s,
+        s.measured_s,
+        esc(&s.eventbench_version),
+        esc(&s.run_tag),
+        s.host.cpus,
+        esc(&s.host.cpu_model),
+        s.generator.cpu_cores,
+        verdict.0,
+        verdict.1
+    );
+    if let Some(why) = &s.interrupted {
+        let _ = write!(o, "<p class=\"verdict bad\">interrupted by {}</p>", esc(why));
+    }
+    if let Some(why) = &s.aborted {
+        let _ = write!(o, "<p class=\"verdict bad\">aborted: {}</p>", esc(why));
+    }
+    if !s.thresholds.is_empty() {
+        o.push_str("<h2>Thresholds</h2><table><tr><th>threshold</th><th>condition</th><th>actual</th><th></th></tr>");
+        for v in &s.thresholds {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"verdict {}\">{}</td></tr>",
+                esc(&v.threshold),
+                esc(&v.condition),
+                esc(&v.actual),
+                if v.passed { "ok" } else { "bad" },
+                if v.passed { "pass" } else { "FAIL" }
+            );
+        }
+        o.push_str("</table>");
+    }
+    if let Some(a) = &s.audit {
+        let _ = write!(
+            o,
+            "<h2>Integrity audit</h2><pre>{}</pre>",
+            esc(super::text::audit(a).trim())
+        );
+    }
+    for (name, w) in &s.workloads {
+        workload_section(&mut o, s, name, w, intervals);
+    }
+    let _ = write!(
+        o,
+        "<h2>Scenario</h2><p>overrides: {}</p><pre>{}</pre></body></html>",
+        if s.scenario.overrides.is_empty() {
+            "none".to_string()
+        } else {
+            esc(&s.scenario.overrides.join(" "))
+        },
+        esc(&s.scenario.text)
+    );
+    o
+}

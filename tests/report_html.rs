@@ -1,0 +1,89 @@
+//! report.html opened in headless Chromium (Debian's, installed by scripts/setup):
+//! it renders, every chart has data, and the test set-up leaves a screenshot of the
+//! quickstart report in target/ (the README's image is made the same way).
+
+mod common;
+
+use std::process::Command;
+
+fn chromium(args: &[&str], profile: &std::path::Path) -> std::process::Output {
+    Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .expect("chromium runs (scripts/setup installs Debian's chromium)")
+}
+
+#[test]
+fn quickstart_report_renders_in_chromium_with_data_in_every_chart() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("run");
+    let (code, stdout, stderr) = common::eventbench(&[
+        "run",
+        common::root().join("scenarios/quickstart.toml").to_str().expect("utf8"),
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf8"),
+        "--set",
+        "duration=6s",
+        "--set",
+        "warmup=2s",
+    ]);
+    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    let html = out.join("report.html");
+    let page = common::read(&html);
+    assert!(
+        !page.contains("src=\"http") && !page.contains("href=\"http"),
+        "no network fetches"
+    );
+    assert!(
+        !page.contains("<script src") && !page.contains("<link "),
+        "self-contained"
+    );
+    let url = format!("file://{}", html.display());
+    let dom = chromium(&["--dump-dom", &url], &dir.path().join("profile"));
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let attr = |name: &str| -> u64 {
+        let key = format!("{name}=\"");
+        dom.find(&key)
+            .and_then(|i| dom[i + key.len()..].split('"').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    // Two workloads x (latency, spectrum, rate, errors).
+    assert_eq!(attr("data-charts"), 8, "{}", &dom[..dom.len().min(400)]);
+    assert_eq!(attr("data-charts-with-data"), 8);
+    assert!(attr("data-points") > 100, "points {}", attr("data-points"));
+    assert!(dom.contains("percentile spectrum") && dom.contains("e2e.persisted"));
+
+    // Rebuilt from summary.json and latency.hlog alone, the same page.
+    std::fs::remove_file(&html).expect("rm");
+    let (code, _, err) = common::eventbench(&["report", out.to_str().expect("utf8")]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(common::read(&html), page);
+
+    let shot = common::root().join("target/report-quickstart.png");
+    let res = chromium(
+        &[
+            "--window-size=1100,1500",
+            &format!("--screenshot={}", shot.display()),
+            &url,
+        ],
+        &dir.path().join("profile"),
+    );
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    assert!(
+        std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0) > 20_000,
+        "screenshot written"
+    );
+}
