@@ -62,6 +62,25 @@ enum Command {
     },
     /// Audit a pipeline run again: re-read the store and judge it with the run's ledger.
     Audit { run_dir: PathBuf },
+    /// Compare two runs (run directories or summary.json files) stage by stage.
+    Compare {
+        baseline: PathBuf,
+        candidate: PathBuf,
+        /// Changes smaller than this are "no significant change".
+        #[arg(long, default_value = "10%")]
+        noise: String,
+        /// Confidence of the bootstrap intervals, percent.
+        #[arg(long, default_value_t = 95.0)]
+        confidence: f64,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Exit 3 when a row is slower (beyond its --limit, if it has one).
+        #[arg(long)]
+        fail_on_regression: bool,
+        /// Allowed slowdown of one metric, e.g. e2e.persisted.p99=20% or producers.produce.p50=5%.
+        #[arg(long = "limit", value_name = "STAGE.STAT=PCT")]
+        limits: Vec<String>,
+    },
     /// Rebuild a run directory's report.html from its summary.json and latency.hlog.
     Report { run_dir: PathBuf },
     /// Check a scenario and print the resolved plan.
@@ -82,6 +101,13 @@ enum Command {
         #[arg(long)]
         scenario: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Markdown,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -123,6 +149,23 @@ pub fn main() -> i32 {
             workers,
         } => serve(service, scenario, set, workers),
         Command::Audit { run_dir } => audit(run_dir),
+        Command::Compare {
+            baseline,
+            candidate,
+            noise,
+            confidence,
+            format,
+            fail_on_regression,
+            limits,
+        } => compare(
+            &baseline,
+            &candidate,
+            &noise,
+            confidence,
+            format,
+            fail_on_regression,
+            &limits,
+        ),
         Command::Report { run_dir } => match report::html::write(&run_dir) {
             Ok(p) => {
                 println!("{}", p.display());
@@ -250,6 +293,75 @@ fn serve(service: ServiceKind, path: PathBuf, set: Vec<String>, workers: Option<
             eprintln!("error: {e}");
             EXIT_RUNTIME
         }
+    }
+}
+
+fn percent(s: &str) -> Result<f64, String> {
+    s.trim()
+        .strip_suffix('%')
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .map(|v| v / 100.0)
+        .ok_or_else(|| format!("expected a percentage such as 10%, not {s:?}"))
+}
+
+fn compare(
+    baseline: &std::path::Path,
+    candidate: &std::path::Path,
+    noise: &str,
+    confidence: f64,
+    format: Format,
+    fail: bool,
+    limits: &[String],
+) -> i32 {
+    let parsed = (|| -> Result<_, String> {
+        let mut map = std::collections::BTreeMap::new();
+        for l in limits {
+            let (k, v) = l
+                .split_once('=')
+                .ok_or_else(|| format!("--limit {l:?}: expected STAGE.STAT=PCT"))?;
+            map.insert(
+                k.trim().to_string(),
+                percent(v).map_err(|e| format!("--limit {l:?}: {e}"))?,
+            );
+        }
+        if !(50.0..100.0).contains(&confidence) {
+            return Err(format!("--confidence {confidence}: expected 50..100"));
+        }
+        let opts = crate::compare::Options {
+            noise: percent(noise).map_err(|e| format!("--noise: {e}"))?,
+            confidence: confidence / 100.0,
+            limits: map,
+        };
+        Ok((
+            crate::compare::Run::open(baseline)?,
+            crate::compare::Run::open(candidate)?,
+            opts,
+        ))
+    })();
+    let (base, cand, opts) = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INPUT;
+        }
+    };
+    let c = crate::compare::compare(&base, &cand, &opts);
+    match format {
+        Format::Text => print!("{}", crate::compare::text(&c)),
+        Format::Markdown => print!("{}", crate::compare::markdown(&c)),
+        Format::Json => match serde_json::to_string_pretty(&c) {
+            Ok(j) => println!("{j}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_RUNTIME;
+            }
+        },
+    }
+    if fail && c.regressions > 0 {
+        EXIT_CHECKS
+    } else {
+        EXIT_OK
     }
 }
 

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod backend;
 pub mod cli;
 pub mod clock;
+pub mod compare;
 pub mod datagen;
 pub mod engine;
 pub mod model;
