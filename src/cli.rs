@@ -48,6 +48,10 @@ enum Command {
         /// No progress output.
         #[arg(long)]
         quiet: bool,
+        /// Run only share i of n (from 0) of every workload's operations: n generators
+        /// with --shard 0/n .. n-1/n together run exactly the scenario's load.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
     },
     /// Run one reference service (against the scenario's target) until Ctrl-C.
     Serve {
@@ -80,6 +84,13 @@ enum Command {
         /// Allowed slowdown of one metric, e.g. e2e.persisted.p99=20% or producers.produce.p50=5%.
         #[arg(long = "limit", value_name = "STAGE.STAT=PCT")]
         limits: Vec<String>,
+    },
+    /// Combine runs of one scenario (e.g. --shard parts) into one run directory.
+    Merge {
+        #[arg(required = true, num_args = 2..)]
+        run_dirs: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Rebuild a run directory's report.html from its summary.json and latency.hlog.
     Report { run_dir: PathBuf },
@@ -140,7 +151,8 @@ pub fn main() -> i32 {
             out,
             set,
             quiet,
-        } => run(scenario, out, set, quiet),
+            shard,
+        } => run(scenario, out, set, quiet, shard),
         Command::Validate { scenario, set } => validate(scenario, set),
         Command::Serve {
             service,
@@ -149,6 +161,25 @@ pub fn main() -> i32 {
             workers,
         } => serve(service, scenario, set, workers),
         Command::Audit { run_dir } => audit(run_dir),
+        Command::Merge { run_dirs, out } => match report::merge::merge(&run_dirs, &out) {
+            Ok(summary) => {
+                if let Err(e) = write_outputs(&out, &summary) {
+                    eprintln!("error: {e}");
+                    return EXIT_RUNTIME;
+                }
+                print!("{}", report::text::render(&summary));
+                println!("report: {}", out.display());
+                if summary.checks_passed() {
+                    EXIT_OK
+                } else {
+                    EXIT_CHECKS
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                EXIT_INPUT
+            }
+        },
         Command::Compare {
             baseline,
             candidate,
@@ -195,11 +226,20 @@ fn load(path: &std::path::Path, set: &[String]) -> Result<Plan, i32> {
     }
 }
 
-fn run(path: PathBuf, out: Option<PathBuf>, set: Vec<String>, quiet: bool) -> i32 {
-    let plan = match load(&path, &set) {
+fn run(path: PathBuf, out: Option<PathBuf>, set: Vec<String>, quiet: bool, shard: Option<String>) -> i32 {
+    let mut plan = match load(&path, &set) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if let Some(s) = shard {
+        match crate::engine::schedule::Shard::parse(&s) {
+            Ok(sh) => plan.shard = sh,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_INPUT;
+            }
+        }
+    }
     let dir = out.unwrap_or_else(|| {
         let now = crate::model::GoTime::from_unix_nanos(crate::clock::Clock::start().wall_origin_ns()).to_string();
         let stamp: String = now
@@ -207,7 +247,14 @@ fn run(path: PathBuf, out: Option<PathBuf>, set: Vec<String>, quiet: bool) -> i3
             .filter(|c| c.is_ascii_alphanumeric() || *c == 'T')
             .take(15)
             .collect();
-        PathBuf::from("reports").join(&plan.name).join(format!("{stamp}Z"))
+        let shard = if plan.shard.count > 1 {
+            format!("-shard{}of{}", plan.shard.index, plan.shard.count)
+        } else {
+            String::new()
+        };
+        PathBuf::from("reports")
+            .join(&plan.name)
+            .join(format!("{stamp}Z{shard}"))
     });
     let progress = if quiet {
         None

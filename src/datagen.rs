@@ -53,6 +53,9 @@ pub struct Generator {
     year_bucket: Option<i16>,
     /// Random bytes payloads are cut from (cheaper than generating each one).
     pool: std::sync::Arc<[u8]>,
+    /// Sharded readers through the log: each shard queries only its own aggregates
+    /// (results are known only by aggregate), mapped from the drawn one.
+    query_remap: Option<std::sync::Arc<[i8; 256]>>,
 }
 
 impl Generator {
@@ -109,7 +112,26 @@ impl Generator {
             users: *data.users.get_ref(),
             year_bucket: data.year_bucket,
             pool: pool.into(),
+            query_remap: None,
         }
+    }
+
+    /// Makes queries name only shard `index` of `count`'s share of `ids`.
+    pub fn queries_of_shard(mut self, ids: &[i8], index: u32, count: u32) -> Generator {
+        let (i, n) = (index as usize, count as usize);
+        if n <= 1 || ids.len() < n {
+            return self;
+        }
+        let mut map = [0i8; 256];
+        for (pos, id) in ids.iter().enumerate() {
+            let mut target = pos - pos % n + i;
+            if target >= ids.len() {
+                target -= n;
+            }
+            map[*id as u8 as usize] = ids[target];
+        }
+        self.query_remap = Some(std::sync::Arc::new(map));
+        self
     }
 
     fn rng(&self, index: u64) -> SmallRng {
@@ -170,7 +192,10 @@ impl Generator {
     /// projection version of an aggregate.
     pub fn query(&self, index: u64, version_of: impl Fn(i8) -> i64) -> EventStoreQuery {
         let mut rng = self.rng(index);
-        let aggregate_id = self.aggregate(&mut rng, index);
+        let mut aggregate_id = self.aggregate(&mut rng, index);
+        if let Some(map) = &self.query_remap {
+            aggregate_id = map[aggregate_id as u8 as usize];
+        }
         EventStoreQuery {
             aggregate_id,
             aggregate_version: version_of(aggregate_id),

@@ -53,6 +53,8 @@ pub struct Collector {
     watches: Vec<(crate::thresholds::Threshold, usize, Option<u64>)>,
     /// Set when a watched threshold stayed breached for its `abort_after`.
     pub aborted: Option<String>,
+    /// Generators sharing the load: each one's target is this fraction of the profile.
+    shards: f64,
 }
 
 impl Collector {
@@ -90,6 +92,7 @@ impl Collector {
                 })
                 .collect(),
             aborted: None,
+            shards: plan.shard.count as f64,
         }
     }
 
@@ -124,7 +127,7 @@ impl Collector {
             let main = &h.stages[self.mains[w] as usize];
             let target = self.profiles[w]
                 .as_ref()
-                .map_or(0.0, |p| (p.count_at(now) - p.count_at(start)) / len_s);
+                .map_or(0.0, |p| (p.count_at(now) - p.count_at(start)) / len_s / self.shards);
             self.timeline[w].push(IntervalPoint {
                 t_s: start_s,
                 length_s: len_s,

@@ -248,7 +248,14 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
             kind: wp.kind,
             via: wp.via,
             workload: w,
-            gen: Generator::new(&plan.data, plan.seed, w, run_tag),
+            gen: match wp.via {
+                crate::scenario::Via::Log => Generator::new(&plan.data, plan.seed, w, run_tag).queries_of_shard(
+                    &aggregates,
+                    plan.shard.index,
+                    plan.shard.count,
+                ),
+                crate::scenario::Via::Store => Generator::new(&plan.data, plan.seed, w, run_tag),
+            },
             log: log.clone(),
             store: store.clone(),
             events_topic: log.topic(&topics.events),
@@ -274,7 +281,12 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
                 arrival,
                 max_in_flight,
             } => {
-                let schedule = Arc::new(Schedule::new(profile.clone(), *arrival, plan.seed ^ (w as u64) << 32));
+                let schedule = Arc::new(Schedule::sharded(
+                    profile.clone(),
+                    *arrival,
+                    plan.seed ^ (w as u64) << 32,
+                    plan.shard,
+                ));
                 let (tx, rx) = async_channel::bounded(*max_in_flight);
                 for i in 0..*max_in_flight {
                     let op = Operation::new(shared.clone(), Ctx::new(clock, seed(i)));
@@ -286,12 +298,13 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
             }
             Load::Closed { concurrency } => {
                 let next = Arc::new(AtomicU64::new(0));
-                for i in 0..*concurrency {
+                for i in 0..plan.shard.part_of(*concurrency).max(1) {
                     let op = Operation::new(shared.clone(), Ctx::new(clock, seed(i)));
                     set.spawn(workers::closed_loop(
                         op,
                         closed_stop.clone(),
                         next.clone(),
+                        plan.shard,
                         reg.clone(),
                         w,
                         wp.kind,

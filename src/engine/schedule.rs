@@ -28,17 +28,29 @@ pub struct Schedule {
     /// so that index and time always pair the same way for a given seed.
     poisson: AtomicU128,
     stopped: AtomicBool,
+    /// This generator's share: operations `offset`, `offset + stride`, ... of the
+    /// workload's one global sequence, so n shards together run exactly its load.
+    shard: Shard,
 }
 
 impl Schedule {
     pub fn new(profile: RateProfile, arrival: Arrival, seed: u64) -> Schedule {
+        Schedule::sharded(profile, arrival, seed, Shard::WHOLE)
+    }
+
+    /// The schedule of one shard of the workload.
+    pub fn sharded(profile: RateProfile, arrival: Arrival, seed: u64, shard: Shard) -> Schedule {
+        let offset = shard.index as u64;
+        // Poisson state: (next global index, time of the arrival before it).
+        let before: f64 = (0..offset).map(|j| exp1(seed, j)).sum();
         Schedule {
             profile,
             arrival,
             seed,
             next: AtomicU64::new(0),
-            poisson: AtomicU128::new(0),
+            poisson: AtomicU128::new(((offset as u128) << 64) | before.to_bits() as u128),
             stopped: AtomicBool::new(false),
+            shard,
         }
     }
 
@@ -54,7 +66,7 @@ impl Schedule {
     fn claim_any(&self) -> Option<Claim> {
         match self.arrival {
             Arrival::Constant => {
-                let index = self.next.fetch_add(1, Ordering::Relaxed);
+                let index = self.shard.global(self.next.fetch_add(1, Ordering::Relaxed));
                 let intended = self.profile.time_at(index as f64)?;
                 Some(Claim { index, intended })
             }
@@ -64,7 +76,10 @@ impl Schedule {
                     let index = (cur >> 64) as u64;
                     let unit = f64::from_bits(cur as u64);
                     let next_unit = unit + exp1(self.seed, index);
-                    let new = ((index as u128 + 1) << 64) | next_unit.to_bits() as u128;
+                    // Skip the other shards' arrivals up to this shard's next one.
+                    let stride = self.shard.count as u64;
+                    let skipped: f64 = (1..stride).map(|j| exp1(self.seed, index + j)).sum();
+                    let new = ((index as u128 + stride as u128) << 64) | (next_unit + skipped).to_bits() as u128;
                     match self
                         .poisson
                         .compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed)
@@ -100,6 +115,44 @@ impl Schedule {
     }
 }
 
+/// Which share of every workload's operations this generator runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shard {
+    /// From 0.
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// The global operation number of this shard's `k`-th operation.
+    #[inline]
+    pub fn global(self, k: u64) -> u64 {
+        k * self.count as u64 + self.index as u64
+    }
+
+    /// Of `n` workers, how many are this shard's.
+    pub fn part_of(self, n: usize) -> usize {
+        let (c, i) = (self.count as usize, self.index as usize);
+        n / c + (i < n % c) as usize
+    }
+
+    /// Parses `i/n` with 0 <= i < n.
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let bad = || format!("--shard {s:?}: expected i/n with 0 <= i < n, e.g. 0/2");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            i.trim().parse::<u32>().map_err(|_| bad())?,
+            n.trim().parse::<u32>().map_err(|_| bad())?,
+        );
+        if count == 0 || index >= count || count > 4096 {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
 /// A deterministic Exp(1) sample for arrival `index`.
 fn exp1(seed: u64, index: u64) -> f64 {
     let bits = splitmix(seed ^ splitmix(index.wrapping_add(0x9e37_79b9_7f4a_7c15)));
@@ -114,6 +167,36 @@ pub fn splitmix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::*;
+
+    fn claims(arrival: Arrival, shard: Shard) -> Vec<Claim> {
+        let s = Schedule::sharded(RateProfile::constant(1000.0, 50_000_000), arrival, 7, shard);
+        std::iter::from_fn(|| s.claim()).collect()
+    }
+
+    #[test]
+    fn shards_together_claim_exactly_the_whole_schedule() {
+        for arrival in [Arrival::Constant, Arrival::Poisson] {
+            let whole = claims(arrival, Shard::WHOLE);
+            let mut parts: Vec<Claim> = (0..3)
+                .flat_map(|i| claims(arrival, Shard { index: i, count: 3 }))
+                .collect();
+            parts.sort_by_key(|c| c.index);
+            assert_eq!(parts.len(), whole.len(), "{arrival:?}");
+            for (a, b) in parts.iter().zip(&whole) {
+                assert_eq!(a.index, b.index);
+                assert!(a.intended.abs_diff(b.intended) <= 1, "{arrival:?} {a:?} {b:?}");
+            }
+        }
+        assert_eq!(Shard::parse("1/2"), Ok(Shard { index: 1, count: 2 }));
+        assert!(Shard::parse("2/2").is_err() && Shard::parse("x").is_err());
+        assert_eq!(Shard { index: 1, count: 3 }.part_of(10), 3);
+        assert_eq!(Shard { index: 0, count: 3 }.part_of(10), 4);
+    }
 }
 
 #[cfg(test)]

@@ -50,13 +50,14 @@ pub async fn closed_loop(
     mut op: Operation,
     stop: Arc<AtomicBool>,
     next: Arc<AtomicU64>,
+    shard: super::schedule::Shard,
     reg: Arc<Registry>,
     workload: usize,
     kind: WorkloadKind,
 ) {
     let clock = op.ctx.clock;
     while !stop.load(Ordering::Relaxed) {
-        let index = next.fetch_add(1, Ordering::Relaxed);
+        let index = shard.global(next.fetch_add(1, Ordering::Relaxed));
         let started = clock.now();
         let result = op.run(index, started).await;
         let finished = clock.now();

@@ -60,6 +60,8 @@ pub struct Plan {
     #[serde(skip)]
     pub data: Data,
     pub audit: Audit,
+    /// This generator's share of the load (`--shard i/n`).
+    pub shard: crate::engine::schedule::Shard,
     /// Checked at the end (and per interval where asked); validated with the scenario.
     #[serde(skip)]
     pub thresholds: Vec<crate::thresholds::Threshold>,
@@ -138,6 +140,7 @@ impl Plan {
             target: s.target.clone(),
             data: s.data.clone(),
             audit: s.audit.clone(),
+            shard: crate::engine::schedule::Shard::WHOLE,
             thresholds: {
                 let names: Vec<String> = s.workload.get_ref().keys().cloned().collect();
                 s.thresholds

@@ -114,8 +114,9 @@ fn spectra(intervals: &[LoggedInterval], workload: &str, warmup_s: f64) -> BTree
         }
         let h = out
             .entry(stage.to_string())
-            .or_insert_with(|| Histogram::new_from(&i.histogram));
-        let _ = h.add(&i.histogram);
+            .or_insert_with(|| crate::stats::empty_like(&i.histogram));
+        h.add(&i.histogram)
+            .unwrap_or_else(|_| unreachable!("an auto-resizing histogram takes any value"));
     }
     out
 }

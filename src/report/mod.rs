@@ -3,6 +3,7 @@
 pub mod ci;
 pub mod host;
 pub mod html;
+pub mod merge;
 pub mod progress;
 pub mod summary;
 pub mod svg;

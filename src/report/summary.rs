@@ -48,6 +48,12 @@ pub struct Summary {
     /// The scenario's thresholds, judged at the end of the run.
     #[serde(default)]
     pub thresholds: Vec<crate::thresholds::Verdict>,
+    /// `i/n` when this run was one shard of a load.
+    #[serde(default)]
+    pub shard: Option<String>,
+    /// The run directories `eventbench merge` combined into this one.
+    #[serde(default)]
+    pub merged_from: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -181,7 +187,9 @@ impl Summary {
                 Load::Open { profile, .. } => {
                     let end = plan.duration_ns.min(m.elapsed_ns.max(plan.warmup_ns));
                     (
-                        (profile.count_at(end) - profile.count_at(plan.warmup_ns)) / measured_s,
+                        (profile.count_at(end) - profile.count_at(plan.warmup_ns))
+                            / measured_s
+                            / plan.shard.count as f64,
                         "open",
                     )
                 }
@@ -249,6 +257,8 @@ impl Summary {
             },
             audit: m.audit.clone(),
             thresholds: Vec::new(),
+            shard: (plan.shard.count > 1).then(|| format!("{}/{}", plan.shard.index, plan.shard.count)),
+            merged_from: Vec::new(),
         };
         summary.thresholds = crate::thresholds::evaluate(&plan.thresholds, &summary);
         summary

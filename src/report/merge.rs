@@ -1,0 +1,218 @@
+//! `eventbench merge DIR...`: several runs of one scenario (shards of a load spread
+//! over generators, or machines) as one run directory. Histograms are added interval
+//! by interval, counts summed, rates added, and every percentile recomputed from the
+//! added histograms, never averaged.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hdrhistogram::Histogram;
+
+use super::summary::{disruptions, Summary};
+use crate::engine::collector::IntervalPoint;
+use crate::stats::hlog::{IntervalLog, LoggedInterval};
+use crate::stats::StageSummary;
+
+struct Input {
+    dir: PathBuf,
+    summary: Summary,
+    intervals: Vec<LoggedInterval>,
+}
+
+fn open(dir: &Path) -> Result<Input, String> {
+    let sp = dir.join("summary.json");
+    let text = std::fs::read(&sp).map_err(|e| format!("cannot read {}: {e}", sp.display()))?;
+    let summary: Summary =
+        serde_json::from_slice(&text).map_err(|e| format!("{}: not an eventbench summary: {e}", sp.display()))?;
+    let hp = dir.join("latency.hlog");
+    let intervals = crate::stats::hlog::read(&hp).map_err(|e| format!("cannot read {}: {e}", hp.display()))?;
+    Ok(Input {
+        dir: dir.to_path_buf(),
+        summary,
+        intervals,
+    })
+}
+
+/// Merges `dirs` into `out` (created); returns the merged summary.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Summary, String> {
+    if dirs.len() < 2 {
+        return Err("merge needs at least two run directories".into());
+    }
+    let inputs = dirs.iter().map(|d| open(d)).collect::<Result<Vec<_>, _>>()?;
+    let first = &inputs[0].summary;
+    for i in &inputs[1..] {
+        if i.summary.scenario.name != first.scenario.name {
+            return Err(format!(
+                "{} ran scenario {:?}, {} ran {:?}: only runs of one scenario merge",
+                inputs[0].dir.display(),
+                first.scenario.name,
+                i.dir.display(),
+                i.summary.scenario.name
+            ));
+        }
+    }
+    let plan = &first.scenario.resolved;
+    let interval_s = plan["interval_ns"].as_f64().unwrap_or(1e9) / 1e9;
+    let warmup_s = plan["warmup_ns"].as_f64().unwrap_or(0.0) / 1e9;
+    // Interval k of every run covers [k * interval, (k + 1) * interval) of its own clock.
+    let slot = |start_s: f64| (start_s / interval_s + 1e-6).floor() as u64;
+    let mut merged: BTreeMap<(String, u64), (f64, Histogram<u64>)> = BTreeMap::new();
+    for input in &inputs {
+        for i in &input.intervals {
+            let e = merged
+                .entry((i.tag.clone(), slot(i.start_s)))
+                .or_insert_with(|| (0.0, crate::stats::empty_like(&i.histogram)));
+            e.0 = e.0.max(i.length_s);
+            e.1.add(&i.histogram).map_err(|e| format!("adding histograms: {e}"))?;
+        }
+    }
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let started: Vec<i128> = inputs
+        .iter()
+        .filter_map(|i| crate::model::GoTime::parse_rfc3339(&i.summary.started_at).ok())
+        .map(|t| t.unix_nanos())
+        .collect();
+    let origin = started.iter().copied().min().unwrap_or(0);
+    let hp = out.join("latency.hlog");
+    let mut log = IntervalLog::create(
+        &hp,
+        &format!(
+            "eventbench {} merge of {} runs of scenario {}",
+            env!("CARGO_PKG_VERSION"),
+            inputs.len(),
+            first.scenario.name
+        ),
+        origin,
+    )
+    .map_err(|e| format!("cannot write {}: {e}", hp.display()))?;
+    let mut by_slot: Vec<_> = merged.iter().collect();
+    by_slot.sort_by_key(|((tag, k), _)| (*k, tag.clone()));
+    for ((tag, k), (len, h)) in &by_slot {
+        log.interval(tag, *k as f64 * interval_s, *len, h)
+            .map_err(|e| format!("cannot write {}: {e}", hp.display()))?;
+    }
+    log.flush().map_err(|e| format!("cannot write {}: {e}", hp.display()))?;
+
+    let mut s = first.clone();
+    s.merged_from = inputs.iter().map(|i| i.dir.display().to_string()).collect();
+    s.shard = None;
+    s.run_tag = inputs
+        .iter()
+        .map(|i| i.summary.run_tag.clone())
+        .collect::<Vec<_>>()
+        .join(",");
+    s.started_at = crate::model::GoTime::from_unix_nanos(origin).to_string();
+    s.elapsed_s = inputs.iter().map(|i| i.summary.elapsed_s).fold(0.0, f64::max);
+    s.measured_s = inputs.iter().map(|i| i.summary.measured_s).fold(0.0, f64::max);
+    s.interrupted = inputs.iter().find_map(|i| i.summary.interrupted.clone());
+    s.aborted = inputs.iter().find_map(|i| i.summary.aborted.clone());
+    s.generator.threads = inputs.iter().map(|i| i.summary.generator.threads).sum();
+    s.generator.cpu_seconds = inputs.iter().map(|i| i.summary.generator.cpu_seconds).sum();
+    s.generator.cpu_cores = inputs.iter().map(|i| i.summary.generator.cpu_cores).sum();
+    for (name, w) in s.workloads.iter_mut() {
+        let parts: Vec<_> = inputs.iter().filter_map(|i| i.summary.workloads.get(name)).collect();
+        w.target_rate = parts.iter().map(|p| p.target_rate).sum();
+        w.achieved_rate = parts.iter().map(|p| p.achieved_rate).sum();
+        w.ops = parts.iter().map(|p| p.ops).sum();
+        w.ok = parts.iter().map(|p| p.ok).sum();
+        w.late = parts.iter().map(|p| p.late).sum();
+        w.dropped = parts.iter().map(|p| p.dropped).sum();
+        w.abandoned = parts.iter().map(|p| p.abandoned).sum();
+        w.unanswered = parts.iter().map(|p| p.unanswered).sum();
+        w.rows = parts.iter().map(|p| p.rows).sum();
+        w.bytes = parts.iter().map(|p| p.bytes).sum();
+        w.empty = parts.iter().map(|p| p.empty).sum();
+        w.errors = BTreeMap::new();
+        for p in &parts {
+            for (k, v) in &p.errors {
+                *w.errors.entry(k.clone()).or_default() += v;
+            }
+        }
+        if let Some(worst) = parts.iter().find(|p| p.health != "healthy") {
+            w.health = worst.health.clone();
+            w.health_reason = format!("a merged run was not healthy: {}", worst.health_reason);
+        }
+        // Stages: the added histograms of the intervals after warmup.
+        let prefix = format!("{name}.");
+        let mut totals: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+        for ((tag, k), (_, h)) in &merged {
+            let Some(stage) = tag.strip_prefix(&prefix) else {
+                continue;
+            };
+            if (*k as f64) * interval_s + 1e-9 < warmup_s {
+                continue;
+            }
+            let t = totals
+                .entry(stage.to_string())
+                .or_insert_with(|| crate::stats::empty_like(h));
+            t.add(h)
+                .unwrap_or_else(|_| unreachable!("an auto-resizing histogram takes any value"));
+        }
+        w.stages = totals.iter().map(|(k, h)| (k.clone(), StageSummary::of(h))).collect();
+        // Timeline: counts added per slot, percentiles from the added histograms.
+        let main = match w.kind.as_str() {
+            "produce" => "produce",
+            "persist" => "persist",
+            _ => "query",
+        };
+        let mut points: BTreeMap<u64, IntervalPoint> = BTreeMap::new();
+        for p in &parts {
+            for t in &p.timeline {
+                let e = points.entry(slot(t.t_s)).or_default();
+                e.t_s = slot(t.t_s) as f64 * interval_s;
+                e.length_s = e.length_s.max(t.length_s);
+                e.warmup = t.warmup;
+                e.target_rate += t.target_rate;
+                e.achieved_rate += t.achieved_rate;
+                e.ok += t.ok;
+                e.errors += t.errors;
+                e.late += t.late;
+                for (c, n) in &t.errors_by_class {
+                    *e.errors_by_class.entry(c.clone()).or_default() += n;
+                }
+            }
+        }
+        for (k, p) in points.iter_mut() {
+            if let Some((_, h)) = merged.get(&(format!("{name}.{main}"), *k)) {
+                p.p50_ns = h.value_at_quantile(0.5);
+                p.p99_ns = h.value_at_quantile(0.99);
+                p.max_ns = h.max();
+            }
+            p.e2e_p99_ns = ["e2e", "e2e.persisted"]
+                .iter()
+                .filter_map(|st| merged.get(&(format!("{name}.{st}"), *k)))
+                .map(|(_, h)| h.value_at_quantile(0.99))
+                .max()
+                .unwrap_or(0);
+        }
+        w.timeline = points.into_values().collect();
+        w.disruptions = disruptions(&w.timeline);
+    }
+    if let Some(a) = s.audit.as_mut() {
+        for i in &inputs[1..] {
+            if let Some(b) = &i.summary.audit {
+                a.acked += b.acked;
+                a.stored = a.stored.zip(b.stored).map(|(x, y)| x + y);
+                a.lost += b.lost;
+                a.duplicates += b.duplicates;
+                a.duplicate_rows += b.duplicate_rows;
+                a.redelivered += b.redelivered;
+                a.errors += b.errors;
+                a.unanswered += b.unanswered;
+                a.hidden += b.hidden;
+                a.unreachable_epochs += b.unreachable_epochs;
+                a.pending += b.pending;
+                a.stored_unacked += b.stored_unacked;
+                a.failed.extend(b.failed.iter().cloned());
+                a.notes.extend(b.notes.iter().cloned());
+            }
+        }
+    }
+    // Thresholds judged again, on the merged numbers.
+    if let Ok(scenario) = crate::scenario::parse("merged", &first.scenario.text, &first.scenario.overrides) {
+        let plan = crate::plan::Plan::from_scenario(&scenario);
+        s.thresholds = crate::thresholds::evaluate(&plan.thresholds, &s);
+    }
+    super::write_summary(out, &s).map_err(|e| format!("cannot write {}: {e}", out.join("summary.json").display()))?;
+    Ok(s)
+}
