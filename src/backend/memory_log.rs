@@ -174,6 +174,13 @@ impl EventLog for MemoryLog {
     }
 }
 
+impl MemoryConsumer {
+    /// The group's queue itself: many handlers can share it with no pump between.
+    pub fn into_queue(self) -> async_channel::Receiver<Record> {
+        self.rx
+    }
+}
+
 impl LogConsumer for MemoryConsumer {
     async fn recv(&mut self) -> Option<Record> {
         self.rx.recv().await.ok()

@@ -74,21 +74,28 @@ pub fn subscribe(which: Which, log: &AnyLog, topics: &Topics) -> Result<AnyConsu
 /// Starts a service: a pump from its consumer and `handlers` handlers.
 pub fn start(
     which: Which,
-    mut consumer: AnyConsumer,
+    consumer: AnyConsumer,
     base: Worker,
     handlers: usize,
     set: &mut tokio::task::JoinSet<Result<(), crate::backend::BackendError>>,
 ) {
-    let (tx, rx) = async_channel::bounded(handlers.max(1) * 2);
-    let mut stop = base.stop.clone();
-    set.spawn(async move {
-        while let Some(r) = next_record(&mut consumer, &mut stop).await {
-            if tx.send(r).await.is_err() {
-                break;
-            }
+    let rx = match consumer {
+        // The in-process log's group queue already serves many takers.
+        AnyConsumer::Memory(m) => m.into_queue(),
+        mut consumer @ AnyConsumer::Kafka(_) => {
+            let (tx, rx) = async_channel::bounded(handlers.max(1) * 2);
+            let mut stop = base.stop.clone();
+            set.spawn(async move {
+                while let Some(r) = next_record(&mut consumer, &mut stop).await {
+                    if tx.send(r).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(())
+            });
+            rx
         }
-        Ok(())
-    });
+    };
     for i in 0..handlers {
         let w = Worker {
             records: rx.clone(),
