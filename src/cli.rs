@@ -85,6 +85,38 @@ enum Command {
         #[arg(long = "limit", value_name = "STAGE.STAT=PCT")]
         limits: Vec<String>,
     },
+    /// Find the highest rate a workload sustains under SLOs (steady steps: a ladder, then bisection).
+    Capacity {
+        scenario: PathBuf,
+        /// e.g. "e2e.persisted.p99 < 50ms" (the searched workload's stage), repeatable.
+        #[arg(long = "slo", required = true)]
+        slos: Vec<String>,
+        /// The workload whose rate is searched (default: the first open workload).
+        #[arg(long)]
+        workload: Option<String>,
+        #[arg(long, default_value = "5%")]
+        precision: String,
+        /// First rate of the ladder, operations/s.
+        #[arg(long, default_value_t = 500.0)]
+        start: f64,
+        #[arg(long, default_value_t = 1_000_000.0)]
+        max: f64,
+        /// Measured time per step (after its warmup).
+        #[arg(long, default_value = "10s")]
+        step: String,
+        #[arg(long, default_value = "3s")]
+        step_warmup: String,
+        /// Extra runs of each boundary step, for confidence.
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
+        /// Errors per operation a passing step may have.
+        #[arg(long, default_value = "0.1%")]
+        errors: String,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Combine runs of one scenario (e.g. --shard parts) into one run directory.
     Merge {
         #[arg(required = true, num_args = 2..)]
@@ -161,6 +193,33 @@ pub fn main() -> i32 {
             workers,
         } => serve(service, scenario, set, workers),
         Command::Audit { run_dir } => audit(run_dir),
+        Command::Capacity {
+            scenario,
+            slos,
+            workload,
+            precision,
+            start,
+            max,
+            step,
+            step_warmup,
+            repeat,
+            errors,
+            set,
+            out,
+        } => capacity(CapacityArgs {
+            scenario,
+            slos,
+            workload,
+            precision,
+            start,
+            max,
+            step,
+            step_warmup,
+            repeat,
+            errors,
+            set,
+            out,
+        }),
         Command::Merge { run_dirs, out } => match report::merge::merge(&run_dirs, &out) {
             Ok(summary) => {
                 if let Err(e) = write_outputs(&out, &summary) {
@@ -409,6 +468,136 @@ fn compare(
         EXIT_CHECKS
     } else {
         EXIT_OK
+    }
+}
+
+struct CapacityArgs {
+    scenario: PathBuf,
+    slos: Vec<String>,
+    workload: Option<String>,
+    precision: String,
+    start: f64,
+    max: f64,
+    step: String,
+    step_warmup: String,
+    repeat: usize,
+    errors: String,
+    set: Vec<String>,
+    out: Option<PathBuf>,
+}
+
+fn capacity(a: CapacityArgs) -> i32 {
+    let loaded = match scenario::load(&a.scenario, &a.set) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INPUT;
+        }
+    };
+    let plan = Plan::from_loaded(&loaded);
+    let opts = (|| -> Result<crate::capacity::Options, String> {
+        let workload = match &a.workload {
+            Some(w) => w.clone(),
+            None => plan
+                .workloads
+                .iter()
+                .find(|w| matches!(w.load, crate::plan::Load::Open { .. }))
+                .map(|w| w.name.clone())
+                .ok_or("the scenario has no open-model workload to search")?,
+        };
+        let names: Vec<String> = plan.workloads.iter().map(|w| w.name.clone()).collect();
+        let mut slos = Vec::new();
+        for text in &a.slos {
+            let at = text
+                .find(['<', '>'])
+                .ok_or_else(|| format!("--slo {text:?}: expected e.g. \"e2e.persisted.p99 < 50ms\""))?;
+            let (key, cond) = (text[..at].trim(), text[at..].trim());
+            let key = if names.iter().any(|n| key.starts_with(&format!("{n}."))) {
+                key.to_string()
+            } else {
+                format!("{workload}.{key}")
+            };
+            slos.push(
+                crate::thresholds::parse(&key, &crate::thresholds::Spec::Condition(cond.into()), &names)
+                    .map_err(|e| format!("--slo {text:?}: {e}"))?,
+            );
+        }
+        let dur = |s: &str, flag: &str| {
+            s.parse::<scenario::Dur>()
+                .map(|d| d.as_nanos())
+                .map_err(|e| format!("--{flag} {s:?}: {e}"))
+        };
+        if !(a.start > 0.0 && a.max >= a.start) {
+            return Err(format!(
+                "--start {} and --max {}: need 0 < start <= max",
+                a.start, a.max
+            ));
+        }
+        let out = a.out.clone().unwrap_or_else(|| {
+            let now = crate::model::GoTime::from_unix_nanos(crate::clock::Clock::start().wall_origin_ns()).to_string();
+            let stamp: String = now
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == 'T')
+                .take(15)
+                .collect();
+            PathBuf::from("reports")
+                .join(&plan.name)
+                .join(format!("{stamp}Z-capacity"))
+        });
+        Ok(crate::capacity::Options {
+            workload,
+            slos,
+            precision: percent(&a.precision)
+                .map_err(|e| format!("--precision: {e}"))?
+                .max(0.001),
+            start: a.start,
+            max: a.max,
+            step_ns: dur(&a.step, "step")?,
+            warmup_ns: dur(&a.step_warmup, "step-warmup")?,
+            repeat: a.repeat,
+            error_limit: percent(&a.errors).map_err(|e| format!("--errors: {e}"))?,
+            out,
+        })
+    })();
+    let opts = match opts {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INPUT;
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(&opts.out) {
+        eprintln!("error: cannot create {}: {e}", opts.out.display());
+        return EXIT_RUNTIME;
+    }
+    let result = crate::capacity::search(&loaded.text, &a.set, &opts, |s| {
+        eprintln!(
+            "{:>7} {:>10.0}/s  achieved {:>10.1}/s  p99 {:>10}  {}",
+            s.phase,
+            s.rate,
+            s.achieved_rate,
+            report::text::ns((s.p99_ms * 1e6) as u64),
+            if s.passed {
+                "pass".to_string()
+            } else {
+                format!("FAIL: {}", s.reasons.join("; "))
+            }
+        );
+    });
+    match result {
+        Ok(c) => {
+            if let Err(e) = crate::capacity::write(&opts.out, &c) {
+                eprintln!("error: {e}");
+                return EXIT_RUNTIME;
+            }
+            print!("{}", crate::capacity::report::markdown(&c));
+            println!("report: {}", opts.out.display());
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_RUNTIME
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod backend;
+pub mod capacity;
 pub mod cli;
 pub mod clock;
 pub mod compare;

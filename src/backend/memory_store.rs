@@ -34,6 +34,10 @@ pub struct MemoryStore {
     keep: usize,
     /// Events dropped to stay within `keep_per_aggregate` (an audit cannot see them).
     trimmed: std::sync::atomic::AtomicU64,
+    /// With `concurrency`: when each server becomes free (run-time ns). A request
+    /// takes the earliest free one and holds it for exactly its service time, so the
+    /// store's capacity is `concurrency / service time` whatever the wake-up delays.
+    slots: Option<Mutex<Vec<u64>>>,
 }
 
 fn key_of(event: &Event) -> Key {
@@ -71,6 +75,7 @@ impl MemoryStore {
                 .map(|st| (st.get_ref().every.as_nanos(), st.get_ref().duration.as_nanos())),
             keep: s.keep_per_aggregate.max(1),
             trimmed: Default::default(),
+            slots: s.concurrency.map(|n| Mutex::new(vec![0; n.max(1)])),
         }
     }
 
@@ -83,7 +88,7 @@ impl MemoryStore {
     /// When a request started now completes: after its service time, and never
     /// inside a stall window (the last `for` of every `every`).
     fn completion(&self, ctx: &mut Ctx) -> Option<u64> {
-        if self.service.is_none() && self.stall.is_none() {
+        if self.service.is_none() && self.stall.is_none() && self.slots.is_none() {
             return None;
         }
         let st = match &self.service {
@@ -91,7 +96,15 @@ impl MemoryStore {
             Some(ServiceTime::LogNormal(d)) => d.sample(&mut ctx.rng) as u64,
             None => 0,
         };
-        let mut done = ctx.clock.now() + st;
+        let now = ctx.clock.now();
+        let mut done = now + st;
+        if let Some(slots) = &self.slots {
+            let mut free = slots.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(slot) = free.iter_mut().min() {
+                done = (*slot).max(now) + st;
+                *slot = done;
+            }
+        }
         if let Some((every, dur)) = self.stall {
             let phase = done % every;
             if phase >= every - dur {

@@ -339,6 +339,9 @@ pub struct MemoryStore {
     /// Events kept per aggregate; older epochs are dropped past it (memory stays flat).
     #[serde(default = "default_keep")]
     pub keep_per_aggregate: usize,
+    /// Requests served at once; the rest queue. With a fixed service time S this is a
+    /// store of known capacity, `concurrency / S` requests per second.
+    pub concurrency: Option<usize>,
 }
 
 fn default_keep() -> usize {
@@ -351,6 +354,7 @@ impl Default for MemoryStore {
             service_time: None,
             stall: None,
             keep_per_aggregate: default_keep(),
+            concurrency: None,
         }
     }
 }

@@ -1,0 +1,385 @@
+//! `eventbench capacity`: the highest rate a target sustains under SLOs. A coarse
+//! geometric ladder of steady steps finds a passing and a failing rate, bisection
+//! narrows them to the set precision, and the boundary steps are run again to say how
+//! sure the answer is. Each step is a full run with its own warmup, and its numbers
+//! count only from where latency and throughput had settled.
+
+pub mod report;
+pub mod steady;
+
+use std::path::{Path, PathBuf};
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{self, RunOptions};
+use crate::plan::Plan;
+use crate::report::Summary;
+use crate::stats::hlog::LoggedInterval;
+use crate::stats::{Stage, StageSummary};
+use crate::thresholds::{Observed, Threshold};
+
+/// How to search.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The workload whose rate is searched.
+    pub workload: String,
+    pub slos: Vec<Threshold>,
+    /// Stop when (failing - passing) / passing is at most this.
+    pub precision: f64,
+    pub start: f64,
+    pub max: f64,
+    /// Measured time per step, after its warmup.
+    pub step_ns: u64,
+    pub warmup_ns: u64,
+    /// Extra runs of each boundary step.
+    pub repeat: usize,
+    /// Errors per operation a passing step may have.
+    pub error_limit: f64,
+    pub out: PathBuf,
+}
+
+/// One step of the search.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Step {
+    pub rate: f64,
+    /// `ladder`, `bisect` or `repeat`.
+    pub phase: String,
+    pub passed: bool,
+    /// Why it failed (empty when it passed).
+    pub reasons: Vec<String>,
+    pub achieved_rate: f64,
+    pub error_rate: f64,
+    /// The main stage's percentiles after the steady-state cut, ms.
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    /// Each SLO's stage value after the cut, as text.
+    pub slo_values: Vec<String>,
+    /// Run time from which the step had settled (None: it never did).
+    pub steady_from_s: Option<f64>,
+    pub health: String,
+    pub generator_cores: f64,
+    pub dir: String,
+}
+
+/// The outcome, as capacity.json holds it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Capacity {
+    pub eventbench_version: String,
+    pub scenario: String,
+    pub workload: String,
+    pub slos: Vec<String>,
+    pub precision: f64,
+    /// The highest passing rate.
+    pub sustainable_rate: Option<f64>,
+    /// The lowest failing rate.
+    pub failing_rate: Option<f64>,
+    /// How the repeated boundary steps went.
+    pub confidence: String,
+    /// Why the search ended before converging, if it did.
+    pub stopped_early: Option<String>,
+    /// What ran out first, where it can be seen.
+    pub limiting: String,
+    pub steps: Vec<Step>,
+    /// The target's settings as run.
+    pub target: serde_json::Value,
+    pub host: crate::report::host::Host,
+}
+
+fn load_step(text: &str, overrides: &[String], o: &Options, rate: f64) -> Result<Plan, String> {
+    let mut sets = overrides.to_vec();
+    sets.push(format!("workload.{}.rate={rate}", o.workload));
+    sets.push(format!("workload.{}.phase=[]", o.workload));
+    sets.push(format!("duration=\"{}ns\"", o.warmup_ns + o.step_ns));
+    sets.push(format!("warmup=\"{}ns\"", o.warmup_ns));
+    let scenario = crate::scenario::parse("capacity step", text, &sets).map_err(|e| e.to_string())?;
+    Ok(Plan::from_scenario(&scenario))
+}
+
+/// Histograms of `workload`'s stages from `from_s` on, added.
+fn after(
+    intervals: &[LoggedInterval],
+    workload: &str,
+    from_s: f64,
+) -> std::collections::BTreeMap<String, Histogram<u64>> {
+    let prefix = format!("{workload}.");
+    let mut out = std::collections::BTreeMap::new();
+    for i in intervals {
+        let Some(stage) = i.tag.strip_prefix(&prefix) else {
+            continue;
+        };
+        if i.start_s + 1e-9 < from_s {
+            continue;
+        }
+        let h = out
+            .entry(stage.to_string())
+            .or_insert_with(|| crate::stats::empty_like(&i.histogram));
+        h.add(&i.histogram)
+            .unwrap_or_else(|_| unreachable!("an auto-resizing histogram takes any value"));
+    }
+    out
+}
+
+/// Runs one step and judges it.
+fn step(plan: &Plan, o: &Options, phase: &str, n: usize) -> Result<(Step, Summary), String> {
+    let rate = plan
+        .workloads
+        .iter()
+        .find(|w| w.name == o.workload)
+        .map_or(0.0, |w| w.target_rate(plan.duration_ns));
+    let dir = o.out.join("steps").join(format!("{n:02}-{phase}-{rate:.0}"));
+    let measured = engine::run(
+        plan,
+        &RunOptions {
+            dir: dir.clone(),
+            progress: None,
+            drop_every: None,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let summary = Summary::build(plan, &measured);
+    crate::report::write_summary(&dir, &summary).map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
+    let w = summary
+        .workloads
+        .get(&o.workload)
+        .ok_or_else(|| format!("no workload {}", o.workload))?;
+    let warmup_s = plan.warmup_ns as f64 / 1e9;
+    // Whole intervals only: the last one, cut short by the run's end, holds a few
+    // stragglers and says nothing about the step.
+    let nominal = plan.interval_ns as f64 / 1e9;
+    let measured_points: Vec<_> = w
+        .timeline
+        .iter()
+        .filter(|p| !p.warmup && p.length_s >= 0.5 * nominal && p.t_s + 1e-9 < plan.duration_ns as f64 / 1e9)
+        .cloned()
+        .collect();
+    let steady_from = steady::cut(&measured_points);
+    let from_s = steady_from.unwrap_or(warmup_s).max(warmup_s);
+    let intervals = crate::stats::hlog::read(&dir.join("latency.hlog")).map_err(|e| e.to_string())?;
+    let hists = after(&intervals, &o.workload, from_s);
+    let stage = |s: Stage| hists.get(s.name()).map(StageSummary::of);
+    let errors: u64 = w.errors.values().sum();
+    let error_rate = if w.ops == 0 { 0.0 } else { errors as f64 / w.ops as f64 };
+    let mut reasons = Vec::new();
+    let mut slo_values = Vec::new();
+    for slo in &o.slos {
+        let observed = Observed {
+            stage: &stage,
+            ops: w.ops,
+            errors,
+            late: w.late,
+            achieved_rate: w.achieved_rate,
+            target_rate: w.target_rate,
+        };
+        match slo.judge(&observed) {
+            Some((v, ok)) => {
+                slo_values.push(format!("{} = {}", slo.key, slo.show(v)));
+                if !ok {
+                    reasons.push(format!("{} {} (was {})", slo.key, slo.condition, slo.show(v)));
+                }
+            }
+            None => reasons.push(format!("{}: no such measurement", slo.key)),
+        }
+    }
+    if w.achieved_rate < 0.99 * w.target_rate {
+        reasons.push(format!(
+            "achieved {:.1}/s < 99% of {:.1}/s",
+            w.achieved_rate, w.target_rate
+        ));
+    }
+    if error_rate > o.error_limit {
+        reasons.push(format!(
+            "errors {:.3}% > {:.3}%",
+            error_rate * 100.0,
+            o.error_limit * 100.0
+        ));
+    }
+    let backlog = w.unanswered + w.abandoned + w.dropped;
+    if backlog > 0 {
+        reasons.push(format!(
+            "backlog: {} unanswered, {} abandoned, {} dropped",
+            w.unanswered, w.abandoned, w.dropped
+        ));
+    }
+    if let Some(why) = steady::rising(&measured_points) {
+        reasons.push(why);
+    }
+    if steady_from.is_none() {
+        reasons.push("never settled".into());
+    }
+    let main = crate::engine::ops::main_stage(
+        plan.workloads
+            .iter()
+            .find(|w| w.name == o.workload)
+            .map_or(crate::scenario::WorkloadKind::Produce, |w| w.kind),
+    )
+    .0;
+    let m = stage(main).unwrap_or_default();
+    Ok((
+        Step {
+            rate,
+            phase: phase.into(),
+            passed: reasons.is_empty(),
+            reasons,
+            achieved_rate: w.achieved_rate,
+            error_rate,
+            p50_ms: m.p50_ns as f64 / 1e6,
+            p99_ms: m.p99_ns as f64 / 1e6,
+            p999_ms: m.p999_ns as f64 / 1e6,
+            slo_values,
+            steady_from_s: steady_from,
+            health: w.health.clone(),
+            generator_cores: summary.generator.cpu_cores,
+            dir: dir.display().to_string(),
+        },
+        summary,
+    ))
+}
+
+/// Searches; `progress` hears about every finished step.
+pub fn search(
+    text: &str,
+    overrides: &[String],
+    o: &Options,
+    mut progress: impl FnMut(&Step),
+) -> Result<Capacity, String> {
+    let base = load_step(text, overrides, o, o.start)?;
+    if !base.workloads.iter().any(|w| w.name == o.workload) {
+        return Err(format!("the scenario has no workload `{}`", o.workload));
+    }
+    let mut steps: Vec<Step> = Vec::new();
+    let mut stopped = None;
+    let mut first_summary = None;
+    let mut run = |rate: f64, phase: &str, steps: &mut Vec<Step>| -> Result<Step, String> {
+        let plan = load_step(text, overrides, o, rate)?;
+        let (s, summary) = step(&plan, o, phase, steps.len())?;
+        first_summary.get_or_insert(summary);
+        progress(&s);
+        steps.push(s.clone());
+        Ok(s)
+    };
+    let generator_limited = |s: &Step| s.health == "generator-limited";
+    let (mut lo, mut hi): (Option<f64>, Option<f64>) = (None, None);
+    let mut rate = o.start;
+    loop {
+        let s = run(rate, "ladder", &mut steps)?;
+        if generator_limited(&s) && !s.passed {
+            stopped = Some(format!(
+                "the generator could not keep {rate:.0}/s (schedule lag): the target was not the limit; run more generators (--shard) or a bigger host"
+            ));
+            hi = Some(rate);
+            break;
+        }
+        if s.passed {
+            lo = Some(rate);
+            if rate >= o.max {
+                stopped = Some(format!("passed at the maximum rate {:.0}/s", o.max));
+                break;
+            }
+            rate = (rate * 2.0).min(o.max);
+        } else {
+            hi = Some(rate);
+            break;
+        }
+    }
+    if stopped.is_none() {
+        if lo.is_none() {
+            stopped = Some(format!(
+                "failed already at the starting rate {:.0}/s: lower --start",
+                o.start
+            ));
+        }
+        while let (Some(l), Some(h)) = (lo, hi) {
+            if (h - l) / l <= o.precision {
+                break;
+            }
+            let mid = (l + h) / 2.0;
+            let s = run(mid, "bisect", &mut steps)?;
+            if generator_limited(&s) && !s.passed {
+                stopped = Some(format!(
+                    "the generator could not keep {mid:.0}/s: the target was not the limit"
+                ));
+                break;
+            }
+            if s.passed {
+                lo = Some(mid);
+            } else {
+                hi = Some(mid);
+            }
+        }
+    }
+    let mut confidence = String::from("boundary not repeated");
+    if o.repeat > 0 {
+        let mut parts = Vec::new();
+        for (bound, label) in [(lo, "passing"), (hi, "failing")] {
+            if let Some(r) = bound {
+                let mut same = 0;
+                for _ in 0..o.repeat {
+                    let s = run(r, "repeat", &mut steps)?;
+                    same += (s.passed == (label == "passing")) as usize;
+                }
+                parts.push(format!("{label} {r:.0}/s agreed {same}/{} repeats", o.repeat));
+            }
+        }
+        confidence = parts.join("; ");
+    }
+    let limiting = limiting(&steps, stopped.as_deref());
+    let target = first_summary
+        .as_ref()
+        .map(|s| s.scenario.resolved["target"].clone())
+        .unwrap_or_default();
+    Ok(Capacity {
+        eventbench_version: env!("CARGO_PKG_VERSION").into(),
+        scenario: base.name.clone(),
+        workload: o.workload.clone(),
+        slos: o.slos.iter().map(|s| format!("{} {}", s.key, s.condition)).collect(),
+        precision: o.precision,
+        sustainable_rate: lo,
+        failing_rate: hi,
+        confidence,
+        stopped_early: stopped,
+        limiting,
+        steps,
+        target,
+        host: crate::report::host::Host::detect(),
+    })
+}
+
+/// Where the time went at the first failing rate, compared with the lowest passing one.
+fn limiting(steps: &[Step], stopped: Option<&str>) -> String {
+    if stopped.is_some_and(|s| s.contains("generator")) {
+        return "the generator (schedule lag)".into();
+    }
+    let passing = steps
+        .iter()
+        .filter(|s| s.passed)
+        .min_by(|a, b| a.rate.total_cmp(&b.rate));
+    let failing = steps
+        .iter()
+        .filter(|s| !s.passed)
+        .min_by(|a, b| a.rate.total_cmp(&b.rate));
+    match (passing, failing) {
+        (_, Some(f)) if f.health == "target-saturated" => format!(
+            "the target: at {:.0}/s operations queued up to max_in_flight ({})",
+            f.rate,
+            f.reasons.join("; ")
+        ),
+        (_, Some(f)) => format!("the target at {:.0}/s: {}", f.rate, f.reasons.join("; ")),
+        (Some(_), None) => "nothing within the searched range".into(),
+        (None, None) => "unknown".into(),
+    }
+}
+
+/// Writes capacity.json, capacity.md and capacity.html into `dir`.
+pub fn write(dir: &Path, c: &Capacity) -> Result<(), String> {
+    let w = |name: &str, text: String| {
+        std::fs::write(dir.join(name), text).map_err(|e| format!("cannot write {}: {e}", dir.join(name).display()))
+    };
+    w(
+        "capacity.json",
+        serde_json::to_string_pretty(c).map_err(|e| e.to_string())?,
+    )?;
+    w("capacity.md", report::markdown(c))?;
+    w("capacity.html", report::html(c))
+}

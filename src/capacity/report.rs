@@ -1,0 +1,177 @@
+//! The capacity report: the throughput-latency curve with the knee marked, achieved vs
+//! offered, and each step's verdict and why.
+
+use std::fmt::Write;
+
+use super::Capacity;
+use crate::report::svg::{self, Axis, Band, Chart, Series};
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+fn headline(c: &Capacity) -> String {
+    match (c.sustainable_rate, c.failing_rate) {
+        (Some(l), Some(h)) => format!("sustainable: {l:.0}/s (fails at {h:.0}/s)"),
+        (Some(l), None) => format!("sustainable: at least {l:.0}/s"),
+        (None, Some(h)) => format!("no sustainable rate found (fails at {h:.0}/s)"),
+        (None, None) => "no result".into(),
+    }
+}
+
+/// Markdown.
+pub fn markdown(c: &Capacity) -> String {
+    let mut o = format!(
+        "## eventbench capacity: {} / {}\n\n**{}** · SLOs: {} · precision {:.0}%\n\nconfidence: {} · limiting: {}\n",
+        c.scenario,
+        c.workload,
+        headline(c),
+        c.slos.join(", "),
+        c.precision * 100.0,
+        c.confidence,
+        c.limiting
+    );
+    if let Some(s) = &c.stopped_early {
+        let _ = writeln!(o, "\nstopped early: {s}");
+    }
+    let _ = writeln!(
+        o,
+        "\n| # | phase | offered/s | achieved/s | p50 ms | p99 ms | p99.9 ms | settled at | verdict |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    for (i, s) in c.steps.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "| {i} | {} | {:.0} | {:.1} | {:.2} | {:.2} | {:.2} | {} | {} |",
+            s.phase,
+            s.rate,
+            s.achieved_rate,
+            s.p50_ms,
+            s.p99_ms,
+            s.p999_ms,
+            s.steady_from_s.map_or("never".into(), |t| format!("{t:.0} s")),
+            if s.passed {
+                "pass".to_string()
+            } else {
+                format!("FAIL: {}", s.reasons.join("; "))
+            }
+        );
+    }
+    o
+}
+
+/// A self-contained HTML page.
+pub fn html(c: &Capacity) -> String {
+    let mut steps = c.steps.clone();
+    steps.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+    let knee: Vec<Band> = match (c.sustainable_rate, c.failing_rate) {
+        (Some(l), Some(h)) => vec![Band {
+            from: l,
+            to: h,
+            label: "knee".into(),
+            color: "#fde2e1",
+        }],
+        _ => Vec::new(),
+    };
+    let pts = |f: fn(&super::Step) -> f64| steps.iter().map(|s| (s.rate, f(s))).collect::<Vec<_>>();
+    let ms = |v: f64| crate::report::text::ns((v * 1e6).max(0.0) as u64);
+    let latency = svg::render(&Chart {
+        id: "curve",
+        title: "latency vs offered rate (after each step settled)",
+        x_label: "offered rate, operations/s",
+        y_label: "latency",
+        x_axis: Axis::Linear,
+        y_axis: Axis::Log,
+        y_fmt: &ms,
+        series: vec![
+            Series {
+                name: "p50".into(),
+                color: "#1f77b4",
+                points: pts(|s| s.p50_ms),
+            },
+            Series {
+                name: "p99".into(),
+                color: "#d62728",
+                points: pts(|s| s.p99_ms),
+            },
+            Series {
+                name: "p99.9".into(),
+                color: "#7f7f7f",
+                points: pts(|s| s.p999_ms),
+            },
+        ],
+        bands: knee.clone(),
+    });
+    let achieved = svg::render(&Chart {
+        id: "achieved",
+        title: "achieved vs offered rate",
+        x_label: "offered rate, operations/s",
+        y_label: "achieved, operations/s",
+        x_axis: Axis::Linear,
+        y_axis: Axis::Linear,
+        y_fmt: &|v| format!("{v:.0}"),
+        series: vec![
+            Series {
+                name: "offered".into(),
+                color: "#bbbbbb",
+                points: pts(|s| s.rate),
+            },
+            Series {
+                name: "achieved".into(),
+                color: "#1f77b4",
+                points: pts(|s| s.achieved_rate),
+            },
+        ],
+        bands: knee,
+    });
+    let mut o = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>capacity: {}</title><style>\
+body{{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}}\
+table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:3px 8px}}.pass{{color:#1a7f37}}.fail{{color:#b3261e}}\
+.chart .title{{font-weight:600;font-size:13px}}.chart .tick,.chart .legend,.chart .band-label{{font-size:11px;fill:#555}}\
+.chart .grid{{stroke:#e4e4e4}}pre{{background:#f6f6f6;padding:10px;overflow:auto}}</style></head><body>\
+<h1>Capacity of {} / {}</h1><p><b>{}</b></p><p>SLOs: {} · precision {:.0}% · confidence: {} · limiting: {}</p>",
+        esc(&c.scenario),
+        esc(&c.scenario),
+        esc(&c.workload),
+        esc(&headline(c)),
+        esc(&c.slos.join(", ")),
+        c.precision * 100.0,
+        esc(&c.confidence),
+        esc(&c.limiting)
+    );
+    if let Some(s) = &c.stopped_early {
+        let _ = write!(o, "<p class=\"fail\">stopped early: {}</p>", esc(s));
+    }
+    o.push_str(&latency);
+    o.push_str(&achieved);
+    o.push_str("<table><tr><th>#</th><th>phase</th><th>offered/s</th><th>achieved/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>settled at</th><th>generator cores</th><th>verdict</th></tr>");
+    for (i, s) in c.steps.iter().enumerate() {
+        let _ = write!(
+            o,
+            "<tr><td>{i}</td><td>{}</td><td>{:.0}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td class=\"{}\">{}</td></tr>",
+            esc(&s.phase),
+            s.rate,
+            s.achieved_rate,
+            ms(s.p50_ms),
+            ms(s.p99_ms),
+            ms(s.p999_ms),
+            s.steady_from_s.map_or("never".into(), |t| format!("{t:.0} s")),
+            s.generator_cores,
+            if s.passed { "pass" } else { "fail" },
+            if s.passed {
+                "pass".to_string()
+            } else {
+                esc(&s.reasons.join("; "))
+            }
+        );
+    }
+    let _ = write!(
+        o,
+        "</table><h2>Target</h2><pre>{}</pre><p>eventbench {} on {} ({} CPUs)</p></body></html>",
+        esc(&serde_json::to_string_pretty(&c.target).unwrap_or_default()),
+        esc(&c.eventbench_version),
+        esc(&c.host.cpu_model),
+        c.host.cpus
+    );
+    o
+}

@@ -1,0 +1,92 @@
+//! When a step has settled: the first interval from which latency and throughput
+//! stay near where the step ends up, rather than a fixed warmup alone.
+
+use crate::engine::collector::IntervalPoint;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The run time from which every later interval's p50 is within a factor of 1.5 of
+/// the last half's median and its throughput within 10% of it; `None` if the step
+/// never settled (no such interval leaves at least half the step).
+pub fn cut(points: &[IntervalPoint]) -> Option<f64> {
+    if points.len() < 2 {
+        return points.first().map(|p| p.t_s);
+    }
+    let tail = &points[points.len() / 2..];
+    let p50 = median(tail.iter().map(|p| p.p50_ns as f64).collect());
+    let rate = median(tail.iter().map(|p| p.achieved_rate).collect());
+    let settled = |p: &IntervalPoint| {
+        let lat_ok = p50 == 0.0 || (p.p50_ns as f64 <= p50 * 1.5 && p.p50_ns as f64 >= p50 / 1.5);
+        let rate_ok = rate == 0.0 || (p.achieved_rate - rate).abs() <= 0.1 * rate;
+        lat_ok && rate_ok
+    };
+    let mut first = points.len();
+    for (i, p) in points.iter().enumerate().rev() {
+        if settled(p) {
+            first = i;
+        } else {
+            break;
+        }
+    }
+    (first <= points.len() / 2).then(|| points[first].t_s)
+}
+
+/// A backlog that keeps growing shows as latency still rising at the step's end:
+/// the last third's median p50 more than twice the first third's (and above 1 ms).
+pub fn rising(points: &[IntervalPoint]) -> Option<String> {
+    if points.len() < 3 {
+        return None;
+    }
+    let third = points.len() / 3;
+    let first = median(points[..third].iter().map(|p| p.p50_ns as f64).collect());
+    let last = median(points[points.len() - third..].iter().map(|p| p.p50_ns as f64).collect());
+    (last > 2.0 * first && last > 1e6).then(|| {
+        format!(
+            "latency still rising: p50 {:.2} ms -> {:.2} ms over the step (a growing backlog)",
+            first / 1e6,
+            last / 1e6
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pt(t: f64, p50_ms: f64, rate: f64) -> IntervalPoint {
+        IntervalPoint {
+            t_s: t,
+            length_s: 1.0,
+            p50_ns: (p50_ms * 1e6) as u64,
+            achieved_rate: rate,
+            ..IntervalPoint::default()
+        }
+    }
+
+    #[test]
+    fn finds_where_a_step_settles_and_sees_a_rising_backlog() {
+        let warming: Vec<_> = [
+            (9.0, 500.0),
+            (4.0, 900.0),
+            (1.0, 1000.0),
+            (1.1, 1000.0),
+            (0.9, 1000.0),
+            (1.0, 1000.0),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, (l, r))| pt(i as f64, *l, *r))
+        .collect();
+        assert_eq!(cut(&warming), Some(2.0));
+        assert_eq!(rising(&warming), None);
+        let growing: Vec<_> = (0..9).map(|i| pt(i as f64, 1.0 + 3.0 * i as f64, 1000.0)).collect();
+        assert!(rising(&growing).is_some());
+        assert_eq!(cut(&growing), None, "never settles");
+    }
+}

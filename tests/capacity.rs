@@ -1,0 +1,76 @@
+//! `eventbench capacity` against a target of known capacity: an in-process store with
+//! 4 servers of exactly 1 ms each serves 4,000 requests/s, and a persist is 2 requests
+//! (meta read, insert), so the workload's capacity is N = 2,000/s. The search must
+//! find it within its precision, and say so in a report with the curve.
+
+mod common;
+
+const SCENARIO: &str = r#"
+name = "known-capacity"
+duration = "10s"
+
+[target]
+services = "none"
+
+[target.memory_store]
+service_time = { dist = "fixed", value = "1ms" }
+concurrency = 4
+
+[workload.writers]
+kind = "persist"
+rate = 100
+max_in_flight = 4096
+"#;
+
+#[test]
+fn capacity_finds_a_known_capacity_within_its_precision() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("cap.toml");
+    std::fs::write(&path, SCENARIO).expect("write");
+    let out = dir.path().join("cap");
+    let (code, stdout, stderr) = common::eventbench(&[
+        "capacity",
+        path.to_str().expect("utf8"),
+        "--slo",
+        "persist.p99 < 20ms",
+        "--start",
+        "300",
+        "--precision",
+        "5%",
+        "--step",
+        "3s",
+        "--step-warmup",
+        "1s",
+        "--repeat",
+        "1",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    let c: serde_json::Value = serde_json::from_str(&common::read(&out.join("capacity.json"))).expect("json");
+    let (lo, hi) = (
+        c["sustainable_rate"].as_f64().expect("sustainable"),
+        c["failing_rate"].as_f64().expect("failing"),
+    );
+    const N: f64 = 2000.0;
+    assert!((hi - lo) / lo <= 0.05 + 1e-9, "converged: {lo} .. {hi}");
+    assert!(
+        lo <= N * 1.001 && lo >= N * 0.95,
+        "sustainable {lo} within 5% below N: {stdout}"
+    );
+    assert!(
+        hi >= N * 0.999 && hi <= N * 1.05 / 0.95,
+        "failing {hi} near N: {stdout}"
+    );
+    let steps = c["steps"].as_array().expect("steps");
+    assert!(steps.iter().any(|s| s["phase"] == "repeat"), "boundary repeated");
+    assert!(steps
+        .iter()
+        .all(|s| s["passed"] == true || !s["reasons"].as_array().expect("reasons").is_empty()));
+    let html = common::read(&out.join("capacity.html"));
+    assert!(
+        html.contains(r#"id="curve""#) && html.contains(">knee<"),
+        "curve with the knee"
+    );
+    assert!(stdout.contains("sustainable:"), "{stdout}");
+}
