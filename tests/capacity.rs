@@ -55,11 +55,11 @@ fn capacity_finds_a_known_capacity_within_its_precision() {
     const N: f64 = 2000.0;
     assert!((hi - lo) / lo <= 0.05 + 1e-9, "converged: {lo} .. {hi}");
     assert!(
-        lo <= N * 1.001 && lo >= N * 0.95,
+        (N * 0.95..=N * 1.001).contains(&lo),
         "sustainable {lo} within 5% below N: {stdout}"
     );
     assert!(
-        hi >= N * 0.999 && hi <= N * 1.05 / 0.95,
+        (N * 0.999..=N * 1.05 / 0.95).contains(&hi),
         "failing {hi} near N: {stdout}"
     );
     let steps = c["steps"].as_array().expect("steps");
