@@ -86,37 +86,7 @@ enum Command {
         limits: Vec<String>,
     },
     /// Find the highest rate a workload sustains under SLOs (steady steps: a ladder, then bisection).
-    Capacity {
-        scenario: PathBuf,
-        /// e.g. "e2e.persisted.p99 < 50ms" (the searched workload's stage), repeatable.
-        #[arg(long = "slo", required = true)]
-        slos: Vec<String>,
-        /// The workload whose rate is searched (default: the first open workload).
-        #[arg(long)]
-        workload: Option<String>,
-        #[arg(long, default_value = "5%")]
-        precision: String,
-        /// First rate of the ladder, operations/s.
-        #[arg(long, default_value_t = 500.0)]
-        start: f64,
-        #[arg(long, default_value_t = 1_000_000.0)]
-        max: f64,
-        /// Measured time per step (after its warmup).
-        #[arg(long, default_value = "10s")]
-        step: String,
-        #[arg(long, default_value = "3s")]
-        step_warmup: String,
-        /// Extra runs of each boundary step, for confidence.
-        #[arg(long, default_value_t = 1)]
-        repeat: usize,
-        /// Errors per operation a passing step may have.
-        #[arg(long, default_value = "0.1%")]
-        errors: String,
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Capacity(CapacityArgs),
     /// Combine runs of one scenario (e.g. --shard parts) into one run directory.
     Merge {
         #[arg(required = true, num_args = 2..)]
@@ -193,33 +163,7 @@ pub fn main() -> i32 {
             workers,
         } => serve(service, scenario, set, workers),
         Command::Audit { run_dir } => audit(run_dir),
-        Command::Capacity {
-            scenario,
-            slos,
-            workload,
-            precision,
-            start,
-            max,
-            step,
-            step_warmup,
-            repeat,
-            errors,
-            set,
-            out,
-        } => capacity(CapacityArgs {
-            scenario,
-            slos,
-            workload,
-            precision,
-            start,
-            max,
-            step,
-            step_warmup,
-            repeat,
-            errors,
-            set,
-            out,
-        }),
+        Command::Capacity(args) => capacity(args),
         Command::Merge { run_dirs, out } => match report::merge::merge(&run_dirs, &out) {
             Ok(summary) => {
                 if let Err(e) = write_outputs(&out, &summary) {
@@ -471,18 +415,36 @@ fn compare(
     }
 }
 
+#[derive(clap::Args)]
 struct CapacityArgs {
     scenario: PathBuf,
+    /// e.g. "e2e.persisted.p99 < 50ms" (the searched workload's stage), repeatable.
+    #[arg(long = "slo", required = true)]
     slos: Vec<String>,
+    /// The workload whose rate is searched (default: the first open workload).
+    #[arg(long)]
     workload: Option<String>,
+    #[arg(long, default_value = "5%")]
     precision: String,
+    /// First rate of the ladder, operations/s.
+    #[arg(long, default_value_t = 500.0)]
     start: f64,
+    #[arg(long, default_value_t = 1_000_000.0)]
     max: f64,
+    /// Measured time per step (after its warmup).
+    #[arg(long, default_value = "10s")]
     step: String,
+    #[arg(long, default_value = "3s")]
     step_warmup: String,
+    /// Extra runs of each boundary step, for confidence.
+    #[arg(long, default_value_t = 1)]
     repeat: usize,
+    /// Errors per operation a passing step may have.
+    #[arg(long, default_value = "0.1%")]
     errors: String,
+    #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    #[arg(long)]
     out: Option<PathBuf>,
 }
 

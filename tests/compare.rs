@@ -21,20 +21,7 @@ rate = 500
 "#;
 
 fn run(dir: &std::path::Path, name: &str, sets: &[&str]) -> String {
-    let path = dir.join("cmp.toml");
-    std::fs::write(&path, SCENARIO).expect("write");
-    let out = dir.join(name);
-    let mut args = vec![
-        "run",
-        path.to_str().expect("utf8"),
-        "--quiet",
-        "--out",
-        out.to_str().expect("utf8"),
-    ];
-    for s in sets {
-        args.extend(["--set", s]);
-    }
-    let (code, stdout, stderr) = common::eventbench(&args);
+    let (code, stdout, stderr, out) = common::run_scenario(dir, name, SCENARIO, sets);
     assert_eq!(code, Some(0), "{stdout} {stderr}");
     out.to_str().expect("utf8").to_string()
 }

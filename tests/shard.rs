@@ -29,16 +29,8 @@ fn json(p: &std::path::Path) -> serde_json::Value {
 #[test]
 fn two_shards_merged_equal_one_run_of_the_whole_load() {
     let dir = tempfile::tempdir().expect("tmp");
-    let path = dir.path().join("sharded.toml");
-    std::fs::write(&path, SCENARIO).expect("write");
-    let whole = dir.path().join("whole");
-    let (code, out, err) = common::eventbench(&[
-        "run",
-        path.to_str().expect("utf8"),
-        "--quiet",
-        "--out",
-        whole.to_str().expect("utf8"),
-    ]);
+    let (code, out, err, whole) = common::run_scenario(dir.path(), "whole", SCENARIO, &[]);
+    let path = dir.path().join("whole.toml");
     assert_eq!(code, Some(0), "{out} {err}");
 
     let res = Command::new(common::root().join("scripts/run-sharded"))

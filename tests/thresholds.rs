@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::process::Command;
-
 /// A store that takes 2 ms: p99 of `persist` (a read and an insert) is above 4 ms.
 const SLOW: &str = r#"
 name = "gate"
@@ -31,26 +29,8 @@ rate = 300
 
 fn run(text: &str, sets: &[&str]) -> (Option<i32>, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tmp");
-    let path = dir.path().join("gate.toml");
-    std::fs::write(&path, text).expect("write");
-    let out = dir.path().join("run");
-    let mut cmd = Command::new(common::bin());
-    cmd.args([
-        "run",
-        path.to_str().expect("utf8"),
-        "--quiet",
-        "--out",
-        out.to_str().expect("utf8"),
-    ]);
-    for s in sets {
-        cmd.args(["--set", s]);
-    }
-    let res = cmd.output().expect("run");
-    (
-        res.status.code(),
-        String::from_utf8_lossy(&res.stdout).into_owned(),
-        dir,
-    )
+    let (code, stdout, _, _) = common::run_scenario(dir.path(), "run", text, sets);
+    (code, stdout, dir)
 }
 
 #[test]

@@ -170,6 +170,25 @@ impl ScyllaStore {
 }
 
 /// The keyspace and tables of spec §2, each only if absent.
+impl ScyllaStore {
+    /// `events_meta.aggregate_version` through `statement` (a plain or a SERIAL read).
+    async fn meta(
+        &self,
+        statement: &PreparedStatement,
+        partition: i8,
+        aggregate: i8,
+    ) -> Result<Option<i64>, BackendError> {
+        let res = self
+            .session
+            .execute_unpaged(statement, (partition as i16, aggregate as i16))
+            .await
+            .map_err(failed)?;
+        let rows = res.into_rows_result().map_err(failed)?;
+        let first = rows.maybe_first_row::<(Option<i64>,)>().map_err(failed)?;
+        Ok(first.and_then(|(v,)| v))
+    }
+}
+
 pub fn schema_cql(ks: &str, replication: &str, kind: SchemaKind) -> Vec<String> {
     let mut v = vec![
         format!("CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = {}", replication_map(replication)),
@@ -197,14 +216,7 @@ pub fn schema_cql(ks: &str, replication: &str, kind: SchemaKind) -> Vec<String> 
 
 impl EventStore for ScyllaStore {
     async fn read_meta(&self, _ctx: &mut Ctx, partition: i8, aggregate: i8) -> Result<Option<i64>, BackendError> {
-        let res = self
-            .session
-            .execute_unpaged(&self.read_meta, (partition as i16, aggregate as i16))
-            .await
-            .map_err(failed)?;
-        let rows = res.into_rows_result().map_err(failed)?;
-        let first = rows.maybe_first_row::<(Option<i64>,)>().map_err(failed)?;
-        Ok(first.and_then(|(v,)| v))
+        self.meta(&self.read_meta, partition, aggregate).await
     }
 
     async fn write_meta(&self, _ctx: &mut Ctx, partition: i8, aggregate: i8, version: i64) -> Result<(), BackendError> {
@@ -221,14 +233,7 @@ impl EventStore for ScyllaStore {
         partition: i8,
         aggregate: i8,
     ) -> Result<Option<i64>, BackendError> {
-        let res = self
-            .session
-            .execute_unpaged(&self.read_meta_serial, (partition as i16, aggregate as i16))
-            .await
-            .map_err(failed)?;
-        let rows = res.into_rows_result().map_err(failed)?;
-        let first = rows.maybe_first_row::<(Option<i64>,)>().map_err(failed)?;
-        Ok(first.and_then(|(v,)| v))
+        self.meta(&self.read_meta_serial, partition, aggregate).await
     }
 
     async fn cas_meta(

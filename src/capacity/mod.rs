@@ -9,13 +9,11 @@ pub mod steady;
 
 use std::path::{Path, PathBuf};
 
-use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{self, RunOptions};
 use crate::plan::Plan;
 use crate::report::Summary;
-use crate::stats::hlog::LoggedInterval;
 use crate::stats::{Stage, StageSummary};
 use crate::thresholds::{Observed, Threshold};
 
@@ -48,6 +46,9 @@ pub struct Step {
     pub passed: bool,
     /// Why it failed (empty when it passed).
     pub reasons: Vec<String>,
+    /// What else is worth knowing about the step.
+    #[serde(default)]
+    pub notes: Vec<String>,
     pub achieved_rate: f64,
     pub error_rate: f64,
     /// The main stage's percentiles after the steady-state cut, ms.
@@ -97,30 +98,6 @@ fn load_step(text: &str, overrides: &[String], o: &Options, rate: f64) -> Result
     Ok(Plan::from_scenario(&scenario))
 }
 
-/// Histograms of `workload`'s stages from `from_s` on, added.
-fn after(
-    intervals: &[LoggedInterval],
-    workload: &str,
-    from_s: f64,
-) -> std::collections::BTreeMap<String, Histogram<u64>> {
-    let prefix = format!("{workload}.");
-    let mut out = std::collections::BTreeMap::new();
-    for i in intervals {
-        let Some(stage) = i.tag.strip_prefix(&prefix) else {
-            continue;
-        };
-        if i.start_s + 1e-9 < from_s {
-            continue;
-        }
-        let h = out
-            .entry(stage.to_string())
-            .or_insert_with(|| crate::stats::empty_like(&i.histogram));
-        h.add(&i.histogram)
-            .unwrap_or_else(|_| unreachable!("an auto-resizing histogram takes any value"));
-    }
-    out
-}
-
 /// Runs one step and judges it.
 fn step(plan: &Plan, o: &Options, phase: &str, n: usize) -> Result<(Step, Summary), String> {
     let rate = plan
@@ -157,7 +134,7 @@ fn step(plan: &Plan, o: &Options, phase: &str, n: usize) -> Result<(Step, Summar
     let steady_from = steady::cut(&measured_points);
     let from_s = steady_from.unwrap_or(warmup_s).max(warmup_s);
     let intervals = crate::stats::hlog::read(&dir.join("latency.hlog")).map_err(|e| e.to_string())?;
-    let hists = after(&intervals, &o.workload, from_s);
+    let hists = crate::stats::hlog::stages_after(&intervals, &o.workload, from_s);
     let stage = |s: Stage| hists.get(s.name()).map(StageSummary::of);
     let errors: u64 = w.errors.values().sum();
     let error_rate = if w.ops == 0 { 0.0 } else { errors as f64 / w.ops as f64 };
@@ -205,8 +182,11 @@ fn step(plan: &Plan, o: &Options, phase: &str, n: usize) -> Result<(Step, Summar
     if let Some(why) = steady::rising(&measured_points) {
         reasons.push(why);
     }
+    let mut notes = Vec::new();
     if steady_from.is_none() {
-        reasons.push("never settled".into());
+        // Judged from the warmup's end then; a backlog shows as rising latency or as
+        // missed SLOs, so not settling alone does not fail a step.
+        notes.push("never settled: judged from the end of the warmup".to_string());
     }
     let main = crate::engine::ops::main_stage(
         plan.workloads
@@ -222,6 +202,7 @@ fn step(plan: &Plan, o: &Options, phase: &str, n: usize) -> Result<(Step, Summar
             phase: phase.into(),
             passed: reasons.is_empty(),
             reasons,
+            notes,
             achieved_rate: w.achieved_rate,
             error_rate,
             p50_ms: m.p50_ns as f64 / 1e6,
@@ -362,7 +343,6 @@ fn latency_only(s: &Step) -> bool {
                 && !r.starts_with("errors")
                 && !r.starts_with("backlog")
                 && !r.starts_with("latency still rising")
-                && r != "never settled"
         })
 }
 

@@ -11,9 +11,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// The run time from which every later interval's p50 is within a factor of 1.5 of
-/// the last half's median and its throughput within 10% of it; `None` if the step
-/// never settled (no such interval leaves at least half the step).
+/// The run time from which every later interval's p50 is within a factor of 2 (or
+/// 1 ms) of the last half's median and its throughput within 10% of it; `None` if the
+/// step never settled (no such interval leaves at least half the step).
 pub fn cut(points: &[IntervalPoint]) -> Option<f64> {
     if points.len() < 2 {
         return points.first().map(|p| p.t_s);
@@ -22,7 +22,8 @@ pub fn cut(points: &[IntervalPoint]) -> Option<f64> {
     let p50 = median(tail.iter().map(|p| p.p50_ns as f64).collect());
     let rate = median(tail.iter().map(|p| p.achieved_rate).collect());
     let settled = |p: &IntervalPoint| {
-        let lat_ok = p50 == 0.0 || (p.p50_ns as f64 <= p50 * 1.5 && p.p50_ns as f64 >= p50 / 1.5);
+        let v = p.p50_ns as f64;
+        let lat_ok = p50 == 0.0 || (v - p50).abs() <= 1e6 || (v <= p50 * 2.0 && v >= p50 / 2.0);
         let rate_ok = rate == 0.0 || (p.achieved_rate - rate).abs() <= 0.1 * rate;
         lat_ok && rate_ok
     };
@@ -38,7 +39,7 @@ pub fn cut(points: &[IntervalPoint]) -> Option<f64> {
 }
 
 /// A backlog that keeps growing shows as latency still rising at the step's end:
-/// the last third's median p50 more than twice the first third's (and above 1 ms).
+/// the last third's median p50 more than twice the first third's, and 5 ms more.
 pub fn rising(points: &[IntervalPoint]) -> Option<String> {
     if points.len() < 3 {
         return None;
@@ -46,7 +47,7 @@ pub fn rising(points: &[IntervalPoint]) -> Option<String> {
     let third = points.len() / 3;
     let first = median(points[..third].iter().map(|p| p.p50_ns as f64).collect());
     let last = median(points[points.len() - third..].iter().map(|p| p.p50_ns as f64).collect());
-    (last > 2.0 * first && last > 1e6).then(|| {
+    (last > 2.0 * first && last - first > 5e6).then(|| {
         format!(
             "latency still rising: p50 {:.2} ms -> {:.2} ms over the step (a growing backlog)",
             first / 1e6,
@@ -85,8 +86,11 @@ mod tests {
         .collect();
         assert_eq!(cut(&warming), Some(2.0));
         assert_eq!(rising(&warming), None);
-        let growing: Vec<_> = (0..9).map(|i| pt(i as f64, 1.0 + 3.0 * i as f64, 1000.0)).collect();
+        let growing: Vec<_> = (0..9).map(|i| pt(i as f64, 1.0 + 6.0 * i as f64, 1000.0)).collect();
         assert!(rising(&growing).is_some());
-        assert_eq!(cut(&growing), None, "never settles");
+        let jumpy: Vec<_> = (0..8)
+            .map(|i| pt(i as f64, 1.0, if i % 2 == 0 { 500.0 } else { 1500.0 }))
+            .collect();
+        assert_eq!(cut(&jumpy), None, "throughput never settles");
     }
 }

@@ -2,7 +2,6 @@
 //! `latency.hlog` alone (so `eventbench report DIR` rebuilds it). Charts are inline
 //! SVG; nothing is fetched.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -101,26 +100,6 @@ fn plan_bands(s: &Summary, workload: &str) -> (f64, Vec<Band>) {
     (warmup_s, bands)
 }
 
-/// Every stage's histogram of `workload`, added over the intervals after warmup.
-fn spectra(intervals: &[LoggedInterval], workload: &str, warmup_s: f64) -> BTreeMap<String, Histogram<u64>> {
-    let prefix = format!("{workload}.");
-    let mut out: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
-    for i in intervals {
-        let Some(stage) = i.tag.strip_prefix(&prefix) else {
-            continue;
-        };
-        if i.start_s + 1e-9 < warmup_s {
-            continue;
-        }
-        let h = out
-            .entry(stage.to_string())
-            .or_insert_with(|| crate::stats::empty_like(&i.histogram));
-        h.add(&i.histogram)
-            .unwrap_or_else(|_| unreachable!("an auto-resizing histogram takes any value"));
-    }
-    out
-}
-
 fn spectrum_points(h: &Histogram<u64>) -> Vec<(f64, f64)> {
     let mut pts: Vec<(f64, f64)> = Vec::new();
     for v in h.iter_quantiles(4) {
@@ -217,7 +196,7 @@ fn workload_section(o: &mut String, s: &Summary, name: &str, w: &WorkloadSummary
         series: latency,
         bands: bands.clone(),
     }));
-    let spectra = spectra(intervals, name, warmup_s);
+    let spectra = crate::stats::hlog::stages_after(intervals, name, warmup_s);
     let series: Vec<Series> = spectra
         .iter()
         .filter(|(stage, _)| !["serialize", "deserialize"].contains(&stage.as_str()))

@@ -129,6 +129,31 @@ fn java_date(unix_ns: i128) -> String {
     format!("{weekday} {mon} {} {} UTC {}", &t[8..10], &t[11..19], &t[0..4])
 }
 
+/// `workload`'s stages in a read log, each the sum of its intervals that start at or
+/// after `from_s` (e.g. the warmup's end).
+pub fn stages_after(
+    intervals: &[LoggedInterval],
+    workload: &str,
+    from_s: f64,
+) -> std::collections::BTreeMap<String, Histogram<u64>> {
+    let prefix = format!("{workload}.");
+    let mut out = std::collections::BTreeMap::new();
+    for i in intervals {
+        let Some(stage) = i.tag.strip_prefix(&prefix) else {
+            continue;
+        };
+        if i.start_s + 1e-9 < from_s {
+            continue;
+        }
+        let h = out
+            .entry(stage.to_string())
+            .or_insert_with(|| super::empty_like(&i.histogram));
+        h.add(&i.histogram)
+            .unwrap_or_else(|_| unreachable!("an auto-resizing histogram takes any value"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

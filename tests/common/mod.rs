@@ -150,3 +150,23 @@ pub fn run_with_outage(
         dir,
     )
 }
+
+/// Writes `text` as `dir/<name>.toml` and runs it through the binary into `dir/<name>`
+/// with `--set` overrides; returns (exit code, stdout, stderr, run directory).
+pub fn run_scenario(dir: &Path, name: &str, text: &str, sets: &[&str]) -> (Option<i32>, String, String, PathBuf) {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).expect("write scenario");
+    let out = dir.join(name);
+    let mut args = vec![
+        "run",
+        path.to_str().expect("utf8"),
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf8"),
+    ];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    let (code, stdout, stderr) = eventbench(&args);
+    (code, stdout, stderr, out)
+}
