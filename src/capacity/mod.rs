@@ -248,7 +248,14 @@ pub fn search(
         steps.push(again.clone());
         Ok(if again.passed { again } else { s })
     };
-    let generator_limited = |s: &Step| s.health == "generator-limited";
+    // The generator is the limit only when it fell behind while the target still
+    // met its SLOs; with both behind (one host's cores shared) the target is judged.
+    let generator_limited = |s: &Step| {
+        s.health == "generator-limited"
+            && s.reasons
+                .iter()
+                .all(|r| r.starts_with("achieved") || r.starts_with("backlog"))
+    };
     let (mut lo, mut hi): (Option<f64>, Option<f64>) = (None, None);
     let mut rate = o.start;
     loop {
