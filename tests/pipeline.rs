@@ -116,7 +116,10 @@ fn audit_reports_exactly_the_events_a_persistence_worker_dropped() {
             "warmup=1s",
             "workload.producers.rate=500",
             "workload.readers.rate=10",
-            "drain=3s",
+            // Dropped events are never answered, so the run waits all of `drain`; it
+            // must cover the slowest honest answer (a cold broker and node take seconds),
+            // or a late event would be counted lost.
+            "drain=20s",
         ]
         .map(String::from),
     );
