@@ -5,6 +5,7 @@
 
 pub mod ledger;
 pub mod rerun;
+pub mod run;
 
 use std::collections::{BTreeMap, HashMap};
 

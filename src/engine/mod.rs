@@ -430,8 +430,8 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
     while background.join_next().await.is_some() {}
     let elapsed = clock.now();
     let audit = if plan.is_pipeline() && plan.audit.enabled {
-        let years = year_buckets(plan, clock.wall_origin_ns(), elapsed);
-        Some(audit(plan, &store, &ledger, run_tag, &aggregates, &years, &opts.dir).await)
+        let years = crate::audit::run::year_buckets(plan, clock.wall_origin_ns(), elapsed);
+        Some(crate::audit::run::after_run(plan, &store, &ledger, run_tag, &aggregates, &years, &opts.dir).await)
     } else {
         None
     };
@@ -489,56 +489,6 @@ async fn reader_start(plan: &Plan, store: &AnyStore, aggregates: &[i8], ledger: 
         ledger.floors[a as u8 as usize].store(p, Ordering::Relaxed);
     }
     Ok(start)
-}
-
-/// The year buckets the run's events can be in.
-fn year_buckets(plan: &Plan, origin_wall_ns: i128, elapsed_ns: u64) -> Vec<i16> {
-    if let Some(y) = plan.data.year_bucket {
-        return vec![y];
-    }
-    let year = |ns: i128| crate::model::GoTime::from_unix_nanos(ns).utc_year() as i16;
-    let (a, b) = (year(origin_wall_ns), year(origin_wall_ns + elapsed_ns as i128));
-    if a == b {
-        vec![a]
-    } else {
-        vec![a, b]
-    }
-}
-
-/// Runs the integrity audit and writes `ledger.bin` (what `eventbench audit` re-reads).
-async fn audit(
-    plan: &Plan,
-    store: &AnyStore,
-    ledger: &Ledger,
-    run_tag: u64,
-    aggregates: &[i8],
-    years: &[i16],
-    dir: &Path,
-) -> AuditReport {
-    let snap = ledger.snapshot();
-    let mut notes = Vec::new();
-    let path = dir.join("ledger.bin");
-    let written = std::fs::File::create(&path)
-        .map(std::io::BufWriter::new)
-        .and_then(|mut f| {
-            snap.write(&mut f)?;
-            std::io::Write::flush(&mut f)
-        });
-    if let Err(e) = written {
-        notes.push(format!("cannot write {}: {e}", path.display()));
-    }
-    let view = match crate::audit::scan_store(store, aggregates, years, run_tag).await {
-        Ok(v) => Some(v),
-        Err(e) => {
-            notes.push(format!(
-                "the store could not be read ({e}): lost means never answered with success"
-            ));
-            None
-        }
-    };
-    let mut report = crate::audit::judge(&snap, view.as_ref(), run_tag, &plan.audit);
-    report.notes.extend(notes);
-    report
 }
 
 /// Waits until at least one of a group's members has partitions.
