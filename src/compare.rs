@@ -4,9 +4,9 @@
 //! Significance comes from the runs' own interval histograms: a moving-block
 //! bootstrap over intervals (blocks keep neighbouring intervals together, so the
 //! autocorrelation of a run's latency is not mistaken for independent evidence) gives
-//! a confidence interval for candidate/baseline. A row changes only when that
-//! interval excludes 1 *and* the change is beyond the noise floor, because the
-//! bootstrap cannot see what varies between runs on a noisy machine.
+//! a confidence interval for candidate/baseline. A row changes only when that whole
+//! interval lies beyond the noise floor, because the bootstrap cannot see what varies
+//! between runs on a noisy machine.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -221,11 +221,14 @@ pub fn compare(base: &Run, cand: &Run, opts: &Options) -> Comparison {
                     let tail = (1.0 - opts.confidence) / 2.0;
                     (percentile(&ratios, tail), percentile(&ratios, 1.0 - tail))
                 });
-                let significant = interval.is_none_or(|(lo, hi)| lo > 0.0 || hi < 0.0);
+                // A change counts when the whole interval lies beyond the noise floor:
+                // we are confident it is bigger than what runs of one build differ by.
+                // Without interval logs, the point change alone is judged.
                 let floor = opts.noise * TAIL_NOISE[k];
-                let verdict = if significant && change > floor {
+                let (lo, hi) = interval.unwrap_or((change, change));
+                let verdict = if lo > floor {
                     "slower"
-                } else if significant && change < -floor {
+                } else if hi < -floor {
                     "faster"
                 } else {
                     "no significant change"
