@@ -12,8 +12,10 @@ use crate::stats::ErrorClass;
 /// `CASSANDRA_EVENT_META_PARTITION_KEY`.
 pub const META_PARTITION: i8 = 0;
 
-/// An `lwt` persist gives up after this many epochs closed under it.
-const MAX_RESTAMPS: usize = 16;
+/// An `lwt` persist gives up after this many epochs closed under it. Each re-stamp is
+/// correct, only slower, so the bound is generous: 16 once starved an event on two hot
+/// aggregates queried 250 times a second each.
+const MAX_RESTAMPS: usize = 256;
 
 /// The service's store work for one event: read (or create at 0) the meta version,
 /// stamp the event with it, insert. Also what a `persist` workload runs directly.
