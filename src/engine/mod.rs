@@ -199,14 +199,7 @@ async fn run_async(plan: &Plan, opts: &RunOptions) -> Result<Measured, RunError>
     let persistence_counters = Arc::new(ServiceCounters::default());
     let query_counters = Arc::new(ServiceCounters::default());
     if !service_consumers.is_empty() {
-        let cfg = Arc::new(ServiceConfig {
-            topics: topics.clone(),
-            clock,
-            batch_size: *plan.target.query.batch_size.get_ref(),
-            year_bucket: plan.data.year_bucket,
-            drop_every: opts.drop_every,
-            consistency: plan.target.consistency,
-        });
+        let cfg = Arc::new(ServiceConfig::of(plan, clock, opts.drop_every));
         for (which, consumer) in service_consumers {
             let (counters, handlers) = match which {
                 Which::Persistence => (&persistence_counters, *plan.target.persistence.workers.get_ref()),

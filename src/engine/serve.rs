@@ -25,14 +25,7 @@ pub fn serve(plan: &Plan, which: Which, workers: usize) -> Result<ServiceStats, 
     let stats = rt.block_on(async {
         let (log, store) = backends(plan, crate::datagen::new_run_tag()).await?;
         let clock = Clock::start();
-        let cfg = Arc::new(ServiceConfig {
-            topics: plan.target.topics.clone(),
-            clock,
-            batch_size: *plan.target.query.batch_size.get_ref(),
-            year_bucket: plan.data.year_bucket,
-            drop_every: None,
-            consistency: plan.target.consistency,
-        });
+        let cfg = Arc::new(ServiceConfig::of(plan, clock, None));
         let counters = Arc::new(ServiceCounters::default());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut set = JoinSet::new();

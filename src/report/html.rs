@@ -278,15 +278,10 @@ fn workload_section(o: &mut String, s: &Summary, name: &str, w: &WorkloadSummary
     for d in &w.disruptions {
         let _ = write!(
             o,
-            "<p class=\"verdict bad\">disrupted {:.1}–{:.1} s: {} errors, {}</p>",
+            "<p class=\"verdict bad\">disrupted {:.1}–{:.1} s: {}</p>",
             d.from_s,
             d.to_s,
-            d.errors,
-            if d.recovered {
-                format!("recovered after {:.1} s", d.to_s - d.from_s)
-            } else {
-                "not recovered by the end".into()
-            }
+            d.outcome()
         );
     }
     let _ = write!(

@@ -130,6 +130,21 @@ pub struct Disruption {
     pub errors: u64,
 }
 
+impl Disruption {
+    /// "errors, recovered after N s" or "errors, not recovered by the end".
+    pub fn outcome(&self) -> String {
+        if self.recovered {
+            format!(
+                "{} errors, recovered after {:.1} s",
+                self.errors,
+                self.to_s - self.from_s
+            )
+        } else {
+            format!("{} errors, not recovered by the end", self.errors)
+        }
+    }
+}
+
 /// Finds the disruptions in a timeline: intervals with errors, or with a target but
 /// no finished operation.
 pub fn disruptions(timeline: &[IntervalPoint]) -> Vec<Disruption> {

@@ -59,18 +59,7 @@ pub fn render(s: &Summary) -> String {
             let _ = writeln!(o, "  empty results (no answer within reply_timeout): {}", w.empty);
         }
         for d in &w.disruptions {
-            let _ = writeln!(
-                o,
-                "  disrupted {:.1}s-{:.1}s: {} errors, {}",
-                d.from_s,
-                d.to_s,
-                d.errors,
-                if d.recovered {
-                    format!("recovered after {:.1}s", d.to_s - d.from_s)
-                } else {
-                    "not recovered by the end".to_string()
-                }
-            );
+            let _ = writeln!(o, "  disrupted {:.1}s-{:.1}s: {}", d.from_s, d.to_s, d.outcome());
         }
         let _ = writeln!(o, "  health: {} ({})", w.health, w.health_reason);
         let _ = writeln!(

@@ -117,6 +117,20 @@ pub async fn next_handled(w: &mut Worker) -> Option<Record> {
     }
 }
 
+impl ServiceConfig {
+    /// The services' settings as a plan gives them.
+    pub fn of(plan: &crate::plan::Plan, clock: Clock, drop_every: Option<u64>) -> ServiceConfig {
+        ServiceConfig {
+            topics: plan.target.topics.clone(),
+            clock,
+            batch_size: *plan.target.query.batch_size.get_ref(),
+            year_bucket: plan.data.year_bucket,
+            drop_every,
+            consistency: plan.target.consistency,
+        }
+    }
+}
+
 /// What one service handler runs against. Persistence and query handlers take the same.
 #[derive(Clone)]
 pub struct Worker {
