@@ -15,7 +15,8 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::report::Summary;
+use crate::report::rundir::read_summary_file;
+use crate::report::{RunDir, RunDirError, Summary};
 use crate::stats::hlog::LoggedInterval;
 
 /// Percentiles compared, by name.
@@ -46,19 +47,17 @@ pub struct Run {
 
 impl Run {
     /// A run directory, or a summary.json (without its interval log, no bootstrap).
-    pub fn open(path: &Path) -> Result<Run, String> {
-        let (summary_path, dir) = if path.is_dir() {
-            (path.join("summary.json"), Some(path.to_path_buf()))
+    pub fn open(path: &Path) -> Result<Run, RunDirError> {
+        let (summary, dir) = if path.is_dir() {
+            let dir = RunDir::open(path)?;
+            (dir.read_summary()?, Some(dir))
         } else {
-            (path.to_path_buf(), path.parent().map(Path::to_path_buf))
+            let dir = path.parent().and_then(|p| RunDir::open(p).ok());
+            (read_summary_file(path)?, dir)
         };
-        let text = std::fs::read(&summary_path).map_err(|e| format!("cannot read {}: {e}", summary_path.display()))?;
-        let summary: Summary = serde_json::from_slice(&text)
-            .map_err(|e| format!("{}: not an eventbench summary: {e}", summary_path.display()))?;
         let intervals = dir
-            .map(|d| d.join("latency.hlog"))
-            .filter(|p| p.exists())
-            .map(|p| crate::stats::hlog::read(&p).map_err(|e| format!("cannot read {}: {e}", p.display())))
+            .filter(|d| d.path().join("latency.hlog").exists())
+            .map(|d| d.read_intervals())
             .transpose()?;
         Ok(Run {
             path: path.to_path_buf(),
@@ -68,7 +67,7 @@ impl Run {
     }
 
     fn warmup_s(&self) -> f64 {
-        self.summary.scenario.resolved["warmup_ns"].as_f64().unwrap_or(0.0) / 1e9
+        self.summary.plan_record().warmup_ns as f64 / 1e9
     }
 
     /// Each interval after warmup of `tag`, as (value, count) pairs.
@@ -285,7 +284,7 @@ fn ci_text(r: &Row) -> String {
 
 /// A plain-text table.
 pub fn text(c: &Comparison) -> String {
-    use crate::report::text::ns;
+    use crate::units::fmt_ns as ns;
     let mut o = format!(
         "baseline  {}\ncandidate {}\nnoise floor {:.1}% (x1.5 at p99, x2 at p99.9), {:.0}% bootstrap intervals over per-interval histograms\n\n",
         c.baseline,
@@ -320,7 +319,7 @@ pub fn text(c: &Comparison) -> String {
 
 /// A Markdown table (for a CI job summary or a pull-request comment).
 pub fn markdown(c: &Comparison) -> String {
-    use crate::report::text::ns;
+    use crate::units::fmt_ns as ns;
     let mut o = format!(
         "## eventbench compare: {}\n\nbaseline `{}` · candidate `{}` · noise floor {:.1}%\n\n| workload | stage | stat | baseline | candidate | change | interval | verdict |\n|---|---|---|---|---|---|---|---|\n",
         c.verdict,

@@ -2,8 +2,23 @@
 //! Kafka and ScyllaDB/Cassandra.
 //!
 //! Data flows one way: [`scenario`] (what the user wrote) -> [`plan`] (resolved and
-//! checked) -> [`engine`] (schedules and workers) -> [`stats`] (recorders and the
-//! interval log) -> [`report`] (summary and views).
+//! checked) -> [`engine`] (schedules and workers, against a [`backend`] target) ->
+//! [`stats`] (recorders and the interval log) -> [`report`] (summary and views). The
+//! modules are layered, and a module imports only from its own layer's siblings that
+//! never import it back, or from layers below. `tests/layers.rs` reads this table and
+//! fails on an import that points up:
+//!
+//! ```text
+//! layer 8 face:        cli
+//! layer 7 tools:       capacity compare merge reaudit
+//! layer 6 one run:     run
+//! layer 5 record:      report
+//! layer 4 a run:       engine audit
+//! layer 3 target:      backend datagen service
+//! layer 2 the ask:     scenario plan
+//! layer 1 measure:     stats thresholds
+//! layer 0 foundation:  clock pacer rng units host model
+//! ```
 
 pub mod audit;
 pub mod backend;
@@ -13,11 +28,17 @@ pub mod clock;
 pub mod compare;
 pub mod datagen;
 pub mod engine;
+pub mod host;
+pub mod merge;
 pub mod model;
 pub mod pacer;
 pub mod plan;
+pub mod reaudit;
 pub mod report;
+pub mod rng;
+pub mod run;
 pub mod scenario;
 pub mod service;
 pub mod stats;
 pub mod thresholds;
+pub mod units;

@@ -7,8 +7,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::Summary;
 use crate::stats::{Stage, StageSummary};
+use crate::units::percent;
 
 /// What a threshold looks at.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,7 +113,7 @@ pub enum Op {
 }
 
 impl Op {
-    fn holds(self, a: f64, b: f64) -> bool {
+    pub fn holds(self, a: f64, b: f64) -> bool {
         match self {
             Op::Lt => a < b,
             Op::Le => a <= b,
@@ -154,7 +154,7 @@ pub enum Spec {
     Table {
         check: String,
         /// Also check every interval, and abort after a breach this long.
-        abort_after: Option<crate::scenario::Dur>,
+        abort_after: Option<crate::units::Dur>,
     },
 }
 
@@ -164,7 +164,7 @@ impl<'de> Deserialize<'de> for Spec {
         #[serde(deny_unknown_fields)]
         struct Table {
             check: String,
-            abort_after: Option<crate::scenario::Dur>,
+            abort_after: Option<crate::units::Dur>,
         }
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -279,7 +279,7 @@ fn parse_bound(s: &str, metric: &Metric) -> Result<Bound, String> {
     match metric {
         Metric::Stage { stat: Stat::Count, .. } => number(s),
         Metric::Stage { .. } => s
-            .parse::<crate::scenario::Dur>()
+            .parse::<crate::units::Dur>()
             .map(|d| Bound::Value(d.as_nanos() as f64))
             .map_err(|e| format!("expected a duration such as 50ms ({e})")),
         Metric::ErrorRate { .. } | Metric::LateRate { .. } => percent(s).map(Bound::Value),
@@ -293,18 +293,6 @@ fn number(s: &str) -> Result<Bound, String> {
         .filter(|v| v.is_finite())
         .map(Bound::Value)
         .ok_or_else(|| format!("expected a number, not {s:?}"))
-}
-
-fn percent(s: &str) -> Result<f64, String> {
-    let v = s
-        .strip_suffix('%')
-        .ok_or_else(|| format!("expected a percentage such as 0.1%, not {s:?}"))?;
-    v.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .map(|v| v / 100.0)
-        .ok_or_else(|| format!("expected a percentage such as 0.1%, not {s:?}"))
 }
 
 /// The numbers one workload offers to a check (the whole run, or one interval).
@@ -354,7 +342,7 @@ impl Threshold {
     pub fn show(&self, v: f64) -> String {
         match &self.metric {
             Metric::Stage { stat: Stat::Count, .. } => format!("{v:.0}"),
-            Metric::Stage { .. } => crate::report::text::ns(v.max(0.0) as u64),
+            Metric::Stage { .. } => crate::units::fmt_ns(v.max(0.0) as u64),
             Metric::ErrorRate { .. } | Metric::LateRate { .. } => format!("{:.4}%", v * 100.0),
             Metric::AchievedRate { .. } => format!("{v:.1}/s"),
             _ => format!("{v:.0}"),
@@ -385,60 +373,6 @@ impl fmt::Display for Verdict {
             self.actual
         )
     }
-}
-
-/// Judges every threshold against a finished run's summary.
-pub fn evaluate(thresholds: &[Threshold], s: &Summary) -> Vec<Verdict> {
-    thresholds
-        .iter()
-        .map(|t| {
-            let judged = match (&t.metric, t.workload().and_then(|w| s.workloads.get(w))) {
-                (Metric::Audit { field }, _) => s.audit.as_ref().map(|a| {
-                    let v = match field.as_str() {
-                        "lost" => a.lost,
-                        "duplicates" => a.duplicates,
-                        "errors" => a.errors,
-                        "hidden" => a.hidden,
-                        "unanswered" => a.unanswered,
-                        "pending" => a.pending,
-                        _ => a.redelivered,
-                    } as f64;
-                    let bound = match t.bound {
-                        Bound::Value(b) | Bound::OfTarget(b) => b,
-                    };
-                    (v, t.op.holds(v, bound))
-                }),
-                (_, Some(w)) => {
-                    let stage = |st: Stage| w.stages.get(st.name()).cloned();
-                    t.judge(&Observed {
-                        stage: &stage,
-                        ops: w.ops,
-                        errors: w.errors.values().sum(),
-                        late: w.late,
-                        achieved_rate: w.achieved_rate,
-                        target_rate: w.target_rate,
-                    })
-                }
-                _ => None,
-            };
-            match judged {
-                Some((v, ok)) => Verdict {
-                    threshold: t.key.clone(),
-                    condition: t.condition.clone(),
-                    actual: t.show(v),
-                    passed: ok,
-                    note: None,
-                },
-                None => Verdict {
-                    threshold: t.key.clone(),
-                    condition: t.condition.clone(),
-                    actual: "n/a".into(),
-                    passed: false,
-                    note: Some("the run has no such measurement".into()),
-                },
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -223,7 +223,7 @@ fn python_cassandra_driver_reads_back_what_eventbench_wrote() {
     let gen = eventbench::datagen::Generator::new(&plan.data, plan.seed, 0, 0);
     for row in rows.iter().take(20) {
         let id: uuid::Uuid = row["uuid"].as_str().expect("uuid").parse().expect("uuid");
-        let tag = eventbench::datagen::read_tag(&id).expect("an eventbench uuid");
+        let tag = eventbench::model::tag::read_tag(&id).expect("an eventbench uuid");
         let mut e = Event::default();
         gen.fill_event(tag.value, 0, 0, &mut e);
         assert_eq!(row["action"], e.action);

@@ -120,15 +120,12 @@ fn audit_reports_exactly_the_events_a_persistence_worker_dropped() {
             // must cover the slowest honest answer (a cold broker and node take seconds),
             // or a late event would be counted lost.
             "drain=20s",
+            "target.persistence.drop_every=97",
         ]
         .map(String::from),
     );
     let scenario = common::root().join("scenarios/pipeline.toml");
-    let (code, out, s, dir) = run(
-        scenario.to_str().expect("utf8"),
-        &sets,
-        &[("EVENTBENCH_DROP_EVERY", "97")],
-    );
+    let (code, out, s, dir) = run(scenario.to_str().expect("utf8"), &sets, &[]);
     assert_eq!(code, Some(3), "lost events fail the run: {out}");
     let dropped = s["services"]["persistence"]["dropped"].as_u64().expect("dropped");
     let consumed = s["services"]["persistence"]["consumed"].as_u64().expect("consumed");

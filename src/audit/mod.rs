@@ -1,10 +1,8 @@
 //! The integrity audit of a pipeline run: from what was sent and answered (the
-//! [`ledger`]) and what the store holds, count the events that were lost,
+//! [`ledger`](crate::stats::ledger)) and what the store holds, count the events that were lost,
 //! duplicated, answered with an error, or stamped with a version no later query can
 //! return (the seed's version race).
 
-pub mod ledger;
-pub mod rerun;
 pub mod run;
 
 use std::collections::{BTreeMap, HashMap};
@@ -13,10 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::{AnyStore, BackendError, Ctx, EventStore};
 use crate::clock::Clock;
-use crate::datagen::{read_tag, tagged};
+use crate::model::tag::{read_tag, tagged};
 use crate::scenario::Audit as Limits;
 
-use ledger::{Snapshot, ACKED, QUERIED, REPLIED_AGAIN, REPLIED_ERR, REPLIED_OK};
+use crate::stats::ledger::{Snapshot, ACKED, QUERIED, REPLIED_AGAIN, REPLIED_ERR, REPLIED_OK};
 
 /// What the store holds of one of the run's events.
 #[derive(Debug, Clone, Copy)]

@@ -1,14 +1,12 @@
-//! Running the audit at the end of a pipeline run: which year buckets to read, the
-//! ledger written beside the report, the store scanned, the findings judged.
+//! Auditing a pipeline run as it ends: which year buckets to read, the store scanned,
+//! the findings judged against the run's ledger.
 
-use std::path::Path;
-
-use super::ledger::Ledger;
 use super::AuditReport;
 use crate::backend::AnyStore;
 use crate::plan::Plan;
+use crate::stats::ledger::Snapshot;
 
-/// The year buckets the run's events can be in.
+/// The year buckets a run's events can be in, from its start (wall ns) and length.
 pub fn year_buckets(plan: &Plan, origin_wall_ns: i128, elapsed_ns: u64) -> Vec<i16> {
     if let Some(y) = plan.data.year_bucket {
         return vec![y];
@@ -22,29 +20,11 @@ pub fn year_buckets(plan: &Plan, origin_wall_ns: i128, elapsed_ns: u64) -> Vec<i
     }
 }
 
-/// Runs the integrity audit and writes `ledger.bin` (what `eventbench audit` re-reads).
-pub async fn after_run(
-    plan: &Plan,
-    store: &AnyStore,
-    ledger: &Ledger,
-    run_tag: u64,
-    aggregates: &[i8],
-    years: &[i16],
-    dir: &Path,
-) -> AuditReport {
-    let snap = ledger.snapshot();
+/// Scans the store for the run's events and judges them against the ledger. A store
+/// that cannot be read is a note, and `lost` then means "never answered with success".
+pub async fn after_run(plan: &Plan, store: &AnyStore, snap: &Snapshot, run_tag: u64, years: &[i16]) -> AuditReport {
     let mut notes = Vec::new();
-    let path = dir.join("ledger.bin");
-    let written = std::fs::File::create(&path)
-        .map(std::io::BufWriter::new)
-        .and_then(|mut f| {
-            snap.write(&mut f)?;
-            std::io::Write::flush(&mut f)
-        });
-    if let Err(e) = written {
-        notes.push(format!("cannot write {}: {e}", path.display()));
-    }
-    let view = match crate::audit::scan_store(store, aggregates, years, run_tag).await {
+    let view = match super::scan_store(store, &plan.aggregate_ids(), years, run_tag).await {
         Ok(v) => Some(v),
         Err(e) => {
             notes.push(format!(
@@ -53,7 +33,7 @@ pub async fn after_run(
             None
         }
     };
-    let mut report = crate::audit::judge(&snap, view.as_ref(), run_tag, &plan.audit);
+    let mut report = super::judge(snap, view.as_ref(), run_tag, &plan.audit);
     report.notes.extend(notes);
     report
 }

@@ -4,6 +4,7 @@
 //! Engine and services use the `Any*` enums, which dispatch statically to a backend:
 //! no boxed future per operation.
 
+pub mod connect;
 pub mod ctx;
 pub mod kafka_log;
 pub mod memory_log;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+pub use connect::{connect, reply_topics, Target};
 pub use ctx::Ctx;
 pub use kafka_log::KafkaLog;
 pub use memory_log::MemoryLog;

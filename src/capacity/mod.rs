@@ -7,13 +7,13 @@
 pub mod report;
 pub mod steady;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{self, RunOptions};
 use crate::plan::Plan;
-use crate::report::Summary;
+use crate::report::{RunDir, Summary};
+use crate::run::{run_to_dir, RunOptions};
 use crate::stats::{Stage, StageSummary};
 use crate::thresholds::{Observed, Threshold};
 
@@ -85,7 +85,7 @@ pub struct Capacity {
     pub steps: Vec<Step>,
     /// The target's settings as run.
     pub target: serde_json::Value,
-    pub host: crate::report::host::Host,
+    pub host: crate::host::Host,
 }
 
 fn load_step(text: &str, overrides: &[String], o: &Options, rate: f64) -> Result<Plan, String> {
@@ -106,17 +106,12 @@ fn step(plan: &Plan, o: &Options, phase: &str, n: usize) -> Result<(Step, Summar
         .find(|w| w.name == o.workload)
         .map_or(0.0, |w| w.target_rate(plan.duration_ns));
     let dir = o.out.join("steps").join(format!("{n:02}-{phase}-{rate:.0}"));
-    let measured = engine::run(
-        plan,
-        &RunOptions {
-            dir: dir.clone(),
-            progress: None,
-            drop_every: None,
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    let summary = Summary::build(plan, &measured);
-    crate::report::write_summary(&dir, &summary).map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
+    let run_dir = RunDir::create(&dir).map_err(|e| e.to_string())?;
+    let opts = RunOptions {
+        progress: None,
+        record_only: true,
+    };
+    let summary = run_to_dir(plan, &run_dir, opts).map_err(|e| e.to_string())?;
     let w = summary
         .workloads
         .get(&o.workload)
@@ -133,7 +128,7 @@ fn step(plan: &Plan, o: &Options, phase: &str, n: usize) -> Result<(Step, Summar
         .collect();
     let steady_from = steady::cut(&measured_points);
     let from_s = steady_from.unwrap_or(warmup_s).max(warmup_s);
-    let intervals = crate::stats::hlog::read(&dir.join("latency.hlog")).map_err(|e| e.to_string())?;
+    let intervals = run_dir.read_intervals().map_err(|e| e.to_string())?;
     let hists = crate::stats::hlog::stages_after(&intervals, &o.workload, from_s);
     let stage = |s: Stage| hists.get(s.name()).map(StageSummary::of);
     let errors: u64 = w.errors.values().sum();
@@ -188,7 +183,7 @@ fn step(plan: &Plan, o: &Options, phase: &str, n: usize) -> Result<(Step, Summar
         // missed SLOs, so not settling alone does not fail a step.
         notes.push("never settled: judged from the end of the warmup".to_string());
     }
-    let main = crate::engine::ops::main_stage(
+    let main = crate::plan::main_stage(
         plan.workloads
             .iter()
             .find(|w| w.name == o.workload)
@@ -338,7 +333,7 @@ pub fn search(
         limiting,
         steps,
         target,
-        host: crate::report::host::Host::detect(),
+        host: crate::host::Host::detect(),
     })
 }
 
@@ -379,14 +374,8 @@ fn limiting(steps: &[Step], stopped: Option<&str>) -> String {
 }
 
 /// Writes capacity.json, capacity.md and capacity.html into `dir`.
-pub fn write(dir: &Path, c: &Capacity) -> Result<(), String> {
-    let w = |name: &str, text: String| {
-        std::fs::write(dir.join(name), text).map_err(|e| format!("cannot write {}: {e}", dir.join(name).display()))
-    };
-    w(
-        "capacity.json",
-        serde_json::to_string_pretty(c).map_err(|e| e.to_string())?,
-    )?;
-    w("capacity.md", report::markdown(c))?;
-    w("capacity.html", report::html(c))
+pub fn write(dir: &RunDir, c: &Capacity) -> Result<(), crate::report::RunDirError> {
+    dir.write_json("capacity.json", c)?;
+    dir.write_bytes("capacity.md", report::markdown(c).as_bytes())?;
+    dir.write_bytes("capacity.html", report::html(c).as_bytes())
 }

@@ -4,11 +4,8 @@
 use std::fmt::Write;
 
 use super::Capacity;
+use crate::report::markup::esc;
 use crate::report::svg::{self, Axis, Band, Chart, Series};
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
-}
 
 fn headline(c: &Capacity) -> String {
     match (c.sustainable_rate, c.failing_rate) {
@@ -73,7 +70,7 @@ pub fn html(c: &Capacity) -> String {
         _ => Vec::new(),
     };
     let pts = |f: fn(&super::Step) -> f64| steps.iter().map(|s| (s.rate, f(s))).collect::<Vec<_>>();
-    let ms = |v: f64| crate::report::text::ns((v * 1e6).max(0.0) as u64);
+    let ms = |v: f64| crate::units::fmt_ns((v * 1e6).max(0.0) as u64);
     let latency = svg::render(&Chart {
         id: "curve",
         title: "latency vs offered rate (after each step settled)",

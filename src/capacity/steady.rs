@@ -1,7 +1,7 @@
 //! When a step has settled: the first interval from which latency and throughput
 //! stay near where the step ends up, rather than a fixed warmup alone.
 
-use crate::engine::collector::IntervalPoint;
+use crate::stats::timeline::IntervalPoint;
 
 fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {

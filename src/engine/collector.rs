@@ -4,35 +4,12 @@
 use std::io;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use crate::plan::{Load, Plan};
 use crate::stats::hlog::IntervalLog;
+use crate::stats::timeline::IntervalPoint;
 use crate::stats::{Hists, Registry, Stage};
 
-use super::ops::main_stage;
-
-/// One interval of one workload, as the report's charts need it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct IntervalPoint {
-    /// Interval start, seconds of run time.
-    pub t_s: f64,
-    pub length_s: f64,
-    pub warmup: bool,
-    pub target_rate: f64,
-    pub achieved_rate: f64,
-    pub ok: u64,
-    pub errors: u64,
-    pub late: u64,
-    pub p50_ns: u64,
-    pub p99_ns: u64,
-    pub max_ns: u64,
-    /// End-to-end p99 where the workload has that stage.
-    pub e2e_p99_ns: u64,
-    /// Errors by class (only classes that occurred).
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub errors_by_class: std::collections::BTreeMap<String, u64>,
-}
+use crate::plan::main_stage;
 
 /// Collector state; owned by one task.
 pub struct Collector {

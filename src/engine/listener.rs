@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use super::inbox::{Batch, Inboxes};
 use super::ops::mark_queried;
-use crate::audit::ledger::{Ledger, QUERIED};
 use crate::backend::{AnyConsumer, Record};
 use crate::clock::Clock;
-use crate::datagen::{read_tag, Tag};
+use crate::model::tag::{read_tag, Tag};
 use crate::model::{Event, KafkaResponse, Strictness};
+use crate::stats::ledger::{Ledger, QUERIED};
 use crate::stats::{ErrorClass, Registry, Stage};
 
 /// What the listener reads.

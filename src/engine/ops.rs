@@ -6,12 +6,14 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::audit::ledger::{Ledger, ACKED, QUERIED};
 use crate::backend::{AnyLog, AnyStore, AnyTopic, BackendError, Ctx, EventLog, Headers};
-use crate::datagen::{read_tag, Generator};
+use crate::datagen::Generator;
+use crate::model::tag::read_tag;
 use crate::model::{Event, EventStoreQuery};
+use crate::plan::main_stage;
 use crate::scenario::{VersionConsistency, Via, WorkloadKind};
 use crate::service::{persistence, query};
+use crate::stats::ledger::{Ledger, ACKED, QUERIED};
 use crate::stats::{ErrorClass, Hists, Stage};
 
 use super::inbox::Inboxes;
@@ -38,15 +40,6 @@ pub struct Shared {
     pub batch_size: usize,
     pub reply_timeout: Duration,
     pub settle: Duration,
-}
-
-/// The stage that is "the operation" of a workload kind.
-pub fn main_stage(kind: WorkloadKind) -> (Stage, Stage) {
-    match kind {
-        WorkloadKind::Produce => (Stage::Produce, Stage::ProduceService),
-        WorkloadKind::Persist => (Stage::Persist, Stage::PersistService),
-        WorkloadKind::Query => (Stage::Query, Stage::QueryService),
-    }
 }
 
 /// A worker's reusable operation state.

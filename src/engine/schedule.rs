@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use portable_atomic::AtomicU128;
 
-use crate::plan::RateProfile;
+use crate::plan::{RateProfile, Shard};
+use crate::rng::splitmix;
 use crate::scenario::Arrival;
 
 /// One claimed operation.
@@ -115,58 +116,12 @@ impl Schedule {
     }
 }
 
-/// Which share of every workload's operations this generator runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Shard {
-    /// From 0.
-    pub index: u32,
-    pub count: u32,
-}
-
-impl Shard {
-    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
-
-    /// The global operation number of this shard's `k`-th operation.
-    #[inline]
-    pub fn global(self, k: u64) -> u64 {
-        k * self.count as u64 + self.index as u64
-    }
-
-    /// Of `n` workers, how many are this shard's.
-    pub fn part_of(self, n: usize) -> usize {
-        let (c, i) = (self.count as usize, self.index as usize);
-        n / c + (i < n % c) as usize
-    }
-
-    /// Parses `i/n` with 0 <= i < n.
-    pub fn parse(s: &str) -> Result<Shard, String> {
-        let bad = || format!("--shard {s:?}: expected i/n with 0 <= i < n, e.g. 0/2");
-        let (i, n) = s.split_once('/').ok_or_else(bad)?;
-        let (index, count) = (
-            i.trim().parse::<u32>().map_err(|_| bad())?,
-            n.trim().parse::<u32>().map_err(|_| bad())?,
-        );
-        if count == 0 || index >= count || count > 4096 {
-            return Err(bad());
-        }
-        Ok(Shard { index, count })
-    }
-}
-
 /// A deterministic Exp(1) sample for arrival `index`.
 fn exp1(seed: u64, index: u64) -> f64 {
     let bits = splitmix(seed ^ splitmix(index.wrapping_add(0x9e37_79b9_7f4a_7c15)));
     // Uniform in (0, 1]: never ln(0).
     let u = ((bits >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
     -u.ln()
-}
-
-/// SplitMix64: a fast, well-mixed hash from one u64 to another.
-pub fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

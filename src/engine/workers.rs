@@ -50,7 +50,7 @@ pub async fn closed_loop(
     mut op: Operation,
     stop: Arc<AtomicBool>,
     next: Arc<AtomicU64>,
-    shard: super::schedule::Shard,
+    shard: crate::plan::Shard,
     reg: Arc<Registry>,
     workload: usize,
     kind: WorkloadKind,

@@ -1,9 +1,10 @@
 //! The seed's four models and their exact Go JSON wire format
-//! (`shared/docs/event-store-spec.md` §1).
+//! (docs/wire-format.md, "JSON wire format").
 
 mod event;
 pub mod gojson;
 mod messages;
+pub mod tag;
 mod time;
 
 pub use event::Event;

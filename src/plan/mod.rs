@@ -2,12 +2,15 @@
 //! rate profile per open workload, and nothing left to default.
 
 mod profile;
+mod shard;
 
 use serde::Serialize;
 
 pub use profile::{RateProfile, Segment};
+pub use shard::Shard;
 
 use crate::scenario::{Arrival, Audit, Data, Loaded, Scenario, ServicesMode, Target, Via, WorkloadKind};
+use crate::stats::Stage;
 
 /// How a workload's operations are started.
 #[derive(Debug, Clone, Serialize)]
@@ -61,7 +64,7 @@ pub struct Plan {
     pub data: Data,
     pub audit: Audit,
     /// This generator's share of the load (`--shard i/n`).
-    pub shard: crate::engine::schedule::Shard,
+    pub shard: Shard,
     /// Checked at the end (and per interval where asked); validated with the scenario.
     #[serde(skip)]
     pub thresholds: Vec<crate::thresholds::Threshold>,
@@ -140,7 +143,7 @@ impl Plan {
             target: s.target.clone(),
             data: s.data.clone(),
             audit: s.audit.clone(),
-            shard: crate::engine::schedule::Shard::WHOLE,
+            shard: Shard::WHOLE,
             thresholds: {
                 let names: Vec<String> = s.workload.get_ref().keys().cloned().collect();
                 s.thresholds
@@ -183,5 +186,14 @@ impl Plan {
             Aggregates::Hotspot { .. } => (1, 127),
         };
         (lo.max(1)..=hi.min(127)).map(|i| i as i8).collect()
+    }
+}
+
+/// The stage that is "the operation" of a workload kind.
+pub fn main_stage(kind: WorkloadKind) -> (Stage, Stage) {
+    match kind {
+        WorkloadKind::Produce => (Stage::Produce, Stage::ProduceService),
+        WorkloadKind::Persist => (Stage::Persist, Stage::PersistService),
+        WorkloadKind::Query => (Stage::Query, Stage::QueryService),
     }
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::scenario::Phase;
 
 /// A stretch of linearly changing rate.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize)]
 pub struct Segment {
     pub start_ns: u64,
     pub duration_ns: u64,

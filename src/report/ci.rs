@@ -4,23 +4,8 @@
 use std::fmt::Write;
 
 use super::summary::Summary;
-use super::text::ns;
-
-fn xml(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => {}
-            c => o.push(c),
-        }
-    }
-    o
-}
+use crate::report::markup::esc as xml;
+use crate::units::fmt_ns as ns;
 
 /// JUnit XML: a test case per threshold, one for the audit, one for an abort.
 pub fn junit(s: &Summary) -> String {

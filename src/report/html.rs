@@ -3,25 +3,18 @@
 //! SVG; nothing is fetched.
 
 use std::fmt::Write;
-use std::path::Path;
 
 use hdrhistogram::Histogram;
 
 use super::summary::{Summary, WorkloadSummary};
 use super::svg::{self, Axis, Band, Chart, Series};
-use super::text::ns;
+use crate::report::markup::esc;
 use crate::stats::hlog::LoggedInterval;
+use crate::units::fmt_ns as ns;
 
 const PALETTE: [&str; 8] = [
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f",
 ];
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 fn count(v: f64) -> String {
     if v.fract() == 0.0 {
@@ -35,23 +28,10 @@ fn ms(v: f64) -> String {
     ns((v * 1e6).max(0.0) as u64)
 }
 
-/// Reads a run directory and writes its `report.html`.
-pub fn write(dir: &Path) -> Result<std::path::PathBuf, String> {
-    let sp = dir.join("summary.json");
-    let text = std::fs::read(&sp).map_err(|e| format!("cannot read {}: {e}", sp.display()))?;
-    let summary: Summary =
-        serde_json::from_slice(&text).map_err(|e| format!("{}: not an eventbench summary: {e}", sp.display()))?;
-    let hp = dir.join("latency.hlog");
-    let intervals = crate::stats::hlog::read(&hp).map_err(|e| format!("cannot read {}: {e}", hp.display()))?;
-    let out = dir.join("report.html");
-    std::fs::write(&out, render(&summary, &intervals)).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-    Ok(out)
-}
-
 /// Warmup end and each workload's phases, from the resolved plan in the summary.
 fn plan_bands(s: &Summary, workload: &str) -> (f64, Vec<Band>) {
-    let plan = &s.scenario.resolved;
-    let warmup_s = plan["warmup_ns"].as_f64().unwrap_or(0.0) / 1e9;
+    let plan = s.plan_record();
+    let warmup_s = plan.warmup_ns as f64 / 1e9;
     let mut bands = Vec::new();
     if warmup_s > 0.0 {
         bands.push(Band {
@@ -61,7 +41,7 @@ fn plan_bands(s: &Summary, workload: &str) -> (f64, Vec<Band>) {
             color: "#e8e8e8",
         });
     }
-    let duration_s = plan["duration_ns"].as_f64().unwrap_or(0.0) / 1e9;
+    let duration_s = plan.duration_ns as f64 / 1e9;
     if s.elapsed_s > duration_s + 0.05 && duration_s > 0.0 {
         bands.push(Band {
             from: duration_s,
@@ -70,20 +50,17 @@ fn plan_bands(s: &Summary, workload: &str) -> (f64, Vec<Band>) {
             color: "#f3e8f3",
         });
     }
-    let segments = plan["workloads"]
-        .as_array()
-        .and_then(|ws| ws.iter().find(|w| w["name"] == workload))
-        .and_then(|w| w["load"]["profile"]["segments"].as_array())
-        .cloned()
+    let segments = plan
+        .workloads
+        .iter()
+        .find(|w| w.name == workload)
+        .map(|w| w.load.profile.segments.clone())
         .unwrap_or_default();
     if segments.len() > 1 {
         for (i, seg) in segments.iter().enumerate() {
-            let from = seg["start_ns"].as_f64().unwrap_or(0.0) / 1e9;
-            let to = from + seg["duration_ns"].as_f64().unwrap_or(0.0) / 1e9;
-            let (a, b) = (
-                seg["from_rate"].as_f64().unwrap_or(0.0),
-                seg["to_rate"].as_f64().unwrap_or(0.0),
-            );
+            let from = seg.start_ns as f64 / 1e9;
+            let to = from + seg.duration_ns as f64 / 1e9;
+            let (a, b) = (seg.from_rate, seg.to_rate);
             let label = if (a - b).abs() < 1e-9 {
                 format!("{a:.0}/s")
             } else {
@@ -155,7 +132,7 @@ fn workload_section(o: &mut String, s: &Summary, name: &str, w: &WorkloadSummary
     };
     let tl: Vec<_> = w.timeline.iter().filter(|p| p.length_s >= 0.5 * nominal).collect();
     let tl = &tl;
-    let mid = |p: &&crate::engine::collector::IntervalPoint| p.t_s + p.length_s / 2.0;
+    let mid = |p: &&crate::stats::timeline::IntervalPoint| p.t_s + p.length_s / 2.0;
     let mut latency = vec![
         Series {
             name: "p50".into(),

@@ -1,20 +1,16 @@
-//! Reports: `summary.json` (the record), the text summary, live progress, host facts.
+//! The record of a run and every view of it: `summary.json` (the record), the run
+//! directory that holds it, the text summary, report.html with its SVG charts, the CI
+//! files, and the live progress line. Everything here is built from what a run
+//! measured, never from the engine's internals.
 
 pub mod ci;
-pub mod host;
 pub mod html;
-pub mod merge;
+pub mod markup;
 pub mod progress;
+pub mod rundir;
 pub mod summary;
 pub mod svg;
 pub mod text;
 
-use std::path::Path;
-
+pub use rundir::{RunDir, RunDirError};
 pub use summary::Summary;
-
-/// Writes `summary.json` into the run directory.
-pub fn write_summary(dir: &Path, s: &Summary) -> std::io::Result<()> {
-    let json = serde_json::to_vec_pretty(s).map_err(std::io::Error::other)?;
-    std::fs::write(dir.join("summary.json"), json)
-}

@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::text::ns;
-use crate::engine::collector::Collector;
 use crate::plan::Plan;
+use crate::stats::timeline::IntervalPoint;
+use crate::units::fmt_ns as ns;
 
 /// How to show progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,16 +40,16 @@ impl Progress {
         }
     }
 
-    /// Called after each collected interval.
-    pub fn interval(&mut self, c: &Collector, plan: &Plan) {
+    /// Called after each collected interval with the run time and the timeline so far.
+    pub fn interval(&mut self, now_ns: u64, timeline: &[Vec<IntervalPoint>], plan: &Plan) {
         let Some(style) = self.style else { return };
-        let t = c.last_ns() as f64 / 1e9;
+        let t = now_ns as f64 / 1e9;
         let msg: Vec<String> = plan
             .workloads
             .iter()
             .enumerate()
             .filter_map(|(w, wp)| {
-                let p = c.timeline[w].last()?;
+                let p = timeline.get(w)?.last()?;
                 Some(format!(
                     "{}: {:.0}/s p99 {}{} err {}{}",
                     wp.name,

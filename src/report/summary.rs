@@ -4,15 +4,16 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::host::Host;
 use crate::audit::AuditReport;
-use crate::engine::collector::IntervalPoint;
-use crate::engine::ops::main_stage;
 use crate::engine::Measured;
+use crate::host::Host;
 use crate::model::GoTime;
+use crate::plan::main_stage;
 use crate::plan::{Load, Plan};
 use crate::service::ServiceStats;
+use crate::stats::timeline::{disruptions, Disruption, IntervalPoint};
 use crate::stats::{ErrorClass, Stage, StageSummary};
+use crate::thresholds::{Bound, Metric, Observed, Threshold, Verdict};
 
 /// Bumped on any change a reader of summary.json would notice.
 /// 2: `e2e.persisted`, `e2e.queryable`, `query.roundtrip`; `audit`, `disruptions`,
@@ -67,6 +68,36 @@ pub struct ScenarioInfo {
     pub text: String,
 }
 
+/// The parts of the resolved plan (`scenario.resolved`) that views read back, typed.
+/// Unknown fields are ignored, so summaries of older and newer versions still read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct PlanRecord {
+    pub interval_ns: u64,
+    pub warmup_ns: u64,
+    pub duration_ns: u64,
+    pub workloads: Vec<WorkloadRecord>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct WorkloadRecord {
+    pub name: String,
+    pub load: LoadRecord,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct LoadRecord {
+    pub profile: ProfileRecord,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ProfileRecord {
+    pub segments: Vec<crate::plan::Segment>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Generator {
     pub threads: usize,
@@ -118,68 +149,33 @@ pub struct WorkloadSummary {
     pub timeline: Vec<IntervalPoint>,
 }
 
-/// A stretch of trouble in a workload's timeline.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Disruption {
-    /// Run time of its first troubled interval, s.
-    pub from_s: f64,
-    /// Run time at which the first healthy interval after it began (recovered), or
-    /// the end of the run (not recovered).
-    pub to_s: f64,
-    pub recovered: bool,
-    pub errors: u64,
-}
-
-impl Disruption {
-    /// "errors, recovered after N s" or "errors, not recovered by the end".
-    pub fn outcome(&self) -> String {
-        if self.recovered {
-            format!(
-                "{} errors, recovered after {:.1} s",
-                self.errors,
-                self.to_s - self.from_s
-            )
-        } else {
-            format!("{} errors, not recovered by the end", self.errors)
-        }
-    }
-}
-
-/// Finds the disruptions in a timeline: intervals with errors, or with a target but
-/// no finished operation.
-pub fn disruptions(timeline: &[IntervalPoint]) -> Vec<Disruption> {
-    let mut out: Vec<Disruption> = Vec::new();
-    let mut open: Option<Disruption> = None;
-    for p in timeline {
-        // Nothing finished although something was due: e.g. sends hanging on a dead broker.
-        let troubled = p.errors > 0 || (p.target_rate > 0.0 && p.achieved_rate == 0.0);
-        match (&mut open, troubled) {
-            (None, true) => {
-                open = Some(Disruption {
-                    from_s: p.t_s,
-                    to_s: p.t_s + p.length_s,
-                    recovered: false,
-                    errors: p.errors,
-                })
-            }
-            (Some(d), true) => {
-                d.to_s = p.t_s + p.length_s;
-                d.errors += p.errors;
-            }
-            (Some(d), false) => {
-                d.to_s = p.t_s;
-                d.recovered = true;
-                out.extend(open.take());
-            }
-            (None, false) => {}
-        }
-    }
-    out.extend(open);
-    out
-}
-
 impl Summary {
-    pub fn build(plan: &Plan, m: &Measured) -> Summary {
+    /// The resolved plan's timing and phases, typed.
+    pub fn plan_record(&self) -> PlanRecord {
+        let mut r: PlanRecord = serde_json::from_value(self.scenario.resolved.clone()).unwrap_or_default();
+        if r.interval_ns == 0 {
+            r.interval_ns = 1_000_000_000;
+        }
+        r
+    }
+
+    /// The plan this run ran, rebuilt from the scenario text and overrides it recorded
+    /// (the one way every tool gets a run's plan back).
+    pub fn plan(&self) -> Result<Plan, String> {
+        let scenario = crate::scenario::parse(
+            &format!("{} (as run)", self.scenario.name),
+            &self.scenario.text,
+            &self.scenario.overrides,
+        )
+        .map_err(|e| e.to_string())?;
+        let mut plan = Plan::from_scenario(&scenario);
+        if let Some(shard) = self.shard.as_deref().and_then(|s| crate::plan::Shard::parse(s).ok()) {
+            plan.shard = shard;
+        }
+        Ok(plan)
+    }
+
+    pub fn build(plan: &Plan, m: &Measured, audit: Option<AuditReport>) -> Summary {
         let measured_ns = m.elapsed_ns.min(plan.duration_ns).saturating_sub(plan.warmup_ns).max(1);
         let measured_s = measured_ns as f64 / 1e9;
         let mut workloads = BTreeMap::new();
@@ -270,12 +266,12 @@ impl Summary {
                 malformed_replies: m.strays.malformed,
                 foreign_replies: m.strays.foreign,
             },
-            audit: m.audit.clone(),
+            audit,
             thresholds: Vec::new(),
             shard: (plan.shard.count > 1).then(|| format!("{}/{}", plan.shard.index, plan.shard.count)),
             merged_from: Vec::new(),
         };
-        summary.thresholds = crate::thresholds::evaluate(&plan.thresholds, &summary);
+        summary.thresholds = evaluate(&plan.thresholds, &summary);
         summary
     }
 
@@ -308,7 +304,7 @@ fn health(
             "healthy",
             format!(
                 "achieved {achieved:.1}/s of {target:.1}/s, schedule lag p99 {}",
-                super::text::ns(lag_p99)
+                crate::units::fmt_ns(lag_p99)
             ),
         );
     }
@@ -319,8 +315,8 @@ fn health(
     } else {
         format!(
             "schedule lag p99 {} exceeds {}",
-            super::text::ns(lag_p99),
-            super::text::ns(LAG_BOUND_NS)
+            crate::units::fmt_ns(lag_p99),
+            crate::units::fmt_ns(LAG_BOUND_NS)
         )
     };
     if needed >= 0.9 * *max_in_flight as f64 {
@@ -336,4 +332,58 @@ fn health(
             ),
         )
     }
+}
+
+/// Judges every threshold against a finished run's summary.
+pub fn evaluate(thresholds: &[Threshold], s: &Summary) -> Vec<Verdict> {
+    thresholds
+        .iter()
+        .map(|t| {
+            let judged = match (&t.metric, t.workload().and_then(|w| s.workloads.get(w))) {
+                (Metric::Audit { field }, _) => s.audit.as_ref().map(|a| {
+                    let v = match field.as_str() {
+                        "lost" => a.lost,
+                        "duplicates" => a.duplicates,
+                        "errors" => a.errors,
+                        "hidden" => a.hidden,
+                        "unanswered" => a.unanswered,
+                        "pending" => a.pending,
+                        _ => a.redelivered,
+                    } as f64;
+                    let bound = match t.bound {
+                        Bound::Value(b) | Bound::OfTarget(b) => b,
+                    };
+                    (v, t.op.holds(v, bound))
+                }),
+                (_, Some(w)) => {
+                    let stage = |st: Stage| w.stages.get(st.name()).cloned();
+                    t.judge(&Observed {
+                        stage: &stage,
+                        ops: w.ops,
+                        errors: w.errors.values().sum(),
+                        late: w.late,
+                        achieved_rate: w.achieved_rate,
+                        target_rate: w.target_rate,
+                    })
+                }
+                _ => None,
+            };
+            match judged {
+                Some((v, ok)) => Verdict {
+                    threshold: t.key.clone(),
+                    condition: t.condition.clone(),
+                    actual: t.show(v),
+                    passed: ok,
+                    note: None,
+                },
+                None => Verdict {
+                    threshold: t.key.clone(),
+                    condition: t.condition.clone(),
+                    actual: "n/a".into(),
+                    passed: false,
+                    note: Some("the run has no such measurement".into()),
+                },
+            }
+        })
+        .collect()
 }

@@ -2,6 +2,7 @@
 //! network: axes with round ticks, shaded bands (warmup, phases), one polyline per
 //! series, and a legend.
 
+use crate::report::markup::esc;
 use std::fmt::Write;
 
 /// A named series of (x, y) points.
@@ -96,10 +97,6 @@ fn tick_label(axis: Axis, t: f64, fmt: &dyn Fn(f64) -> String) -> String {
             }
         }
     }
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// Renders the chart as an `<svg>` element.

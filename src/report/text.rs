@@ -4,19 +4,7 @@ use std::fmt::Write;
 
 use super::summary::Summary;
 
-/// A duration in the unit that reads best.
-pub fn ns(v: u64) -> String {
-    let f = v as f64;
-    if f >= 1e9 {
-        format!("{:.2}s", f / 1e9)
-    } else if f >= 1e6 {
-        format!("{:.2}ms", f / 1e6)
-    } else if f >= 1e3 {
-        format!("{:.1}us", f / 1e3)
-    } else {
-        format!("{v}ns")
-    }
-}
+use crate::units::fmt_ns as ns;
 
 /// Renders the summary as a table per workload.
 pub fn render(s: &Summary) -> String {

@@ -2,9 +2,8 @@
 
 mod load;
 mod types;
-pub mod units;
 mod validate;
 
+pub use crate::units::{Dur, Size};
 pub use load::{load, nearest, parse, Loaded, ScenarioError};
 pub use types::*;
-pub use units::{Dur, Size};

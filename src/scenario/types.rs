@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::units::{Dur, Size};
+use crate::units::{Dur, Size};
 
 /// A whole scenario file.
 #[derive(Debug, Clone, Deserialize)]
@@ -386,6 +386,9 @@ pub struct Stall {
 #[serde(deny_unknown_fields, default)]
 pub struct ServiceWorkers {
     pub workers: Spanned<usize>,
+    /// Fault injection (embedded services only): drop every Nth consumed event
+    /// silently, as a lossy service would, so the audit has something to find.
+    pub drop_every: Option<Spanned<u64>>,
 }
 
 impl Default for ServiceWorkers {
@@ -393,6 +396,7 @@ impl Default for ServiceWorkers {
         // The seed runs a goroutine per message; this many concurrent handlers stands in.
         ServiceWorkers {
             workers: Spanned::new(0..0, 32),
+            drop_every: None,
         }
     }
 }

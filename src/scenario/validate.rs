@@ -156,6 +156,11 @@ pub fn check(s: &Scenario) -> Result<(), Fault> {
             return Err(at(st, "stall `for` must be shorter than `every`"));
         }
     }
+    if let Some(d) = &s.target.persistence.drop_every {
+        if *d.get_ref() == 0 {
+            return Err(at(d, "`drop_every` must be 1 or more (1 drops every event)"));
+        }
+    }
     for n in [
         &s.target.persistence.workers,
         &s.target.query.workers,

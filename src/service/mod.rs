@@ -4,6 +4,7 @@
 
 pub mod persistence;
 pub mod query;
+pub mod serve;
 
 use std::sync::atomic::AtomicU64;
 
@@ -53,27 +54,43 @@ pub struct ServiceConfig {
     pub consistency: crate::scenario::VersionConsistency,
 }
 
-/// Which reference service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Which {
+/// Which reference service (also the `eventbench serve` argument).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServiceKind {
     Persistence,
     Query,
+}
+
+impl ServiceKind {
+    /// Its concurrent handlers as the scenario sets them.
+    pub fn workers(self, plan: &crate::plan::Plan) -> usize {
+        match self {
+            ServiceKind::Persistence => *plan.target.persistence.workers.get_ref(),
+            ServiceKind::Query => *plan.target.query.workers.get_ref(),
+        }
+    }
 }
 
 /// Joins the service's consumer group on its input topic. A service is one group
 /// member feeding many handlers, as the seed runs one consumer and a goroutine per
 /// message (many members would only rebalance each other on a few partitions).
-pub fn subscribe(which: Which, log: &AnyLog, topics: &Topics) -> Result<AnyConsumer, crate::backend::BackendError> {
+pub fn subscribe(
+    which: ServiceKind,
+    log: &AnyLog,
+    topics: &Topics,
+) -> Result<AnyConsumer, crate::backend::BackendError> {
     use crate::backend::Topics as Subscription;
     match which {
-        Which::Persistence => log.subscribe(Subscription::Exact(topics.events.clone()), &topics.persistence_group),
-        Which::Query => log.subscribe(Subscription::Exact(topics.query.clone()), &topics.query_group),
+        ServiceKind::Persistence => {
+            log.subscribe(Subscription::Exact(topics.events.clone()), &topics.persistence_group)
+        }
+        ServiceKind::Query => log.subscribe(Subscription::Exact(topics.query.clone()), &topics.query_group),
     }
 }
 
 /// Starts a service: a pump from its consumer and `handlers` handlers.
 pub fn start(
-    which: Which,
+    which: ServiceKind,
     consumer: AnyConsumer,
     base: Worker,
     handlers: usize,
@@ -103,8 +120,8 @@ pub fn start(
             ..base.clone()
         };
         match which {
-            Which::Persistence => set.spawn(persistence::run_worker(w)),
-            Which::Query => set.spawn(query::run_worker(w)),
+            ServiceKind::Persistence => set.spawn(persistence::run_worker(w)),
+            ServiceKind::Query => set.spawn(query::run_worker(w)),
         };
     }
 }
@@ -119,13 +136,13 @@ pub async fn next_handled(w: &mut Worker) -> Option<Record> {
 
 impl ServiceConfig {
     /// The services' settings as a plan gives them.
-    pub fn of(plan: &crate::plan::Plan, clock: Clock, drop_every: Option<u64>) -> ServiceConfig {
+    pub fn of(plan: &crate::plan::Plan, clock: Clock) -> ServiceConfig {
         ServiceConfig {
             topics: plan.target.topics.clone(),
             clock,
             batch_size: *plan.target.query.batch_size.get_ref(),
             year_bucket: plan.data.year_bucket,
-            drop_every,
+            drop_every: plan.target.persistence.drop_every.as_ref().map(|d| *d.get_ref()),
             consistency: plan.target.consistency,
         }
     }

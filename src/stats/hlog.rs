@@ -14,7 +14,7 @@ use hdrhistogram::Histogram;
 
 /// Writes `latency.hlog`.
 pub struct IntervalLog {
-    out: BufWriter<File>,
+    out: BufWriter<Box<dyn Write + Send>>,
     serializer: V2DeflateSerializer,
     buf: Vec<u8>,
 }
@@ -22,7 +22,12 @@ pub struct IntervalLog {
 impl IntervalLog {
     /// Creates the file and writes the header; `start_unix_ns` is the run's anchor.
     pub fn create(path: &Path, comment: &str, start_unix_ns: i128) -> io::Result<IntervalLog> {
-        let mut out = BufWriter::new(File::create(path)?);
+        IntervalLog::new(Box::new(File::create(path)?), comment, start_unix_ns)
+    }
+
+    /// Writes the header to `out` (a file, or anything a test reads back).
+    pub fn new(out: Box<dyn Write + Send>, comment: &str, start_unix_ns: i128) -> io::Result<IntervalLog> {
+        let mut out = BufWriter::new(out);
         let secs = start_unix_ns as f64 / 1e9;
         writeln!(out, "#{}", comment.replace('\n', " "))?;
         writeln!(out, "#[Histogram log format version 1.3]")?;

@@ -1,9 +1,11 @@
 //! Measurement: stages, per-thread recorders, the interval log and percentiles.
 
 pub mod hlog;
+pub mod ledger;
 mod recorder;
 mod stage;
 mod summary;
+pub mod timeline;
 
 pub use recorder::{Counters, Hists, Registry, LATE_AFTER_NS};
 pub use stage::{ErrorClass, Stage};

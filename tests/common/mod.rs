@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use eventbench::engine::{self, RunOptions};
 use eventbench::plan::Plan;
-use eventbench::report::Summary;
+use eventbench::report::{RunDir, Summary};
+use eventbench::run::{run_to_dir, RunOptions};
 
 /// Loads a scenario from text, runs it into a temporary directory, returns the summary.
 pub fn run_text(text: &str, overrides: &[&str]) -> (Summary, tempfile::TempDir) {
@@ -15,18 +15,8 @@ pub fn run_text(text: &str, overrides: &[&str]) -> (Summary, tempfile::TempDir) 
     let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
     let loaded = eventbench::scenario::load(&path, &overrides).expect("scenario is valid");
     let plan = Plan::from_loaded(&loaded);
-    let out = dir.path().join("run");
-    let measured = engine::run(
-        &plan,
-        &RunOptions {
-            dir: out.clone(),
-            progress: None,
-            drop_every: None,
-        },
-    )
-    .expect("run");
-    let summary = Summary::build(&plan, &measured);
-    eventbench::report::write_summary(&out, &summary).expect("write summary");
+    let out = RunDir::create(&dir.path().join("run")).expect("run dir");
+    let summary = run_to_dir(&plan, &out, RunOptions::default()).expect("run");
     (summary, dir)
 }
 

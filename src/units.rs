@@ -1,5 +1,6 @@
-//! Human units in scenario files: durations ("500us", "20s", "1m30s") and byte sizes
-//! ("256", "1KiB", "16 KiB").
+//! Human units, read and written the same way everywhere: durations ("500us", "20s",
+//! "1m30s"), byte sizes ("256", "1KiB", "16 KiB"), percentages ("10%") and
+//! nanoseconds shown at a readable scale.
 
 use std::fmt;
 use std::time::Duration;
@@ -109,5 +110,44 @@ impl<'de> Deserialize<'de> for Size {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// Nanoseconds at a readable scale: `850ns`, `12.5us`, `3.20ms`, `1.50s`.
+pub fn fmt_ns(v: u64) -> String {
+    let f = v as f64;
+    if f >= 1e9 {
+        format!("{:.2}s", f / 1e9)
+    } else if f >= 1e6 {
+        format!("{:.2}ms", f / 1e6)
+    } else if f >= 1e3 {
+        format!("{:.1}us", f / 1e3)
+    } else {
+        format!("{v}ns")
+    }
+}
+
+/// A percentage written as `10%` or `0.1 %`, as a fraction (0.1, 0.001).
+pub fn percent(s: &str) -> Result<f64, String> {
+    s.trim()
+        .strip_suffix('%')
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .map(|v| v / 100.0)
+        .ok_or_else(|| format!("expected a percentage such as 10%, not {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_read_and_show() {
+        assert_eq!("1m30s".parse::<Dur>().map(|d| d.as_nanos()), Ok(90_000_000_000));
+        assert_eq!("16 KiB".parse::<Size>(), Ok(Size(16 << 10)));
+        assert_eq!(percent("0.1%"), Ok(0.001));
+        assert!(percent("10").is_err() && percent("-1%").is_err());
+        assert_eq!(fmt_ns(850), "850ns");
+        assert_eq!(fmt_ns(3_200_000), "3.20ms");
     }
 }

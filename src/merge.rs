@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
 
-use super::summary::{disruptions, Summary};
-use crate::engine::collector::IntervalPoint;
+use crate::report::{RunDir, RunDirError, Summary};
 use crate::stats::hlog::{IntervalLog, LoggedInterval};
+use crate::stats::timeline::disruptions;
+use crate::stats::timeline::IntervalPoint;
 use crate::stats::StageSummary;
 
 struct Input {
@@ -19,41 +20,56 @@ struct Input {
     intervals: Vec<LoggedInterval>,
 }
 
-fn open(dir: &Path) -> Result<Input, String> {
-    let sp = dir.join("summary.json");
-    let text = std::fs::read(&sp).map_err(|e| format!("cannot read {}: {e}", sp.display()))?;
-    let summary: Summary =
-        serde_json::from_slice(&text).map_err(|e| format!("{}: not an eventbench summary: {e}", sp.display()))?;
-    let hp = dir.join("latency.hlog");
-    let intervals = crate::stats::hlog::read(&hp).map_err(|e| format!("cannot read {}: {e}", hp.display()))?;
+fn open(dir: &Path) -> Result<Input, RunDirError> {
+    let run = RunDir::open(dir)?;
     Ok(Input {
         dir: dir.to_path_buf(),
-        summary,
-        intervals,
+        summary: run.read_summary()?,
+        intervals: run.read_intervals()?,
     })
 }
 
-/// Merges `dirs` into `out` (created); returns the merged summary.
-pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Summary, String> {
+/// Why runs could not be merged.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    /// The runs given do not merge (too few, different scenarios, odd histograms).
+    #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
+    Dir(#[from] RunDirError),
+}
+
+impl MergeError {
+    /// Whether the user's input is at fault (exit 2) rather than the machine (exit 1).
+    pub fn is_input(&self) -> bool {
+        match self {
+            MergeError::Input(_) => true,
+            MergeError::Dir(e) => e.is_input(),
+        }
+    }
+}
+
+/// Merges `dirs` into `out`; returns the merged summary.
+pub fn merge(dirs: &[PathBuf], out: &RunDir) -> Result<Summary, MergeError> {
     if dirs.len() < 2 {
-        return Err("merge needs at least two run directories".into());
+        return Err(MergeError::Input("merge needs at least two run directories".into()));
     }
     let inputs = dirs.iter().map(|d| open(d)).collect::<Result<Vec<_>, _>>()?;
     let first = &inputs[0].summary;
     for i in &inputs[1..] {
         if i.summary.scenario.name != first.scenario.name {
-            return Err(format!(
+            return Err(MergeError::Input(format!(
                 "{} ran scenario {:?}, {} ran {:?}: only runs of one scenario merge",
                 inputs[0].dir.display(),
                 first.scenario.name,
                 i.dir.display(),
                 i.summary.scenario.name
-            ));
+            )));
         }
     }
-    let plan = &first.scenario.resolved;
-    let interval_s = plan["interval_ns"].as_f64().unwrap_or(1e9) / 1e9;
-    let warmup_s = plan["warmup_ns"].as_f64().unwrap_or(0.0) / 1e9;
+    let plan = first.plan_record();
+    let interval_s = plan.interval_ns as f64 / 1e9;
+    let warmup_s = plan.warmup_ns as f64 / 1e9;
     // Interval k of every run covers [k * interval, (k + 1) * interval) of its own clock.
     let slot = |start_s: f64| (start_s / interval_s + 1e-6).floor() as u64;
     let mut merged: BTreeMap<(String, u64), (f64, Histogram<u64>)> = BTreeMap::new();
@@ -63,19 +79,23 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Summary, String> {
                 .entry((i.tag.clone(), slot(i.start_s)))
                 .or_insert_with(|| (0.0, crate::stats::empty_like(&i.histogram)));
             e.0 = e.0.max(i.length_s);
-            e.1.add(&i.histogram).map_err(|e| format!("adding histograms: {e}"))?;
+            e.1.add(&i.histogram)
+                .map_err(|e| MergeError::Input(format!("adding histograms: {e}")))?;
         }
     }
-    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let started: Vec<i128> = inputs
         .iter()
         .filter_map(|i| crate::model::GoTime::parse_rfc3339(&i.summary.started_at).ok())
         .map(|t| t.unix_nanos())
         .collect();
     let origin = started.iter().copied().min().unwrap_or(0);
-    let hp = out.join("latency.hlog");
-    let mut log = IntervalLog::create(
-        &hp,
+    let hp = out.path().join("latency.hlog");
+    let werr = |source| RunDirError::Write {
+        path: hp.clone(),
+        source,
+    };
+    let mut log = IntervalLog::new(
+        out.interval_log()?,
         &format!(
             "eventbench {} merge of {} runs of scenario {}",
             env!("CARGO_PKG_VERSION"),
@@ -84,14 +104,13 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Summary, String> {
         ),
         origin,
     )
-    .map_err(|e| format!("cannot write {}: {e}", hp.display()))?;
+    .map_err(werr)?;
     let mut by_slot: Vec<_> = merged.iter().collect();
     by_slot.sort_by_key(|((tag, k), _)| (*k, tag.clone()));
     for ((tag, k), (len, h)) in &by_slot {
-        log.interval(tag, *k as f64 * interval_s, *len, h)
-            .map_err(|e| format!("cannot write {}: {e}", hp.display()))?;
+        log.interval(tag, *k as f64 * interval_s, *len, h).map_err(werr)?;
     }
-    log.flush().map_err(|e| format!("cannot write {}: {e}", hp.display()))?;
+    log.flush().map_err(werr)?;
 
     let mut s = first.clone();
     s.merged_from = inputs.iter().map(|i| i.dir.display().to_string()).collect();
@@ -209,10 +228,9 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Summary, String> {
         }
     }
     // Thresholds judged again, on the merged numbers.
-    if let Ok(scenario) = crate::scenario::parse("merged", &first.scenario.text, &first.scenario.overrides) {
-        let plan = crate::plan::Plan::from_scenario(&scenario);
-        s.thresholds = crate::thresholds::evaluate(&plan.thresholds, &s);
+    if let Ok(plan) = first.plan() {
+        s.thresholds = crate::report::summary::evaluate(&plan.thresholds, &s);
     }
-    super::write_summary(out, &s).map_err(|e| format!("cannot write {}: {e}", out.join("summary.json").display()))?;
+    out.write_all(&s)?;
     Ok(s)
 }

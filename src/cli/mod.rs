@@ -1,0 +1,179 @@
+//! The command line: one `Args` struct per subcommand, and one place ([`exit_code`])
+//! that turns every outcome into a documented exit code, ripgrep-style. Handlers live
+//! beside this file by concern: [`runs`] (run, validate, serve), [`tools`] (audit,
+//! compare, merge, report, capacity) and [`gen`].
+//!
+//! Exit codes: 0 success; 1 runtime failure; 2 invalid input or usage; 3 the run
+//! completed but failed a check (a threshold, the integrity audit, an abort after a
+//! sustained breach; a regression found by compare); 130 interrupted by SIGINT/SIGTERM
+//! (the report of what was measured is written).
+
+mod gen;
+mod runs;
+mod tools;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_RUNTIME: i32 = 1;
+pub const EXIT_INPUT: i32 = 2;
+pub const EXIT_CHECKS: i32 = 3;
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+#[derive(Parser)]
+#[command(
+    name = "eventbench",
+    version,
+    about = "Benchmark and load generator for event stores on Kafka and ScyllaDB/Cassandra"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario and write its report directory.
+    Run(runs::RunArgs),
+    /// Run one reference service (against the scenario's target) until Ctrl-C.
+    Serve(runs::ServeArgs),
+    /// Audit a pipeline run again: re-read the store and judge it with the run's ledger.
+    Audit(tools::AuditArgs),
+    /// Compare two runs (run directories or summary.json files) stage by stage.
+    Compare(tools::CompareArgs),
+    /// Find the highest rate a workload sustains under SLOs (steady steps: a ladder, then bisection).
+    Capacity(tools::CapacityArgs),
+    /// Combine runs of one scenario (e.g. --shard parts) into one run directory.
+    Merge(tools::MergeArgs),
+    /// Rebuild a run directory's report.html from its summary.json and latency.hlog.
+    Report(tools::ReportArgs),
+    /// Check a scenario and print the resolved plan.
+    Validate(runs::ValidateArgs),
+    /// Print synthetic seed models as JSON Lines (the exact Go wire format).
+    Gen(gen::GenArgs),
+}
+
+/// The scenario file and its `--set` overrides, as every scenario command takes them.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ScenarioArgs {
+    pub scenario: PathBuf,
+    /// Override a scenario value by dotted path, e.g. workload.producers.rate=2000.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+/// How a command that did its work ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// A check failed: a threshold, the audit, an abort, a regression.
+    ChecksFailed,
+    /// A signal ended the run; its report is written.
+    Interrupted,
+}
+
+/// Why a command could not do its work.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// What the user gave is wrong: a scenario, a flag, a path.
+    #[error("{0}")]
+    Input(String),
+    /// The machine or the target failed.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl From<crate::scenario::ScenarioError> for CliError {
+    fn from(e: crate::scenario::ScenarioError) -> CliError {
+        CliError::Input(e.to_string())
+    }
+}
+
+impl From<crate::report::RunDirError> for CliError {
+    fn from(e: crate::report::RunDirError) -> CliError {
+        if e.is_input() {
+            CliError::Input(e.to_string())
+        } else {
+            CliError::Runtime(e.to_string())
+        }
+    }
+}
+
+impl From<crate::run::RunError> for CliError {
+    fn from(e: crate::run::RunError) -> CliError {
+        CliError::Runtime(e.to_string())
+    }
+}
+
+/// The one mapping from outcomes to exit codes.
+pub fn exit_code(r: &Result<Outcome, CliError>) -> i32 {
+    match r {
+        Ok(Outcome::Ok) => EXIT_OK,
+        Ok(Outcome::ChecksFailed) => EXIT_CHECKS,
+        Ok(Outcome::Interrupted) => EXIT_INTERRUPTED,
+        Err(CliError::Input(_)) => EXIT_INPUT,
+        Err(CliError::Runtime(_)) => EXIT_RUNTIME,
+    }
+}
+
+/// Runs the command line; returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_INPUT } else { EXIT_OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let result = match cli.command {
+        Command::Run(a) => runs::run(a),
+        Command::Validate(a) => runs::validate(a),
+        Command::Serve(a) => runs::serve(a),
+        Command::Audit(a) => tools::audit(a),
+        Command::Capacity(a) => tools::capacity(a),
+        Command::Merge(a) => tools::merge(a),
+        Command::Compare(a) => tools::compare(a),
+        Command::Report(a) => tools::report(a),
+        Command::Gen(a) => gen::gen(a),
+    };
+    if let Err(e) = &result {
+        eprintln!("error: {e}");
+    }
+    exit_code(&result)
+}
+
+/// Loads a scenario into a plan.
+fn load(a: &ScenarioArgs) -> Result<crate::plan::Plan, CliError> {
+    let loaded = crate::scenario::load(&a.scenario, &a.set)?;
+    Ok(crate::plan::Plan::from_loaded(&loaded))
+}
+
+/// A run's outcome from its summary.
+fn outcome(s: &crate::report::Summary) -> Outcome {
+    if s.interrupted.is_some() {
+        Outcome::Interrupted
+    } else if !s.checks_passed() {
+        Outcome::ChecksFailed
+    } else {
+        Outcome::Ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_has_its_documented_code() {
+        assert_eq!(exit_code(&Ok(Outcome::Ok)), 0);
+        assert_eq!(exit_code(&Err(CliError::Runtime("x".into()))), 1);
+        assert_eq!(exit_code(&Err(CliError::Input("x".into()))), 2);
+        assert_eq!(exit_code(&Ok(Outcome::ChecksFailed)), 3);
+        assert_eq!(exit_code(&Ok(Outcome::Interrupted)), 130);
+        let missing = crate::report::RunDir::open(std::path::Path::new("/nonexistent/run")).expect_err("missing");
+        assert!(matches!(CliError::from(missing), CliError::Input(_)));
+    }
+}

@@ -1,0 +1,99 @@
+//! `run`, `validate` and `serve`: the commands that take a scenario.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use super::{load, outcome, CliError, Outcome, ScenarioArgs};
+use crate::report::progress::Style;
+use crate::report::RunDir;
+use crate::run::{run_to_dir, RunOptions};
+use crate::service::ServiceKind;
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// Run directory (default: reports/<scenario>/<UTC time>/).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// No progress output.
+    #[arg(long)]
+    quiet: bool,
+    /// Run only share i of n (from 0) of every workload's operations: n generators
+    /// with --shard 0/n .. n-1/n together run exactly the scenario's load.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    #[arg(value_enum)]
+    service: ServiceKind,
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// Concurrent handlers (default: the scenario's `target.<service>.workers`).
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+pub fn run(a: RunArgs) -> Result<Outcome, CliError> {
+    let mut plan = load(&a.scenario)?;
+    if let Some(s) = &a.shard {
+        plan.shard = crate::plan::Shard::parse(s).map_err(CliError::Input)?;
+    }
+    let path = a.out.unwrap_or_else(|| {
+        RunDir::default_path(
+            &plan.name,
+            crate::clock::Clock::start().wall_origin_ns(),
+            plan.shard,
+            "",
+        )
+    });
+    let dir = RunDir::create(&path)?;
+    let progress = if a.quiet {
+        None
+    } else if std::io::stderr().is_terminal() {
+        Some(Style::Bar)
+    } else {
+        Some(Style::Lines)
+    };
+    let opts = RunOptions {
+        progress,
+        record_only: false,
+    };
+    let summary = run_to_dir(&plan, &dir, opts)?;
+    print!("{}", crate::report::text::render(&summary));
+    println!("report: {}", dir.path().display());
+    Ok(outcome(&summary))
+}
+
+pub fn validate(a: ValidateArgs) -> Result<Outcome, CliError> {
+    let plan = load(&a.scenario)?;
+    let json = serde_json::to_string_pretty(&plan).map_err(|e| CliError::Runtime(e.to_string()))?;
+    println!("{json}");
+    eprintln!("{}: ok", a.scenario.scenario.display());
+    Ok(Outcome::Ok)
+}
+
+pub fn serve(a: ServeArgs) -> Result<Outcome, CliError> {
+    let plan = load(&a.scenario)?;
+    let workers = a.workers.unwrap_or_else(|| a.service.workers(&plan)).max(1);
+    let rt =
+        crate::host::runtime(plan.threads).map_err(|e| CliError::Runtime(format!("cannot start the runtime: {e}")))?;
+    let which = a.service;
+    let stats = rt
+        .block_on(async { crate::service::serve::serve(&plan, which, workers, crate::host::Stop::on_signals()).await });
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    let s = stats.map_err(|e| CliError::Runtime(e.to_string()))?;
+    println!(
+        "{which:?}: {} consumed, {} replied, {} malformed, {} failed",
+        s.consumed, s.replied, s.malformed, s.failed
+    );
+    Ok(Outcome::Ok)
+}

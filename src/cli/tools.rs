@@ -1,0 +1,251 @@
+//! The tools that work on runs: `audit`, `compare`, `merge`, `report` and `capacity`.
+
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+
+use super::{outcome, CliError, Outcome, ScenarioArgs};
+use crate::report::RunDir;
+use crate::units::percent;
+
+#[derive(clap::Args)]
+pub struct AuditArgs {
+    run_dir: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    run_dir: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    #[arg(required = true, num_args = 2..)]
+    run_dirs: Vec<PathBuf>,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct CompareArgs {
+    baseline: PathBuf,
+    candidate: PathBuf,
+    /// Changes smaller than this are "no significant change".
+    #[arg(long, default_value = "10%")]
+    noise: String,
+    /// Confidence of the bootstrap intervals, percent.
+    #[arg(long, default_value_t = 95.0)]
+    confidence: f64,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Exit 3 when a row is slower (beyond its --limit, if it has one).
+    #[arg(long)]
+    fail_on_regression: bool,
+    /// Allowed slowdown of one metric, e.g. e2e.persisted.p99=20% or producers.produce.p50=5%.
+    #[arg(long = "limit", value_name = "STAGE.STAT=PCT")]
+    limits: Vec<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(clap::Args)]
+pub struct CapacityArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// e.g. "e2e.persisted.p99 < 50ms" (the searched workload's stage), repeatable.
+    #[arg(long = "slo", required = true)]
+    slos: Vec<String>,
+    /// The workload whose rate is searched (default: the first open workload).
+    #[arg(long)]
+    workload: Option<String>,
+    #[arg(long, default_value = "5%")]
+    precision: String,
+    /// First rate of the ladder, operations/s.
+    #[arg(long, default_value_t = 500.0)]
+    start: f64,
+    #[arg(long, default_value_t = 1_000_000.0)]
+    max: f64,
+    /// Measured time per step (after its warmup).
+    #[arg(long, default_value = "10s")]
+    step: String,
+    #[arg(long, default_value = "3s")]
+    step_warmup: String,
+    /// Extra runs of each boundary step, for confidence.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+    /// Errors per operation a passing step may have.
+    #[arg(long, default_value = "0.1%")]
+    errors: String,
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub fn audit(a: AuditArgs) -> Result<Outcome, CliError> {
+    use crate::reaudit::ReauditError;
+    let dir = RunDir::open(&a.run_dir)?;
+    let report = crate::reaudit::reaudit(&dir).map_err(|e| match e {
+        ReauditError::Dir(d) => CliError::from(d),
+        ReauditError::Unsupported(why) => CliError::Input(why),
+        other => CliError::Runtime(other.to_string()),
+    })?;
+    print!("{}", crate::report::text::audit(&report));
+    Ok(if report.passed() {
+        Outcome::Ok
+    } else {
+        Outcome::ChecksFailed
+    })
+}
+
+pub fn report(a: ReportArgs) -> Result<Outcome, CliError> {
+    let dir = RunDir::open(&a.run_dir)?;
+    let summary = dir.read_summary()?;
+    let path = dir.write_report_html(&summary)?;
+    println!("{}", path.display());
+    Ok(Outcome::Ok)
+}
+
+pub fn merge(a: MergeArgs) -> Result<Outcome, CliError> {
+    let out = RunDir::create(&a.out)?;
+    let summary = crate::merge::merge(&a.run_dirs, &out).map_err(|e| {
+        if e.is_input() {
+            CliError::Input(e.to_string())
+        } else {
+            CliError::Runtime(e.to_string())
+        }
+    })?;
+    print!("{}", crate::report::text::render(&summary));
+    println!("report: {}", out.path().display());
+    Ok(outcome(&summary))
+}
+
+pub fn compare(a: CompareArgs) -> Result<Outcome, CliError> {
+    let mut limits = std::collections::BTreeMap::new();
+    for l in &a.limits {
+        let (k, v) = l
+            .split_once('=')
+            .ok_or_else(|| CliError::Input(format!("--limit {l:?}: expected STAGE.STAT=PCT")))?;
+        let v = percent(v).map_err(|e| CliError::Input(format!("--limit {l:?}: {e}")))?;
+        limits.insert(k.trim().to_string(), v);
+    }
+    if !(50.0..100.0).contains(&a.confidence) {
+        return Err(CliError::Input(format!(
+            "--confidence {}: expected 50..100",
+            a.confidence
+        )));
+    }
+    let opts = crate::compare::Options {
+        noise: percent(&a.noise).map_err(|e| CliError::Input(format!("--noise: {e}")))?,
+        confidence: a.confidence / 100.0,
+        limits,
+    };
+    let base = crate::compare::Run::open(&a.baseline)?;
+    let cand = crate::compare::Run::open(&a.candidate)?;
+    let c = crate::compare::compare(&base, &cand, &opts);
+    match a.format {
+        Format::Text => print!("{}", crate::compare::text(&c)),
+        Format::Markdown => print!("{}", crate::compare::markdown(&c)),
+        Format::Json => {
+            let j = serde_json::to_string_pretty(&c).map_err(|e| CliError::Runtime(e.to_string()))?;
+            println!("{j}");
+        }
+    }
+    Ok(if a.fail_on_regression && c.regressions > 0 {
+        Outcome::ChecksFailed
+    } else {
+        Outcome::Ok
+    })
+}
+
+pub fn capacity(a: CapacityArgs) -> Result<Outcome, CliError> {
+    let loaded = crate::scenario::load(&a.scenario.scenario, &a.scenario.set)?;
+    let plan = crate::plan::Plan::from_loaded(&loaded);
+    let opts = capacity_options(&a, &plan).map_err(CliError::Input)?;
+    let out = RunDir::create(&opts.out)?;
+    let result = crate::capacity::search(&loaded.text, &a.scenario.set, &opts, |s| {
+        eprintln!(
+            "{:>7} {:>10.0}/s  achieved {:>10.1}/s  p99 {:>10}  {}",
+            s.phase,
+            s.rate,
+            s.achieved_rate,
+            crate::units::fmt_ns((s.p99_ms * 1e6) as u64),
+            if s.passed {
+                "pass".to_string()
+            } else {
+                format!("FAIL: {}", s.reasons.join("; "))
+            }
+        );
+    });
+    let c = result.map_err(CliError::Runtime)?;
+    crate::capacity::write(&out, &c)?;
+    print!("{}", crate::capacity::report::markdown(&c));
+    println!("report: {}", out.path().display());
+    Ok(Outcome::Ok)
+}
+
+/// The search's settings from the flags, checked against the scenario.
+fn capacity_options(a: &CapacityArgs, plan: &crate::plan::Plan) -> Result<crate::capacity::Options, String> {
+    let workload = match &a.workload {
+        Some(w) => w.clone(),
+        None => plan
+            .workloads
+            .iter()
+            .find(|w| matches!(w.load, crate::plan::Load::Open { .. }))
+            .map(|w| w.name.clone())
+            .ok_or("the scenario has no open-model workload to search")?,
+    };
+    let names: Vec<String> = plan.workloads.iter().map(|w| w.name.clone()).collect();
+    let mut slos = Vec::new();
+    for text in &a.slos {
+        let at = text
+            .find(['<', '>'])
+            .ok_or_else(|| format!("--slo {text:?}: expected e.g. \"e2e.persisted.p99 < 50ms\""))?;
+        let (key, cond) = (text[..at].trim(), text[at..].trim());
+        let key = if names.iter().any(|n| key.starts_with(&format!("{n}."))) {
+            key.to_string()
+        } else {
+            format!("{workload}.{key}")
+        };
+        slos.push(
+            crate::thresholds::parse(&key, &crate::thresholds::Spec::Condition(cond.into()), &names)
+                .map_err(|e| format!("--slo {text:?}: {e}"))?,
+        );
+    }
+    let dur = |s: &str, flag: &str| {
+        s.parse::<crate::units::Dur>()
+            .map(|d| d.as_nanos())
+            .map_err(|e| format!("--{flag} {s:?}: {e}"))
+    };
+    if !(a.start > 0.0 && a.max >= a.start) {
+        return Err(format!(
+            "--start {} and --max {}: need 0 < start <= max",
+            a.start, a.max
+        ));
+    }
+    let out = a.out.clone().unwrap_or_else(|| {
+        RunDir::default_path(
+            &plan.name,
+            crate::clock::Clock::start().wall_origin_ns(),
+            crate::plan::Shard::WHOLE,
+            "-capacity",
+        )
+    });
+    Ok(crate::capacity::Options {
+        workload,
+        slos,
+        precision: percent(&a.precision)
+            .map_err(|e| format!("--precision: {e}"))?
+            .max(0.001),
+        start: a.start,
+        max: a.max,
+        step_ns: dur(&a.step, "step")?,
+        warmup_ns: dur(&a.step_warmup, "step-warmup")?,
+        repeat: a.repeat,
+        error_limit: percent(&a.errors).map_err(|e| format!("--errors: {e}"))?,
+        out,
+    })
+}

@@ -1,0 +1,207 @@
+//! Before the clock starts: eventbench's own consumers join their groups, readers learn
+//! where each aggregate's projection stands, and the embedded services' consumers join
+//! theirs. A group's first join waits out the broker's rebalance delay, and none of
+//! that is load.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::listener::Source;
+use super::EngineError;
+use crate::backend::{reply_topics, AnyConsumer, AnyLog, BackendError, Ctx, EventLog, EventStore, Target, Topics};
+use crate::clock::Clock;
+use crate::plan::{Load, Plan};
+use crate::scenario::WorkloadKind;
+use crate::service::{persistence, ServiceConfig, ServiceCounters, ServiceKind, Worker};
+use crate::stats::hlog::IntervalLog;
+use crate::stats::ledger::Ledger;
+use crate::stats::ErrorClass;
+
+/// Whether eventbench itself listens for replies (or its own events) on the log.
+pub(super) fn listens(plan: &Plan) -> bool {
+    let produces = plan.workloads.iter().any(|w| w.kind == WorkloadKind::Produce);
+    produces && (plan.services_answer() || plan.target.e2e)
+}
+
+/// Which embedded services this run starts.
+pub(super) fn embedded(plan: &Plan) -> Vec<ServiceKind> {
+    let produces = plan.workloads.iter().any(|w| w.kind == WorkloadKind::Produce);
+    let mut out = Vec::new();
+    if produces && plan.services_embedded() {
+        out.push(ServiceKind::Persistence);
+    }
+    if plan.queries_via_log() && plan.services_embedded() {
+        out.push(ServiceKind::Query);
+    }
+    out
+}
+
+/// eventbench's own consumers, each group joined and assigned.
+pub(super) async fn listeners(plan: &Plan, log: &AnyLog) -> Result<Vec<(Source, AnyConsumer)>, EngineError> {
+    let topics = &plan.target.topics;
+    let aggregates = plan.aggregate_ids();
+    let mut subscriptions = Vec::new();
+    if listens(plan) && plan.services_answer() {
+        let replies = reply_topics(&topics.persistence_response, &aggregates);
+        subscriptions.push((Source::Replies, Topics::List(replies), "eventbench.replies"));
+    } else if listens(plan) {
+        subscriptions.push((Source::Events, Topics::Exact(topics.events.clone()), "eventbench.e2e"));
+    }
+    if plan.queries_via_log() {
+        let results = reply_topics(&topics.query_response, &aggregates);
+        subscriptions.push((Source::QueryResults, Topics::List(results), "eventbench.results"));
+    }
+    let mut consumers = Vec::new();
+    for (source, subscription, group) in subscriptions {
+        // Kafka: one member, so no rebalance after it is assigned can skip records
+        // (a new owner of a partition with no committed offset starts at `latest`).
+        let members = if matches!(log, AnyLog::Kafka(_)) {
+            1
+        } else {
+            plan.threads.max(1)
+        };
+        let mut group_members = Vec::new();
+        for _ in 0..members {
+            group_members.push(log.subscribe(subscription.clone(), group)?);
+        }
+        if !any_ready(&group_members, Duration::from_secs(30)).await {
+            return Err(EngineError::Backend(BackendError::new(
+                ErrorClass::Fatal,
+                format!("eventbench's consumer (group {group}) got no partitions of {subscription:?} within 30 s"),
+            )));
+        }
+        consumers.extend(group_members.into_iter().map(|c| (source, c)));
+    }
+    Ok(consumers)
+}
+
+/// Readers start up to date: each aggregate's projection is one below its current
+/// meta version (so the epoch being written now is theirs), and never below their
+/// `from_version`. Returns the start projection per aggregate id (index `id as u8`).
+pub(super) async fn reader_start(plan: &Plan, target: &Target, ledger: &Ledger) -> Result<Vec<i64>, EngineError> {
+    let mut start = vec![i64::MIN; 256];
+    let floor = plan
+        .workloads
+        .iter()
+        .filter(|w| w.kind == WorkloadKind::Query)
+        .map(|w| w.from_version)
+        .min();
+    let Some(floor) = floor else {
+        return Ok(start);
+    };
+    let mut ctx = Ctx::new(Clock::start(), 0);
+    for a in plan.aggregate_ids() {
+        let meta = target.store.read_meta(&mut ctx, persistence::META_PARTITION, a).await?;
+        let p = meta.map_or(floor, |m| (m - 1).max(floor));
+        start[a as u8 as usize] = p;
+        ledger.floors[a as u8 as usize].store(p, Ordering::Relaxed);
+    }
+    Ok(start)
+}
+
+/// The embedded services' consumers, joined (a previous run's backlog skipped first
+/// when `target.skip_backlog` says so).
+pub(super) async fn service_consumers(
+    plan: &Plan,
+    log: &AnyLog,
+) -> Result<Vec<(ServiceKind, AnyConsumer)>, EngineError> {
+    let topics = &plan.target.topics;
+    let mut out = Vec::new();
+    for which in embedded(plan) {
+        if let (AnyLog::Kafka(k), true) = (log, plan.target.skip_backlog) {
+            let (group, topic) = match which {
+                ServiceKind::Persistence => (&topics.persistence_group, &topics.events),
+                ServiceKind::Query => (&topics.query_group, &topics.query),
+            };
+            let skipped = k.skip_backlog(group, topic)?;
+            if skipped > 0 {
+                eprintln!("note: {group} skipped a backlog of {skipped} records on {topic} (target.skip_backlog)");
+            }
+        }
+        let c = crate::service::subscribe(which, log, topics)?;
+        if !c.ready(Duration::from_secs(60)).await {
+            return Err(EngineError::Backend(BackendError::new(
+                ErrorClass::Fatal,
+                format!("the embedded {which:?} service's consumer got no partitions within 60 s"),
+            )));
+        }
+        out.push((which, c));
+    }
+    Ok(out)
+}
+
+/// The embedded services' counters, by [`ServiceKind`].
+#[derive(Default)]
+pub(super) struct Counters {
+    pub persistence: Arc<ServiceCounters>,
+    pub query: Arc<ServiceCounters>,
+}
+
+/// Starts each embedded service on its joined consumer.
+pub(super) fn start_services(
+    plan: &Plan,
+    target: &Target,
+    clock: Clock,
+    consumers: Vec<(ServiceKind, AnyConsumer)>,
+    stop: &watch::Receiver<bool>,
+    counters: &Counters,
+    background: &mut JoinSet<Result<(), BackendError>>,
+) {
+    let cfg = Arc::new(ServiceConfig::of(plan, clock));
+    for (which, consumer) in consumers {
+        let counters = match which {
+            ServiceKind::Persistence => &counters.persistence,
+            ServiceKind::Query => &counters.query,
+        };
+        let base = Worker {
+            records: async_channel::bounded(1).1,
+            log: target.log.clone(),
+            store: target.store.clone(),
+            cfg: cfg.clone(),
+            counters: counters.clone(),
+            stop: stop.clone(),
+            seed: plan.seed ^ (which as u64 + 1) << 40,
+        };
+        crate::service::start(which, consumer, base, which.workers(plan), background);
+    }
+}
+
+/// The interval log's header comments: the warmup boundary and each phase.
+pub(super) fn write_plan_comments(log: &mut IntervalLog, plan: &Plan) -> std::io::Result<()> {
+    log.comment(&format!(
+        "[eventbench: warmup until {:.3} s; operations intended before it are excluded from summary.json]",
+        plan.warmup_ns as f64 / 1e9
+    ))?;
+    for w in &plan.workloads {
+        if let Load::Open { profile, .. } = &w.load {
+            for s in &profile.segments {
+                log.comment(&format!(
+                    "[Phase: {} {:.3}-{:.3} s rate {:.1}->{:.1}/s]",
+                    w.name,
+                    s.start_ns as f64 / 1e9,
+                    (s.start_ns + s.duration_ns) as f64 / 1e9,
+                    s.from_rate,
+                    s.to_rate
+                ))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Waits until at least one of a group's members has partitions.
+async fn any_ready(consumers: &[AnyConsumer], within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        for c in consumers {
+            if c.ready(Duration::from_millis(200)).await {
+                return true;
+            }
+        }
+    }
+    false
+}

@@ -1,0 +1,115 @@
+//! The run loop on the memory backends, with a fake stop and a counting callback: no
+//! files, no signals, no services outside the process.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use crate::backend::{connect, Target};
+use crate::host::Stop;
+use crate::plan::Plan;
+use crate::stats::Stage;
+
+/// A writer the test reads back after the run.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn plan(extra: &str) -> Plan {
+    let text = format!(
+        r#"
+name = "engine-test"
+duration = "1s"
+warmup = "200ms"
+interval = "100ms"
+drain = "1s"
+threads = 2
+[target]
+log = "memory"
+store = "memory"
+[target.memory_store]
+service_time = {{ dist = "fixed", value = "100us" }}
+[workload.writers]
+kind = "persist"
+rate = 400
+max_in_flight = 32
+{extra}
+"#
+    );
+    let scenario = crate::scenario::parse("engine-test.toml", &text, &[]).expect("valid scenario");
+    Plan::from_scenario(&scenario)
+}
+
+async fn target(plan: &Plan) -> Target {
+    connect(plan, 0xe7).await.expect("memory backends connect")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_closes_every_interval_and_accounts_for_every_operation() {
+    let plan = plan("");
+    let target = target(&plan).await;
+    let log = Captured::default();
+    let mut calls = Vec::new();
+    let m = super::run(
+        &plan,
+        &target,
+        0xe7,
+        Box::new(log.clone()),
+        Stop::never(),
+        &mut |now, timeline| calls.push((now, timeline[0].len())),
+    )
+    .await
+    .expect("run");
+    // 1 s in 100 ms intervals: 10 callbacks, each after one more timeline point.
+    assert_eq!(calls.len(), 10, "{calls:?}");
+    assert!(calls
+        .windows(2)
+        .all(|w| w[1].0 == w[0].0 + 100_000_000 && w[1].1 == w[0].1 + 1));
+    assert_eq!(m.interrupted, None);
+    // 400/s for 1 s, 0.2 s of it warmup: 320 measured operations, none lost.
+    let h = &m.totals[0];
+    assert_eq!(
+        h.stages[Stage::Persist as usize].len() + m.dropped[0] + m.abandoned[0],
+        320
+    );
+    assert_eq!(m.dropped[0] + m.abandoned[0], 0);
+    let text = String::from_utf8(log.0.lock().expect("lock").clone()).expect("utf8");
+    assert!(text.contains("#[Histogram log format version 1.3]"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("Tag=writers.persist,")), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_ends_the_run_early_with_its_reason() {
+    let plan = plan("").clone();
+    let mut plan = plan;
+    plan.duration_ns = 30_000_000_000;
+    let target = target(&plan).await;
+    let (handle, stop) = Stop::new();
+    let mut intervals = 0;
+    let started = std::time::Instant::now();
+    let m = super::run(&plan, &target, 0xe7, Box::new(std::io::sink()), stop, &mut |_, _| {
+        intervals += 1;
+        if intervals == 5 {
+            handle.stop("test stop");
+        }
+    })
+    .await
+    .expect("run");
+    assert_eq!(m.interrupted.as_deref(), Some("test stop"));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(m.elapsed_ns < 2_000_000_000, "{}", m.elapsed_ns);
+    // Stopped after 0.5 s of a 30 s run: what was measured is there.
+    assert!(m.totals[0].stages[Stage::Persist as usize].len() > 50);
+}

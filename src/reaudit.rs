@@ -1,0 +1,64 @@
+//! `eventbench audit <run dir>`: judge a finished pipeline run again from its
+//! `ledger.bin` and the store as it is now (e.g. after services caught up).
+
+use crate::audit::{self, AuditReport};
+use crate::backend::{AnyStore, BackendError, ScyllaStore};
+use crate::report::{RunDir, RunDirError};
+use crate::scenario::StoreKind;
+
+/// Why a re-audit could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum ReauditError {
+    #[error("{0}")]
+    Dir(#[from] RunDirError),
+    /// The run cannot be audited again (e.g. its store lived in its process).
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("{0}")]
+    Store(#[from] BackendError),
+}
+
+/// Re-audits the run in `dir`, rewriting `audit.json` and the summary's `audit`.
+pub fn reaudit(dir: &RunDir) -> Result<AuditReport, ReauditError> {
+    let mut summary = dir.read_summary()?;
+    let plan = summary.plan().map_err(|why| RunDirError::Invalid {
+        path: dir.path().join("summary.json"),
+        why,
+    })?;
+    let snap = dir.read_ledger()?;
+    let run_tag = u64::from_str_radix(&summary.run_tag, 16).map_err(|e| RunDirError::Invalid {
+        path: dir.path().join("summary.json"),
+        why: format!("run_tag: {e}"),
+    })?;
+    if plan.target.store == StoreKind::Memory {
+        return summary
+            .audit
+            .clone()
+            .ok_or_else(|| ReauditError::Unsupported("the run used the memory store and wrote no audit".into()))
+            .map(|mut a| {
+                a.notes
+                    .push("the memory store lived in the run's process: this is the audit it wrote".into());
+                a
+            });
+    }
+    let started = crate::model::GoTime::parse_rfc3339(&summary.started_at).map_err(|e| RunDirError::Invalid {
+        path: dir.path().join("summary.json"),
+        why: format!("started_at: {e}"),
+    })?;
+    let years = audit::run::year_buckets(&plan, started.unix_nanos(), (summary.elapsed_s * 1e9) as u64);
+    let report = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ReauditError::Runtime)?
+        .block_on(async {
+            let store = AnyStore::Scylla(std::sync::Arc::new(ScyllaStore::connect(&plan.target.scylla).await?));
+            let view = audit::scan_store(&store, &plan.aggregate_ids(), &years, run_tag).await?;
+            Ok::<_, BackendError>(audit::judge(&snap, Some(&view), run_tag, &plan.audit))
+        })?;
+    summary.audit = Some(report.clone());
+    dir.write_summary(&summary)?;
+    dir.write_json("audit.json", &report)?;
+    Ok(report)
+}
