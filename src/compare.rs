@@ -38,6 +38,27 @@ pub struct Options {
     pub limits: BTreeMap<String, f64>,
 }
 
+/// What a row, or a whole comparison, concludes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Change {
+    #[serde(rename = "slower")]
+    Slower,
+    #[serde(rename = "faster")]
+    Faster,
+    #[serde(rename = "no significant change")]
+    NoChange,
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Change::Slower => "slower",
+            Change::Faster => "faster",
+            Change::NoChange => "no significant change",
+        })
+    }
+}
+
 /// A run as compare reads it: its summary, and its intervals when there is a log.
 pub struct Run {
     pub path: PathBuf,
@@ -104,8 +125,7 @@ pub struct Row {
     /// Bootstrap confidence interval of candidate / baseline - 1, when both runs have
     /// interval logs.
     pub ci: Option<(f64, f64)>,
-    /// `faster`, `slower` or `no significant change`.
-    pub verdict: String,
+    pub verdict: Change,
     /// Slower beyond its limit: fails `--fail-on-regression`.
     pub regression: bool,
 }
@@ -120,7 +140,7 @@ pub struct Comparison {
     /// Rate and error changes, for context (not judged).
     pub notes: Vec<String>,
     /// `slower` if any row is, else `faster` if any row is, else `no significant change`.
-    pub verdict: String,
+    pub verdict: Change,
     pub regressions: usize,
 }
 
@@ -226,17 +246,17 @@ pub fn compare(base: &Run, cand: &Run, opts: &Options) -> Comparison {
                 let floor = opts.noise * TAIL_NOISE[k];
                 let (lo, hi) = interval.unwrap_or((change, change));
                 let verdict = if lo > floor {
-                    "slower"
+                    Change::Slower
                 } else if hi < -floor {
-                    "faster"
+                    Change::Faster
                 } else {
-                    "no significant change"
+                    Change::NoChange
                 };
                 let limit = opts
                     .limits
                     .get(&format!("{name}.{stage}.{stat}"))
                     .or_else(|| opts.limits.get(&format!("{stage}.{stat}")));
-                let regression = verdict == "slower" && limit.is_none_or(|l| change > *l);
+                let regression = verdict == Change::Slower && limit.is_none_or(|l| change > *l);
                 rows.push(Row {
                     workload: name.clone(),
                     stage: stage.clone(),
@@ -245,7 +265,7 @@ pub fn compare(base: &Run, cand: &Run, opts: &Options) -> Comparison {
                     candidate_ns: c,
                     change,
                     ci: interval,
-                    verdict: verdict.into(),
+                    verdict,
                     regression,
                 });
             }
@@ -254,13 +274,13 @@ pub fn compare(base: &Run, cand: &Run, opts: &Options) -> Comparison {
     if base.intervals.is_none() || cand.intervals.is_none() {
         notes.push("an interval log is missing: verdicts use the noise floor alone".into());
     }
-    let any = |v: &str| rows.iter().any(|r| r.verdict == v);
-    let verdict = if any("slower") {
-        "slower"
-    } else if any("faster") {
-        "faster"
+    let any = |v: Change| rows.iter().any(|r| r.verdict == v);
+    let verdict = if any(Change::Slower) {
+        Change::Slower
+    } else if any(Change::Faster) {
+        Change::Faster
     } else {
-        "no significant change"
+        Change::NoChange
     };
     Comparison {
         baseline: base.path.display().to_string(),
@@ -268,7 +288,7 @@ pub fn compare(base: &Run, cand: &Run, opts: &Options) -> Comparison {
         noise: opts.noise,
         confidence: opts.confidence,
         regressions: rows.iter().filter(|r| r.regression).count(),
-        verdict: verdict.into(),
+        verdict,
         rows,
         notes,
     }
@@ -328,7 +348,7 @@ pub fn markdown(c: &Comparison) -> String {
         c.noise * 100.0
     );
     for r in &c.rows {
-        let v = match (r.verdict.as_str(), r.regression) {
+        let v = match (r.verdict, r.regression) {
             (_, true) => "**slower (regression)**".to_string(),
             (v, _) => v.to_string(),
         };

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
 
+use crate::report::summary::Health;
 use crate::report::{RunDir, RunDirError, Summary};
 use crate::stats::hlog::{IntervalLog, LoggedInterval};
 use crate::stats::timeline::disruptions;
@@ -147,7 +148,7 @@ pub fn merge(dirs: &[PathBuf], out: &RunDir) -> Result<Summary, MergeError> {
                 *w.errors.entry(k.clone()).or_default() += v;
             }
         }
-        if let Some(worst) = parts.iter().find(|p| p.health != "healthy") {
+        if let Some(worst) = parts.iter().find(|p| p.health != Health::Healthy) {
             w.health = worst.health.clone();
             w.health_reason = format!("a merged run was not healthy: {}", worst.health_reason);
         }
@@ -169,11 +170,7 @@ pub fn merge(dirs: &[PathBuf], out: &RunDir) -> Result<Summary, MergeError> {
         }
         w.stages = totals.iter().map(|(k, h)| (k.clone(), StageSummary::of(h))).collect();
         // Timeline: counts added per slot, percentiles from the added histograms.
-        let main = match w.kind.as_str() {
-            "produce" => "produce",
-            "persist" => "persist",
-            _ => "query",
-        };
+        let main = crate::plan::main_stage(w.kind).0.name();
         let mut points: BTreeMap<u64, IntervalPoint> = BTreeMap::new();
         for p in &parts {
             for t in &p.timeline {

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::Plan;
+use crate::report::summary::Health;
 use crate::report::{RunDir, Summary};
 use crate::run::{run_to_dir, RunOptions};
 use crate::stats::{Stage, StageSummary};
@@ -37,15 +38,66 @@ pub struct Options {
     pub out: PathBuf,
 }
 
+/// Where in the search a step ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepPhase {
+    /// Doubling from `--start` until a step fails.
+    Ladder,
+    /// Halving the gap between the passing and the failing rate.
+    Bisect,
+    /// A second run of a step that missed only a latency SLO.
+    Confirm,
+    /// Extra runs of the boundary steps, for confidence.
+    Repeat,
+}
+
+impl std::fmt::Display for StepPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            StepPhase::Ladder => "ladder",
+            StepPhase::Bisect => "bisect",
+            StepPhase::Confirm => "confirm",
+            StepPhase::Repeat => "repeat",
+        })
+    }
+}
+
+/// What a failed step missed; the search decides on these, the reasons' text explains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cause {
+    /// An SLO on a stage's latency (or another threshold) was missed.
+    Slo,
+    /// An SLO names a measurement the step does not have.
+    Missing,
+    /// Achieved below 99% of the offered rate.
+    Throughput,
+    Errors,
+    /// Operations left unanswered, abandoned or dropped.
+    Backlog,
+    /// Latency still rising at the end of the step.
+    Rising,
+}
+
+impl Cause {
+    /// Whether the step kept up with its rate (only latency was missed).
+    fn kept_up(self) -> bool {
+        matches!(self, Cause::Slo | Cause::Missing)
+    }
+}
+
 /// One step of the search.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Step {
     pub rate: f64,
-    /// `ladder`, `bisect` or `repeat`.
-    pub phase: String,
+    pub phase: StepPhase,
     pub passed: bool,
-    /// Why it failed (empty when it passed).
+    /// Why it failed (empty when it passed), for people.
     pub reasons: Vec<String>,
+    /// The same, one cause per reason, for the search.
+    #[serde(default)]
+    pub causes: Vec<Cause>,
     /// What else is worth knowing about the step.
     #[serde(default)]
     pub notes: Vec<String>,
@@ -59,7 +111,7 @@ pub struct Step {
     pub slo_values: Vec<String>,
     /// Run time from which the step had settled (None: it never did).
     pub steady_from_s: Option<f64>,
-    pub health: String,
+    pub health: Health,
     pub generator_cores: f64,
     pub dir: String,
 }
@@ -99,7 +151,7 @@ fn load_step(text: &str, overrides: &[String], o: &Options, rate: f64) -> Result
 }
 
 /// Runs one step and judges it.
-fn step(plan: &Plan, o: &Options, phase: &str, n: usize) -> Result<(Step, Summary), String> {
+fn step(plan: &Plan, o: &Options, phase: StepPhase, n: usize) -> Result<(Step, Summary), String> {
     let rate = plan
         .workloads
         .iter()
@@ -134,6 +186,11 @@ fn step(plan: &Plan, o: &Options, phase: &str, n: usize) -> Result<(Step, Summar
     let errors: u64 = w.errors.values().sum();
     let error_rate = if w.ops == 0 { 0.0 } else { errors as f64 / w.ops as f64 };
     let mut reasons = Vec::new();
+    let mut causes = Vec::new();
+    let mut fail = |cause: Cause, why: String| {
+        causes.push(cause);
+        reasons.push(why);
+    };
     let mut slo_values = Vec::new();
     for slo in &o.slos {
         let observed = Observed {
@@ -148,34 +205,39 @@ fn step(plan: &Plan, o: &Options, phase: &str, n: usize) -> Result<(Step, Summar
             Some((v, ok)) => {
                 slo_values.push(format!("{} = {}", slo.key, slo.show(v)));
                 if !ok {
-                    reasons.push(format!("{} {} (was {})", slo.key, slo.condition, slo.show(v)));
+                    fail(
+                        Cause::Slo,
+                        format!("{} {} (was {})", slo.key, slo.condition, slo.show(v)),
+                    );
                 }
             }
-            None => reasons.push(format!("{}: no such measurement", slo.key)),
+            None => fail(Cause::Missing, format!("{}: no such measurement", slo.key)),
         }
     }
     if w.achieved_rate < 0.99 * w.target_rate {
-        reasons.push(format!(
-            "achieved {:.1}/s < 99% of {:.1}/s",
-            w.achieved_rate, w.target_rate
-        ));
+        fail(
+            Cause::Throughput,
+            format!("achieved {:.1}/s < 99% of {:.1}/s", w.achieved_rate, w.target_rate),
+        );
     }
     if error_rate > o.error_limit {
-        reasons.push(format!(
-            "errors {:.3}% > {:.3}%",
-            error_rate * 100.0,
-            o.error_limit * 100.0
-        ));
+        fail(
+            Cause::Errors,
+            format!("errors {:.3}% > {:.3}%", error_rate * 100.0, o.error_limit * 100.0),
+        );
     }
     let backlog = w.unanswered + w.abandoned + w.dropped;
     if backlog > 0 {
-        reasons.push(format!(
-            "backlog: {} unanswered, {} abandoned, {} dropped",
-            w.unanswered, w.abandoned, w.dropped
-        ));
+        fail(
+            Cause::Backlog,
+            format!(
+                "backlog: {} unanswered, {} abandoned, {} dropped",
+                w.unanswered, w.abandoned, w.dropped
+            ),
+        );
     }
     if let Some(why) = steady::rising(&measured_points) {
-        reasons.push(why);
+        fail(Cause::Rising, why);
     }
     let mut notes = Vec::new();
     if steady_from.is_none() {
@@ -194,9 +256,10 @@ fn step(plan: &Plan, o: &Options, phase: &str, n: usize) -> Result<(Step, Summar
     Ok((
         Step {
             rate,
-            phase: phase.into(),
+            phase,
             passed: reasons.is_empty(),
             reasons,
+            causes,
             notes,
             achieved_rate: w.achieved_rate,
             error_rate,
@@ -205,7 +268,7 @@ fn step(plan: &Plan, o: &Options, phase: &str, n: usize) -> Result<(Step, Summar
             p999_ms: m.p999_ns as f64 / 1e6,
             slo_values,
             steady_from_s: steady_from,
-            health: w.health.clone(),
+            health: w.health,
             generator_cores: summary.generator.cpu_cores,
             dir: dir.display().to_string(),
         },
@@ -227,18 +290,18 @@ pub fn search(
     let mut steps: Vec<Step> = Vec::new();
     let mut stopped = None;
     let mut first_summary = None;
-    let mut run = |rate: f64, phase: &str, steps: &mut Vec<Step>| -> Result<Step, String> {
+    let mut run = |rate: f64, phase: StepPhase, steps: &mut Vec<Step>| -> Result<Step, String> {
         let plan = load_step(text, overrides, o, rate)?;
         let (s, summary) = step(&plan, o, phase, steps.len())?;
         first_summary.get_or_insert(summary);
         progress(&s);
         steps.push(s.clone());
-        if s.passed || phase == "repeat" || !latency_only(&s) {
+        if s.passed || phase == StepPhase::Repeat || !latency_only(&s) {
             return Ok(s);
         }
         // A step that kept up and only missed a latency SLO may have met a passing
         // hiccup of the target (a GC pause, a log roll): it fails only if it fails again.
-        let (again, _) = step(&plan, o, "confirm", steps.len())?;
+        let (again, _) = step(&plan, o, StepPhase::Confirm, steps.len())?;
         progress(&again);
         steps.push(again.clone());
         Ok(if again.passed { again } else { s })
@@ -246,15 +309,12 @@ pub fn search(
     // The generator is the limit only when it fell behind while the target still
     // met its SLOs; with both behind (one host's cores shared) the target is judged.
     let generator_limited = |s: &Step| {
-        s.health == "generator-limited"
-            && s.reasons
-                .iter()
-                .all(|r| r.starts_with("achieved") || r.starts_with("backlog"))
+        s.health == Health::GeneratorLimited && s.causes.iter().all(|c| matches!(c, Cause::Throughput | Cause::Backlog))
     };
     let (mut lo, mut hi): (Option<f64>, Option<f64>) = (None, None);
     let mut rate = o.start;
     loop {
-        let s = run(rate, "ladder", &mut steps)?;
+        let s = run(rate, StepPhase::Ladder, &mut steps)?;
         if generator_limited(&s) && !s.passed {
             stopped = Some(format!(
                 "the generator could not keep {rate:.0}/s (schedule lag): the target was not the limit; run more generators (--shard) or a bigger host"
@@ -286,7 +346,7 @@ pub fn search(
                 break;
             }
             let mid = (l + h) / 2.0;
-            let s = run(mid, "bisect", &mut steps)?;
+            let s = run(mid, StepPhase::Bisect, &mut steps)?;
             if generator_limited(&s) && !s.passed {
                 stopped = Some(format!(
                     "the generator could not keep {mid:.0}/s: the target was not the limit"
@@ -307,7 +367,7 @@ pub fn search(
             if let Some(r) = bound {
                 let mut same = 0;
                 for _ in 0..o.repeat {
-                    let s = run(r, "repeat", &mut steps)?;
+                    let s = run(r, StepPhase::Repeat, &mut steps)?;
                     same += (s.passed == (label == "passing")) as usize;
                 }
                 parts.push(format!("{label} {r:.0}/s agreed {same}/{} repeats", o.repeat));
@@ -339,13 +399,7 @@ pub fn search(
 
 /// Whether a failed step kept up with its rate and only missed latency SLOs.
 fn latency_only(s: &Step) -> bool {
-    !s.reasons.is_empty()
-        && s.reasons.iter().all(|r| {
-            !r.starts_with("achieved")
-                && !r.starts_with("errors")
-                && !r.starts_with("backlog")
-                && !r.starts_with("latency still rising")
-        })
+    !s.causes.is_empty() && s.causes.iter().all(|c| c.kept_up())
 }
 
 /// Where the time went at the first failing rate, compared with the lowest passing one.
@@ -362,7 +416,7 @@ fn limiting(steps: &[Step], stopped: Option<&str>) -> String {
         .filter(|s| !s.passed)
         .min_by(|a, b| a.rate.total_cmp(&b.rate));
     match (passing, failing) {
-        (_, Some(f)) if f.health == "target-saturated" => format!(
+        (_, Some(f)) if f.health == Health::TargetSaturated => format!(
             "the target: at {:.0}/s operations queued up to max_in_flight ({})",
             f.rate,
             f.reasons.join("; ")

@@ -146,7 +146,7 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:3px 8px}}.
         let _ = write!(
             o,
             "<tr><td>{i}</td><td>{}</td><td>{:.0}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td class=\"{}\">{}</td></tr>",
-            esc(&s.phase),
+            s.phase,
             s.rate,
             s.achieved_rate,
             ms(s.p50_ms),

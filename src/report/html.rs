@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use hdrhistogram::Histogram;
 
-use super::summary::{Summary, WorkloadSummary};
+use super::summary::{Health, LoadModel, Summary, WorkloadSummary};
 use super::svg::{self, Axis, Band, Chart, Series};
 use crate::report::markup::esc;
 use crate::stats::hlog::LoggedInterval;
@@ -96,8 +96,8 @@ fn spectrum_points(h: &Histogram<u64>) -> Vec<(f64, f64)> {
 fn workload_section(o: &mut String, s: &Summary, name: &str, w: &WorkloadSummary, intervals: &[LoggedInterval]) {
     let id = name.replace(|c: char| !c.is_ascii_alphanumeric(), "-");
     let (warmup_s, bands) = plan_bands(s, name);
-    let health_class = match w.health.as_str() {
-        "healthy" => "ok",
+    let health_class = match w.health {
+        Health::Healthy => "ok",
         _ => "bad",
     };
     let _ = write!(
@@ -106,9 +106,9 @@ fn workload_section(o: &mut String, s: &Summary, name: &str, w: &WorkloadSummary
 <p class="verdict {health_class}">generator health: <b>{}</b> — {}</p>
 <p>target {:.1}/s, achieved {:.1}/s · {} ops, {} ok, {} late, {} dropped, {} abandoned, {} unanswered{}</p>"#,
         esc(name),
-        esc(&w.kind),
-        esc(&w.model),
-        esc(&w.health),
+        w.kind,
+        w.model,
+        w.health,
         esc(&w.health_reason),
         w.target_rate,
         w.achieved_rate,
@@ -157,7 +157,7 @@ fn workload_section(o: &mut String, s: &Summary, name: &str, w: &WorkloadSummary
             points: tl.iter().map(|p| (mid(p), p.e2e_p99_ns as f64 / 1e6)).collect(),
         });
     }
-    let main = match w.kind.as_str() {
+    let main = match w.kind.to_string().as_str() {
         "produce" => "produce",
         "persist" => "persist",
         _ => "query",
@@ -200,7 +200,7 @@ fn workload_section(o: &mut String, s: &Summary, name: &str, w: &WorkloadSummary
         color: PALETTE[0],
         points: tl.iter().map(|p| (mid(p), p.achieved_rate)).collect(),
     }];
-    if w.model == "open" {
+    if w.model == LoadModel::Open {
         rates.insert(
             0,
             Series {

@@ -10,6 +10,7 @@ use crate::host::Host;
 use crate::model::GoTime;
 use crate::plan::main_stage;
 use crate::plan::{Load, Plan};
+use crate::scenario::WorkloadKind;
 use crate::service::ServiceStats;
 use crate::stats::timeline::{disruptions, Disruption, IntervalPoint};
 use crate::stats::{ErrorClass, Stage, StageSummary};
@@ -118,12 +119,49 @@ pub struct Services {
     pub foreign_replies: u64,
 }
 
+/// Whether a workload kept its schedule, and if not, which side was the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Health {
+    Healthy,
+    GeneratorLimited,
+    TargetSaturated,
+}
+
+impl std::fmt::Display for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Health::Healthy => "healthy",
+            Health::GeneratorLimited => "generator-limited",
+            Health::TargetSaturated => "target-saturated",
+        })
+    }
+}
+
+/// How a workload's operations were started: its latencies mean different things.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadModel {
+    /// From a schedule: latency counts from the intended start.
+    Open,
+    /// Back to back: latency is service time.
+    Closed,
+}
+
+impl std::fmt::Display for LoadModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            LoadModel::Open => "open",
+            LoadModel::Closed => "closed",
+        })
+    }
+}
+
 /// One workload's results, measured after warmup.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkloadSummary {
-    pub kind: String,
-    /// `open` (latency from intended start) or `closed` (latency = service time).
-    pub model: String,
+    pub kind: WorkloadKind,
+    pub model: LoadModel,
     pub target_rate: f64,
     pub achieved_rate: f64,
     pub ops: u64,
@@ -142,8 +180,7 @@ pub struct WorkloadSummary {
     /// each took to recover.
     #[serde(default)]
     pub disruptions: Vec<Disruption>,
-    /// `healthy`, `generator-limited` or `target-saturated`.
-    pub health: String,
+    pub health: Health,
     pub health_reason: String,
     pub stages: BTreeMap<String, StageSummary>,
     pub timeline: Vec<IntervalPoint>,
@@ -201,17 +238,17 @@ impl Summary {
                         (profile.count_at(end) - profile.count_at(plan.warmup_ns))
                             / measured_s
                             / plan.shard.count as f64,
-                        "open",
+                        LoadModel::Open,
                     )
                 }
-                Load::Closed { .. } => (0.0, "closed"),
+                Load::Closed { .. } => (0.0, LoadModel::Closed),
             };
             let (health, health_reason) = health(wp, target_rate, achieved_rate, &stages, service);
             workloads.insert(
                 wp.name.clone(),
                 WorkloadSummary {
-                    kind: format!("{:?}", wp.kind).to_lowercase(),
-                    model: model.to_string(),
+                    kind: wp.kind,
+                    model,
                     target_rate,
                     achieved_rate,
                     ops,
@@ -225,7 +262,7 @@ impl Summary {
                     bytes: h.counters.bytes,
                     empty: h.counters.empty,
                     disruptions: disruptions(&m.timeline[w]),
-                    health: health.to_string(),
+                    health,
                     health_reason,
                     stages,
                     timeline: m.timeline[w].clone(),
@@ -293,15 +330,15 @@ fn health(
     achieved: f64,
     stages: &BTreeMap<String, StageSummary>,
     service: Stage,
-) -> (&'static str, String) {
+) -> (Health, String) {
     let Load::Open { max_in_flight, .. } = &wp.load else {
-        return ("healthy", "closed model: no schedule to keep".into());
+        return (Health::Healthy, "closed model: no schedule to keep".into());
     };
     let lag_p99 = stages.get(Stage::Lag.name()).map_or(0, |s| s.p99_ns);
     let short = target > 0.0 && achieved < 0.99 * target;
     if !short && lag_p99 <= LAG_BOUND_NS {
         return (
-            "healthy",
+            Health::Healthy,
             format!(
                 "achieved {achieved:.1}/s of {target:.1}/s, schedule lag p99 {}",
                 crate::units::fmt_ns(lag_p99)
@@ -321,12 +358,12 @@ fn health(
     };
     if needed >= 0.9 * *max_in_flight as f64 {
         (
-            "target-saturated",
+            Health::TargetSaturated,
             format!("{why}; the target needs {needed:.0} operations in flight of max_in_flight {max_in_flight}"),
         )
     } else {
         (
-            "generator-limited",
+            Health::GeneratorLimited,
             format!(
                 "{why}; the target needs only {needed:.1} in flight of {max_in_flight}, so the generator is behind"
             ),

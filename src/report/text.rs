@@ -19,7 +19,7 @@ pub fn render(s: &Summary) -> String {
     }
     for (name, w) in &s.workloads {
         let _ = writeln!(o);
-        let rate = if w.model == "open" {
+        let rate = if w.model == super::summary::LoadModel::Open {
             format!("target {:.1}/s, achieved {:.1}/s", w.target_rate, w.achieved_rate)
         } else {
             format!("closed model, {:.1}/s (latency = service time)", w.achieved_rate)

@@ -553,6 +553,16 @@ pub enum WorkloadKind {
     Query,
 }
 
+impl std::fmt::Display for WorkloadKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            WorkloadKind::Produce => "produce",
+            WorkloadKind::Persist => "persist",
+            WorkloadKind::Query => "query",
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Arrival {
