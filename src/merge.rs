@@ -149,7 +149,7 @@ pub fn merge(dirs: &[PathBuf], out: &RunDir) -> Result<Summary, MergeError> {
             }
         }
         if let Some(worst) = parts.iter().find(|p| p.health != Health::Healthy) {
-            w.health = worst.health.clone();
+            w.health = worst.health;
             w.health_reason = format!("a merged run was not healthy: {}", worst.health_reason);
         }
         // Stages: the added histograms of the intervals after warmup.
