@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
 
-use crate::report::summary::Health;
+use crate::report::summary::{Health, WorkloadSummary};
 use crate::report::{RunDir, RunDirError, Summary};
 use crate::stats::hlog::{IntervalLog, LoggedInterval};
 use crate::stats::timeline::disruptions;
@@ -50,6 +50,10 @@ impl MergeError {
     }
 }
 
+/// Interval histograms of every input, added per (tag, slot): interval k of every run
+/// covers [k * interval, (k + 1) * interval) of its own clock.
+type Slots = BTreeMap<(String, u64), (f64, Histogram<u64>)>;
+
 /// Merges `dirs` into `out`; returns the merged summary.
 pub fn merge(dirs: &[PathBuf], out: &RunDir) -> Result<Summary, MergeError> {
     if dirs.len() < 2 {
@@ -71,9 +75,8 @@ pub fn merge(dirs: &[PathBuf], out: &RunDir) -> Result<Summary, MergeError> {
     let plan = first.plan_record();
     let interval_s = plan.interval_ns as f64 / 1e9;
     let warmup_s = plan.warmup_ns as f64 / 1e9;
-    // Interval k of every run covers [k * interval, (k + 1) * interval) of its own clock.
     let slot = |start_s: f64| (start_s / interval_s + 1e-6).floor() as u64;
-    let mut merged: BTreeMap<(String, u64), (f64, Histogram<u64>)> = BTreeMap::new();
+    let mut merged: Slots = BTreeMap::new();
     for input in &inputs {
         for i in &input.intervals {
             let e = merged
@@ -84,34 +87,13 @@ pub fn merge(dirs: &[PathBuf], out: &RunDir) -> Result<Summary, MergeError> {
                 .map_err(|e| MergeError::Input(format!("adding histograms: {e}")))?;
         }
     }
-    let started: Vec<i128> = inputs
+    let origin = inputs
         .iter()
         .filter_map(|i| crate::model::GoTime::parse_rfc3339(&i.summary.started_at).ok())
         .map(|t| t.unix_nanos())
-        .collect();
-    let origin = started.iter().copied().min().unwrap_or(0);
-    let hp = out.path().join("latency.hlog");
-    let werr = |source| RunDirError::Write {
-        path: hp.clone(),
-        source,
-    };
-    let mut log = IntervalLog::new(
-        out.interval_log()?,
-        &format!(
-            "eventbench {} merge of {} runs of scenario {}",
-            env!("CARGO_PKG_VERSION"),
-            inputs.len(),
-            first.scenario.name
-        ),
-        origin,
-    )
-    .map_err(werr)?;
-    let mut by_slot: Vec<_> = merged.iter().collect();
-    by_slot.sort_by_key(|((tag, k), _)| (*k, tag.clone()));
-    for ((tag, k), (len, h)) in &by_slot {
-        log.interval(tag, *k as f64 * interval_s, *len, h).map_err(werr)?;
-    }
-    log.flush().map_err(werr)?;
+        .min()
+        .unwrap_or(0);
+    write_log(out, &inputs, &merged, origin, interval_s)?;
 
     let mut s = first.clone();
     s.merged_from = inputs.iter().map(|i| i.dir.display().to_string()).collect();
@@ -131,97 +113,14 @@ pub fn merge(dirs: &[PathBuf], out: &RunDir) -> Result<Summary, MergeError> {
     s.generator.cpu_cores = inputs.iter().map(|i| i.summary.generator.cpu_cores).sum();
     for (name, w) in s.workloads.iter_mut() {
         let parts: Vec<_> = inputs.iter().filter_map(|i| i.summary.workloads.get(name)).collect();
-        w.target_rate = parts.iter().map(|p| p.target_rate).sum();
-        w.achieved_rate = parts.iter().map(|p| p.achieved_rate).sum();
-        w.ops = parts.iter().map(|p| p.ops).sum();
-        w.ok = parts.iter().map(|p| p.ok).sum();
-        w.late = parts.iter().map(|p| p.late).sum();
-        w.dropped = parts.iter().map(|p| p.dropped).sum();
-        w.abandoned = parts.iter().map(|p| p.abandoned).sum();
-        w.unanswered = parts.iter().map(|p| p.unanswered).sum();
-        w.rows = parts.iter().map(|p| p.rows).sum();
-        w.bytes = parts.iter().map(|p| p.bytes).sum();
-        w.empty = parts.iter().map(|p| p.empty).sum();
-        w.errors = BTreeMap::new();
-        for p in &parts {
-            for (k, v) in &p.errors {
-                *w.errors.entry(k.clone()).or_default() += v;
-            }
-        }
-        if let Some(worst) = parts.iter().find(|p| p.health != Health::Healthy) {
-            w.health = worst.health;
-            w.health_reason = format!("a merged run was not healthy: {}", worst.health_reason);
-        }
-        // Stages: the added histograms of the intervals after warmup.
-        let prefix = format!("{name}.");
-        let mut totals: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
-        for ((tag, k), (_, h)) in &merged {
-            let Some(stage) = tag.strip_prefix(&prefix) else {
-                continue;
-            };
-            if (*k as f64) * interval_s + 1e-9 < warmup_s {
-                continue;
-            }
-            let t = totals
-                .entry(stage.to_string())
-                .or_insert_with(|| crate::stats::empty_like(h));
-            t.add(h)
-                .unwrap_or_else(|_| unreachable!("an auto-resizing histogram takes any value"));
-        }
-        w.stages = totals.iter().map(|(k, h)| (k.clone(), StageSummary::of(h))).collect();
-        // Timeline: counts added per slot, percentiles from the added histograms.
-        let main = crate::plan::main_stage(w.kind).0.name();
-        let mut points: BTreeMap<u64, IntervalPoint> = BTreeMap::new();
-        for p in &parts {
-            for t in &p.timeline {
-                let e = points.entry(slot(t.t_s)).or_default();
-                e.t_s = slot(t.t_s) as f64 * interval_s;
-                e.length_s = e.length_s.max(t.length_s);
-                e.warmup = t.warmup;
-                e.target_rate += t.target_rate;
-                e.achieved_rate += t.achieved_rate;
-                e.ok += t.ok;
-                e.errors += t.errors;
-                e.late += t.late;
-                for (c, n) in &t.errors_by_class {
-                    *e.errors_by_class.entry(c.clone()).or_default() += n;
-                }
-            }
-        }
-        for (k, p) in points.iter_mut() {
-            if let Some((_, h)) = merged.get(&(format!("{name}.{main}"), *k)) {
-                p.p50_ns = h.value_at_quantile(0.5);
-                p.p99_ns = h.value_at_quantile(0.99);
-                p.max_ns = h.max();
-            }
-            p.e2e_p99_ns = ["e2e", "e2e.persisted"]
-                .iter()
-                .filter_map(|st| merged.get(&(format!("{name}.{st}"), *k)))
-                .map(|(_, h)| h.value_at_quantile(0.99))
-                .max()
-                .unwrap_or(0);
-        }
-        w.timeline = points.into_values().collect();
+        add_counts(w, &parts);
+        w.stages = stages_after(&merged, name, interval_s, warmup_s);
+        w.timeline = timeline(&merged, name, w.kind, &parts, interval_s);
         w.disruptions = disruptions(&w.timeline);
     }
     if let Some(a) = s.audit.as_mut() {
-        for i in &inputs[1..] {
-            if let Some(b) = &i.summary.audit {
-                a.acked += b.acked;
-                a.stored = a.stored.zip(b.stored).map(|(x, y)| x + y);
-                a.lost += b.lost;
-                a.duplicates += b.duplicates;
-                a.duplicate_rows += b.duplicate_rows;
-                a.redelivered += b.redelivered;
-                a.errors += b.errors;
-                a.unanswered += b.unanswered;
-                a.hidden += b.hidden;
-                a.unreachable_epochs += b.unreachable_epochs;
-                a.pending += b.pending;
-                a.stored_unacked += b.stored_unacked;
-                a.failed.extend(b.failed.iter().cloned());
-                a.notes.extend(b.notes.iter().cloned());
-            }
+        for b in inputs[1..].iter().filter_map(|i| i.summary.audit.as_ref()) {
+            *a += b;
         }
     }
     // Thresholds judged again, on the merged numbers.
@@ -230,4 +129,117 @@ pub fn merge(dirs: &[PathBuf], out: &RunDir) -> Result<Summary, MergeError> {
     }
     out.write_all(&s)?;
     Ok(s)
+}
+
+/// The merged interval log, slot by slot.
+fn write_log(out: &RunDir, inputs: &[Input], merged: &Slots, origin: i128, interval_s: f64) -> Result<(), RunDirError> {
+    let werr = |source| RunDirError::Write {
+        path: out.path().join("latency.hlog"),
+        source,
+    };
+    let mut log = IntervalLog::new(
+        out.interval_log()?,
+        &format!(
+            "eventbench {} merge of {} runs of scenario {}",
+            env!("CARGO_PKG_VERSION"),
+            inputs.len(),
+            inputs[0].summary.scenario.name
+        ),
+        origin,
+    )
+    .map_err(werr)?;
+    let mut by_slot: Vec<_> = merged.iter().collect();
+    by_slot.sort_by_key(|((tag, k), _)| (*k, tag.clone()));
+    for ((tag, k), (len, h)) in &by_slot {
+        log.interval(tag, *k as f64 * interval_s, *len, h).map_err(werr)?;
+    }
+    log.flush().map_err(werr)
+}
+
+/// Counts summed, rates added, errors by class added; the worst health kept.
+fn add_counts(w: &mut WorkloadSummary, parts: &[&WorkloadSummary]) {
+    w.target_rate = parts.iter().map(|p| p.target_rate).sum();
+    w.achieved_rate = parts.iter().map(|p| p.achieved_rate).sum();
+    w.ops = parts.iter().map(|p| p.ops).sum();
+    w.ok = parts.iter().map(|p| p.ok).sum();
+    w.late = parts.iter().map(|p| p.late).sum();
+    w.dropped = parts.iter().map(|p| p.dropped).sum();
+    w.abandoned = parts.iter().map(|p| p.abandoned).sum();
+    w.unanswered = parts.iter().map(|p| p.unanswered).sum();
+    w.rows = parts.iter().map(|p| p.rows).sum();
+    w.bytes = parts.iter().map(|p| p.bytes).sum();
+    w.empty = parts.iter().map(|p| p.empty).sum();
+    w.errors = BTreeMap::new();
+    for p in parts {
+        for (k, v) in &p.errors {
+            *w.errors.entry(k.clone()).or_default() += v;
+        }
+    }
+    if let Some(worst) = parts.iter().find(|p| p.health != Health::Healthy) {
+        w.health = worst.health;
+        w.health_reason = format!("a merged run was not healthy: {}", worst.health_reason);
+    }
+}
+
+/// A workload's stages: the added histograms of the intervals after warmup.
+fn stages_after(merged: &Slots, name: &str, interval_s: f64, warmup_s: f64) -> BTreeMap<String, StageSummary> {
+    let prefix = format!("{name}.");
+    let mut totals: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    for ((tag, k), (_, h)) in merged {
+        let Some(stage) = tag.strip_prefix(&prefix) else {
+            continue;
+        };
+        if (*k as f64) * interval_s + 1e-9 < warmup_s {
+            continue;
+        }
+        let t = totals
+            .entry(stage.to_string())
+            .or_insert_with(|| crate::stats::empty_like(h));
+        t.add(h)
+            .unwrap_or_else(|_| unreachable!("an auto-resizing histogram takes any value"));
+    }
+    totals.iter().map(|(k, h)| (k.clone(), StageSummary::of(h))).collect()
+}
+
+/// A workload's timeline: counts added per slot, percentiles from the added histograms.
+fn timeline(
+    merged: &Slots,
+    name: &str,
+    kind: crate::scenario::WorkloadKind,
+    parts: &[&WorkloadSummary],
+    interval_s: f64,
+) -> Vec<IntervalPoint> {
+    let slot = |start_s: f64| (start_s / interval_s + 1e-6).floor() as u64;
+    let main = crate::plan::main_stage(kind).0.name();
+    let mut points: BTreeMap<u64, IntervalPoint> = BTreeMap::new();
+    for p in parts {
+        for t in &p.timeline {
+            let e = points.entry(slot(t.t_s)).or_default();
+            e.t_s = slot(t.t_s) as f64 * interval_s;
+            e.length_s = e.length_s.max(t.length_s);
+            e.warmup = t.warmup;
+            e.target_rate += t.target_rate;
+            e.achieved_rate += t.achieved_rate;
+            e.ok += t.ok;
+            e.errors += t.errors;
+            e.late += t.late;
+            for (c, n) in &t.errors_by_class {
+                *e.errors_by_class.entry(c.clone()).or_default() += n;
+            }
+        }
+    }
+    for (k, p) in points.iter_mut() {
+        if let Some((_, h)) = merged.get(&(format!("{name}.{main}"), *k)) {
+            p.p50_ns = h.value_at_quantile(0.5);
+            p.p99_ns = h.value_at_quantile(0.99);
+            p.max_ns = h.max();
+        }
+        p.e2e_p99_ns = ["e2e", "e2e.persisted"]
+            .iter()
+            .filter_map(|st| merged.get(&(format!("{name}.{st}"), *k)))
+            .map(|(_, h)| h.value_at_quantile(0.99))
+            .max()
+            .unwrap_or(0);
+    }
+    points.into_values().collect()
 }

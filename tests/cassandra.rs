@@ -43,7 +43,7 @@ fn event(i: u8, version: i64) -> Event {
 async fn schema_is_the_seeds_and_events_round_trip_every_column() {
     common::require_cassandra();
     let ks = keyspace("schema");
-    let store = ScyllaStore::connect(&settings(&ks, SchemaKind::Seed))
+    let store = ScyllaStore::connect(&settings(&ks, SchemaKind::PerYear))
         .await
         .expect("connect");
     let mut ctx = Ctx::new(Clock::start(), 1);
@@ -137,7 +137,7 @@ async fn schema_is_the_seeds_and_events_round_trip_every_column() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn version_range_queries_return_exactly_the_epochs_asked_for() {
     common::require_cassandra();
-    for schema in [SchemaKind::Seed, SchemaKind::Partitioned] {
+    for schema in [SchemaKind::PerYear, SchemaKind::PerAggregate] {
         let ks = keyspace("range");
         let store = ScyllaStore::connect(&settings(&ks, schema)).await.expect("connect");
         let mut ctx = Ctx::new(Clock::start(), 1);

@@ -1,7 +1,7 @@
 //! The integrity audit of a pipeline run: from what was sent and answered (the
 //! [`ledger`](crate::stats::ledger)) and what the store holds, count the events that were lost,
 //! duplicated, answered with an error, or stamped with a version no later query can
-//! return (the seed's version race).
+//! return (the original services' version race).
 
 pub mod run;
 
@@ -55,7 +55,7 @@ pub struct AuditReport {
     /// query that follows the protocol can return them (the version race).
     pub hidden: u64,
     /// Stored in an epoch the readers had passed before they started (for a fresh
-    /// store: the seed's epochs 0 and 1, which no valid query selects).
+    /// store: the original services' epochs 0 and 1, which no valid query selects).
     pub unreachable_epochs: u64,
     /// Stored above the readers' projection: the next query returns them.
     pub pending: u64,
@@ -194,6 +194,26 @@ pub fn judge(snap: &Snapshot, store: Option<&StoreView>, run_tag: u64, limits: &
         }
     }
     r
+}
+
+/// Audits of parts of one load (shards) add up to the audit of the whole.
+impl std::ops::AddAssign<&AuditReport> for AuditReport {
+    fn add_assign(&mut self, b: &AuditReport) {
+        self.acked += b.acked;
+        self.stored = self.stored.zip(b.stored).map(|(x, y)| x + y);
+        self.lost += b.lost;
+        self.duplicates += b.duplicates;
+        self.duplicate_rows += b.duplicate_rows;
+        self.redelivered += b.redelivered;
+        self.errors += b.errors;
+        self.unanswered += b.unanswered;
+        self.hidden += b.hidden;
+        self.unreachable_epochs += b.unreachable_epochs;
+        self.pending += b.pending;
+        self.stored_unacked += b.stored_unacked;
+        self.failed.extend(b.failed.iter().cloned());
+        self.notes.extend(b.notes.iter().cloned());
+    }
 }
 
 #[cfg(test)]

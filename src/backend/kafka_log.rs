@@ -1,6 +1,6 @@
 //! The Kafka log (rdkafka over a bundled librdkafka). Records are keyless by default,
-//! as the seed's services produce them; the intended send time and run tag travel in
-//! record headers so the Event body stays exactly the seed's JSON.
+//! as the original services produce them; the intended send time and run tag travel in
+//! record headers so the Event body stays exactly the original JSON.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,7 +128,7 @@ impl KafkaLog {
         cfg.set("bootstrap.servers", &self.settings.bootstrap)
             .set("group.id", group)
             .set("enable.auto.commit", "true")
-            // The seed's services start from the oldest offset; eventbench's own
+            // The original services start from the oldest offset; eventbench's own
             // listeners join a fresh group per run and read only what comes after.
             .set("auto.offset.reset", if own { "latest" } else { "earliest" })
             .set("topic.metadata.refresh.interval.ms", "1000")

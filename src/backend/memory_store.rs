@@ -1,4 +1,4 @@
-//! The in-process event store, with the seed schema's semantics (upsert by primary
+//! The in-process event store, with the original schema's semantics (upsert by primary
 //! key, range select by version) and a way to make it slow on purpose: injected
 //! service time and stalls, so the harness's numbers can be checked against a truth
 //! computed by hand.

@@ -26,7 +26,7 @@ pub use scylla_store::ScyllaStore;
 use crate::model::Event;
 use crate::stats::ErrorClass;
 
-/// What eventbench adds to a record beside the seed JSON body.
+/// What eventbench adds to a record beside the original JSON body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Headers {
     /// Intended send time, run-time ns on the producer's anchored clock.
@@ -92,7 +92,7 @@ pub trait LogConsumer: Send {
     fn recv(&mut self) -> impl Future<Output = Option<Record>> + Send;
 }
 
-/// The event store, with exactly the operations the seed's services perform.
+/// The event store, with exactly the operations the original services perform.
 pub trait EventStore: Send + Sync {
     /// `events_meta.aggregate_version` of (partition, aggregate), if the row exists.
     fn read_meta(

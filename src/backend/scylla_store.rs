@@ -1,5 +1,5 @@
 //! The CQL store (ScyllaDB, or Apache Cassandra: same protocol), through the `scylla`
-//! driver: token-aware, prepared statements, paged selects, the seed's schema created
+//! driver: token-aware, prepared statements, paged selects, the original schema created
 //! only when absent and never dropped or truncated.
 
 use std::time::Duration;
@@ -17,7 +17,7 @@ use crate::model::{Event, GoTime};
 use crate::scenario::{SchemaKind, ScyllaSettings};
 use crate::stats::ErrorClass;
 
-/// One session and the four statements the seed's services use.
+/// One session and the four statements the original services use.
 pub struct ScyllaStore {
     session: Session,
     read_meta: PreparedStatement,
@@ -72,8 +72,8 @@ pub fn replication_map(spec: &str) -> String {
 /// The table a schema kind writes to.
 pub fn events_table(kind: SchemaKind) -> &'static str {
     match kind {
-        SchemaKind::Seed => "events",
-        SchemaKind::Partitioned => "events_by_aggregate",
+        SchemaKind::PerYear => "events",
+        SchemaKind::PerAggregate => "events_by_aggregate",
     }
 }
 
@@ -169,7 +169,7 @@ impl ScyllaStore {
     }
 }
 
-/// The keyspace and tables of spec §2, each only if absent.
+/// The keyspace and tables of docs/wire-format.md ("CQL schema"), each only if absent.
 impl ScyllaStore {
     /// `events_meta.aggregate_version` through `statement` (a plain or a SERIAL read).
     async fn meta(
@@ -198,13 +198,13 @@ pub fn schema_cql(ks: &str, replication: &str, kind: SchemaKind) -> Vec<String> 
         ),
     ];
     v.push(match kind {
-        SchemaKind::Seed => format!(
+        SchemaKind::PerYear => format!(
             "CREATE TABLE IF NOT EXISTS {ks}.events (year_bucket smallint, aggregate_id smallint, version bigint, action text, \
              timestamp timestamp, uuid uuid, correlation_id uuid, data blob, user_uuid uuid, \
              PRIMARY KEY (year_bucket, aggregate_id, version, action, timestamp, uuid)) \
              WITH CLUSTERING ORDER BY (aggregate_id ASC, version DESC, action ASC, timestamp DESC, uuid ASC)"
         ),
-        SchemaKind::Partitioned => format!(
+        SchemaKind::PerAggregate => format!(
             "CREATE TABLE IF NOT EXISTS {ks}.events_by_aggregate (year_bucket smallint, aggregate_id smallint, version bigint, \
              action text, timestamp timestamp, uuid uuid, correlation_id uuid, data blob, user_uuid uuid, \
              PRIMARY KEY ((year_bucket, aggregate_id), version, action, timestamp, uuid)) \

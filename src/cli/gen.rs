@@ -1,4 +1,4 @@
-//! `gen`: synthetic seed models as JSON Lines, in the exact Go wire format, for piping
+//! `gen`: synthetic event-store models as JSON Lines, in the exact Go wire format, for piping
 //! into kcat or a Go/Python consumer.
 
 use std::io::Write;

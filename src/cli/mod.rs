@@ -51,7 +51,7 @@ enum Command {
     Report(tools::ReportArgs),
     /// Check a scenario and print the resolved plan.
     Validate(runs::ValidateArgs),
-    /// Print synthetic seed models as JSON Lines (the exact Go wire format).
+    /// Print synthetic event-store models as JSON Lines (the exact Go wire format).
     Gen(gen::GenArgs),
 }
 

@@ -1,4 +1,4 @@
-//! Where query result batches wait for the reader that asked. The seed's
+//! Where query result batches wait for the reader that asked. The v2.0.1
 //! EventStoreQuery has no correlation id, so a result is known only by its
 //! aggregate: one inbox per aggregate, and one outstanding query per inbox.
 

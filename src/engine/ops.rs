@@ -150,7 +150,7 @@ impl Operation {
         sh.ledger.projected(aggregate, version);
     }
 
-    /// Sends an EventStoreQuery and waits for its result batches. The seed's query
+    /// Sends an EventStoreQuery and waits for its result batches. The v2.0.1 query
     /// carries no correlation id, so each aggregate has at most one query outstanding
     /// (the inbox's turn), and the end of a result is a batch shorter than
     /// `batch_size`, or silence for `settle` after a full one.

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::gojson::{self, next_bytes, next_or_keep, next_parsed, GoDecode, Strictness, TimeText, UuidText};
 use super::time::GoTime;
 
-/// The seed's `Event` (go-eventstore-models v2.0.1), field for field.
+/// The original `Event` (go-eventstore-models v2.0.1), field for field.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Event {
     pub action: String,

@@ -1,4 +1,4 @@
-//! The pieces of Go's `encoding/json` that the seed models need, written so that our
+//! The pieces of Go's `encoding/json` that the event-store models need, written so that our
 //! bytes equal Go's bytes: its string escaping, `[]byte` as padded base64, uuids as
 //! canonical text, and a decoder that matches keys the way Go does.
 

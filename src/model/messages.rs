@@ -1,4 +1,4 @@
-//! The three small seed models: `EventMeta`, `EventStoreQuery`, `KafkaResponse`.
+//! The three small event-store models: `EventMeta`, `EventStoreQuery`, `KafkaResponse`.
 
 use serde::de::MapAccess;
 use uuid::Uuid;

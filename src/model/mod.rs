@@ -1,4 +1,4 @@
-//! The seed's four models and their exact Go JSON wire format
+//! The event store's four models and their exact Go JSON wire format
 //! (docs/wire-format.md, "JSON wire format").
 
 mod event;

@@ -52,7 +52,7 @@ impl GoTime {
         self.unix_secs * 1000 + (self.nanos / 1_000_000) as i64
     }
 
-    /// The calendar year in UTC (the seed's `year_bucket`).
+    /// The calendar year in UTC (the models' `year_bucket`).
     pub fn utc_year(&self) -> i64 {
         civil_from_days(self.unix_secs.div_euclid(86_400)).0
     }

@@ -10,6 +10,7 @@ use super::summary::{Health, LoadModel, Summary, WorkloadSummary};
 use super::svg::{self, Axis, Band, Chart, Series};
 use crate::report::markup::esc;
 use crate::stats::hlog::LoggedInterval;
+use crate::stats::timeline::IntervalPoint;
 use crate::units::fmt_ns as ns;
 
 const PALETTE: [&str; 8] = [
@@ -131,37 +132,9 @@ fn workload_section(o: &mut String, s: &Summary, name: &str, w: &WorkloadSummary
         l.get(l.len() / 2).copied().unwrap_or(0.0)
     };
     let tl: Vec<_> = w.timeline.iter().filter(|p| p.length_s >= 0.5 * nominal).collect();
-    let tl = &tl;
-    let mid = |p: &&crate::stats::timeline::IntervalPoint| p.t_s + p.length_s / 2.0;
-    let mut latency = vec![
-        Series {
-            name: "p50".into(),
-            color: PALETTE[0],
-            points: tl.iter().map(|p| (mid(p), p.p50_ns as f64 / 1e6)).collect(),
-        },
-        Series {
-            name: "p99".into(),
-            color: PALETTE[1],
-            points: tl.iter().map(|p| (mid(p), p.p99_ns as f64 / 1e6)).collect(),
-        },
-        Series {
-            name: "max".into(),
-            color: PALETTE[7],
-            points: tl.iter().map(|p| (mid(p), p.max_ns as f64 / 1e6)).collect(),
-        },
-    ];
-    if tl.iter().any(|p| p.e2e_p99_ns > 0) {
-        latency.push(Series {
-            name: "e2e p99".into(),
-            color: PALETTE[2],
-            points: tl.iter().map(|p| (mid(p), p.e2e_p99_ns as f64 / 1e6)).collect(),
-        });
-    }
-    let main = match w.kind.to_string().as_str() {
-        "produce" => "produce",
-        "persist" => "persist",
-        _ => "query",
-    };
+    let tl = &tl[..];
+    let latency = latency_series(tl);
+    let main = crate::plan::main_stage(w.kind).0.name();
     o.push_str(&svg::render(&Chart {
         id: &format!("latency-{id}"),
         title: &format!("{main} latency per interval (from intended start)"),
@@ -195,21 +168,7 @@ fn workload_section(o: &mut String, s: &Summary, name: &str, w: &WorkloadSummary
         series,
         bands: Vec::new(),
     }));
-    let mut rates = vec![Series {
-        name: "achieved".into(),
-        color: PALETTE[0],
-        points: tl.iter().map(|p| (mid(p), p.achieved_rate)).collect(),
-    }];
-    if w.model == LoadModel::Open {
-        rates.insert(
-            0,
-            Series {
-                name: "target".into(),
-                color: PALETTE[7],
-                points: tl.iter().map(|p| (mid(p), p.target_rate)).collect(),
-            },
-        );
-    }
+    let rates = rate_series(tl, w.model);
     o.push_str(&svg::render(&Chart {
         id: &format!("rate-{id}"),
         title: "target and achieved rate",
@@ -221,26 +180,7 @@ fn workload_section(o: &mut String, s: &Summary, name: &str, w: &WorkloadSummary
         series: rates,
         bands: bands.clone(),
     }));
-    let classes: std::collections::BTreeSet<&String> = tl.iter().flat_map(|p| p.errors_by_class.keys()).collect();
-    let mut errors: Vec<Series> = classes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| Series {
-            name: (*c).clone(),
-            color: PALETTE[(i + 1) % PALETTE.len()],
-            points: tl
-                .iter()
-                .map(|p| (mid(p), *p.errors_by_class.get(*c).unwrap_or(&0) as f64))
-                .collect(),
-        })
-        .collect();
-    if errors.is_empty() {
-        errors.push(Series {
-            name: "errors (none)".into(),
-            color: PALETTE[2],
-            points: tl.iter().map(|p| (mid(p), p.errors as f64)).collect(),
-        });
-    }
+    let errors = error_series(tl);
     o.push_str(&svg::render(&Chart {
         id: &format!("errors-{id}"),
         title: "errors per interval, by class",
@@ -261,31 +201,7 @@ fn workload_section(o: &mut String, s: &Summary, name: &str, w: &WorkloadSummary
             d.outcome()
         );
     }
-    let _ = write!(
-        o,
-        "<table><tr><th>stage</th><th>count</th><th>mean</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th></tr>"
-    );
-    for (stage, st) in &w.stages {
-        let _ = write!(
-            o,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(stage),
-            st.count,
-            ns(st.mean_ns as u64),
-            ns(st.p50_ns),
-            ns(st.p90_ns),
-            ns(st.p99_ns),
-            ns(st.p999_ns),
-            ns(st.p9999_ns),
-            ns(st.max_ns)
-        );
-    }
-    if !w.errors.is_empty() {
-        let list: Vec<String> = w.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        let _ = write!(o, "</table><p>errors: {}</p>", esc(&list.join(", ")));
-    } else {
-        o.push_str("</table>");
-    }
+    stage_table(o, w);
     o.push_str("</section>");
 }
 
@@ -374,4 +290,113 @@ pub fn render(s: &Summary, intervals: &[LoggedInterval]) -> String {
         esc(&s.scenario.text)
     );
     o
+}
+
+type Point<'a> = &'a IntervalPoint;
+
+fn mid(p: &IntervalPoint) -> f64 {
+    p.t_s + p.length_s / 2.0
+}
+
+/// p50, p99 and max of the main stage per interval, and e2e p99 where there is one.
+fn latency_series(tl: &[Point<'_>]) -> Vec<Series> {
+    let mut latency = vec![
+        Series {
+            name: "p50".into(),
+            color: PALETTE[0],
+            points: tl.iter().map(|p| (mid(p), p.p50_ns as f64 / 1e6)).collect(),
+        },
+        Series {
+            name: "p99".into(),
+            color: PALETTE[1],
+            points: tl.iter().map(|p| (mid(p), p.p99_ns as f64 / 1e6)).collect(),
+        },
+        Series {
+            name: "max".into(),
+            color: PALETTE[7],
+            points: tl.iter().map(|p| (mid(p), p.max_ns as f64 / 1e6)).collect(),
+        },
+    ];
+    if tl.iter().any(|p| p.e2e_p99_ns > 0) {
+        latency.push(Series {
+            name: "e2e p99".into(),
+            color: PALETTE[2],
+            points: tl.iter().map(|p| (mid(p), p.e2e_p99_ns as f64 / 1e6)).collect(),
+        });
+    }
+    latency
+}
+
+/// Achieved rate per interval, and the target for an open model.
+fn rate_series(tl: &[Point<'_>], model: LoadModel) -> Vec<Series> {
+    let mut rates = vec![Series {
+        name: "achieved".into(),
+        color: PALETTE[0],
+        points: tl.iter().map(|p| (mid(p), p.achieved_rate)).collect(),
+    }];
+    if model == LoadModel::Open {
+        rates.insert(
+            0,
+            Series {
+                name: "target".into(),
+                color: PALETTE[7],
+                points: tl.iter().map(|p| (mid(p), p.target_rate)).collect(),
+            },
+        );
+    }
+    rates
+}
+
+/// Errors per interval, one series per class that occurred.
+fn error_series(tl: &[Point<'_>]) -> Vec<Series> {
+    let classes: std::collections::BTreeSet<&String> = tl.iter().flat_map(|p| p.errors_by_class.keys()).collect();
+    let mut errors: Vec<Series> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Series {
+            name: (*c).clone(),
+            color: PALETTE[(i + 1) % PALETTE.len()],
+            points: tl
+                .iter()
+                .map(|p| (mid(p), *p.errors_by_class.get(*c).unwrap_or(&0) as f64))
+                .collect(),
+        })
+        .collect();
+    if errors.is_empty() {
+        errors.push(Series {
+            name: "errors (none)".into(),
+            color: PALETTE[2],
+            points: tl.iter().map(|p| (mid(p), p.errors as f64)).collect(),
+        });
+    }
+    errors
+}
+
+/// The stage table and the error counts.
+fn stage_table(o: &mut String, w: &WorkloadSummary) {
+    let _ = write!(
+        o,
+        "<table><tr><th>stage</th><th>count</th><th>mean</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th></tr>"
+    );
+    for (stage, st) in &w.stages {
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(stage),
+            st.count,
+            ns(st.mean_ns as u64),
+            ns(st.p50_ns),
+            ns(st.p90_ns),
+            ns(st.p99_ns),
+            ns(st.p999_ns),
+            ns(st.p9999_ns),
+            ns(st.max_ns)
+        );
+    }
+    if !w.errors.is_empty() {
+        let list: Vec<String> = w.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = write!(o, "</table><p>errors: {}</p>", esc(&list.join(", ")));
+    } else {
+        o.push_str("</table>");
+    }
 }

@@ -173,7 +173,7 @@ pub struct WorkloadSummary {
     pub errors: BTreeMap<String, u64>,
     pub rows: u64,
     pub bytes: u64,
-    /// Queries through the log that got no answer (the seed's reply to "no events").
+    /// Queries through the log that got no answer (the original query service's reply to "no events").
     #[serde(default)]
     pub empty: u64,
     /// Stretches of intervals with errors or no successful operation, and how long

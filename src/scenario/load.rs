@@ -214,4 +214,40 @@ mod tests {
         assert_eq!(t["workload"]["p"]["rate"], Value::Integer(2000));
         assert_eq!(t["duration"], Value::String("5s".into()));
     }
+
+    #[test]
+    fn renamed_values_keep_their_old_spelling() {
+        use crate::scenario::{SchemaKind, VersionConsistency};
+        let head = "name = \"t\"\nduration = \"1s\"\n[workload.w]\nkind = \"persist\"\nrate = 1\n";
+        for (target, schema, consistency) in [
+            (
+                "schema = \"seed\"\nconsistency = \"seed\"",
+                SchemaKind::PerYear,
+                VersionConsistency::ReadThenWrite,
+            ),
+            (
+                "schema = \"per-aggregate\"\nconsistency = \"read-then-write\"",
+                SchemaKind::PerAggregate,
+                VersionConsistency::ReadThenWrite,
+            ),
+            (
+                "schema = \"partitioned\"\nconsistency = \"lwt\"",
+                SchemaKind::PerAggregate,
+                VersionConsistency::Lwt,
+            ),
+        ] {
+            let (scylla, top): (Vec<&str>, Vec<&str>) = target.lines().partition(|l| l.starts_with("schema"));
+            let text = format!(
+                "{head}[target]\n{}\n[target.scylla]\n{}\n",
+                top.join("\n"),
+                scylla.join("\n")
+            );
+            let s = parse("t.toml", &text, &[]).expect(&text);
+            assert_eq!(
+                (s.target.scylla.schema, s.target.consistency),
+                (schema, consistency),
+                "{text}"
+            );
+        }
+    }
 }

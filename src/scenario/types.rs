@@ -114,7 +114,8 @@ pub struct Target {
     pub persistence: ServiceWorkers,
     #[serde(default)]
     pub query: QueryService,
-    /// How the reference services stamp versions: `seed` or `lwt`.
+    /// How the reference services stamp versions: `read-then-write` (as the original
+    /// services) or `lwt`.
     #[serde(default)]
     pub consistency: VersionConsistency,
     /// Embedded services start at the end of their input topics, so what an earlier
@@ -146,12 +147,13 @@ pub enum StoreKind {
 pub struct ScyllaSettings {
     /// Contact points, `host:port`.
     pub nodes: Vec<String>,
-    /// The seed's is `rns_eventstore` (tests use their own).
+    /// The original services' is `rns_eventstore` (tests use their own).
     pub keyspace: String,
-    /// `dc:rf[,dc:rf]`, as the seed's `CASSANDRA_DATA_CENTERS`.
+    /// `dc:rf[,dc:rf]`, as the original services' `CASSANDRA_DATA_CENTERS`.
     pub replication: String,
-    /// `seed` (every event of a year in one partition) or `partitioned` (a table keyed
-    /// by (year_bucket, aggregate_id), to show what the seed's design costs).
+    /// `per-year` (every event of a year in one partition, the original schema) or
+    /// `per-aggregate` (a table keyed by (year_bucket, aggregate_id), to show what the
+    /// original design costs).
     pub schema: SchemaKind,
     /// Create the keyspace and tables when absent (never dropped or truncated).
     pub create_schema: bool,
@@ -171,7 +173,7 @@ impl Default for ScyllaSettings {
             nodes: vec!["127.0.0.1:9042".into()],
             keyspace: "rns_eventstore".into(),
             replication: "datacenter1:1".into(),
-            schema: SchemaKind::Seed,
+            schema: SchemaKind::PerYear,
             create_schema: true,
             consistency: CqlConsistency::LocalQuorum,
             request_timeout: Dur::from_secs(3),
@@ -183,12 +185,18 @@ impl Default for ScyllaSettings {
     }
 }
 
+/// The `events` table's partitioning.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum SchemaKind {
+    /// Partition key `year_bucket` alone, as the original services create it
+    /// (`seed`, this value's name before 0.2, is still read).
     #[default]
-    Seed,
-    Partitioned,
+    #[serde(alias = "seed")]
+    PerYear,
+    /// Partition key `(year_bucket, aggregate_id)` (`partitioned` is still read).
+    #[serde(alias = "partitioned")]
+    PerAggregate,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -217,18 +225,20 @@ pub enum ServicesMode {
 
 /// How the reference services stamp and advance versions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum VersionConsistency {
-    /// As the seed: read the meta version, then write (a query can close the epoch
-    /// in between, hiding the event from every later query).
+    /// As the original services: read the meta version, then write (a query can close
+    /// the epoch in between, hiding the event from every later query). `seed`, this
+    /// value's name before 0.2, is still read.
     #[default]
-    Seed,
+    #[serde(alias = "seed")]
+    ReadThenWrite,
     /// Lightweight transactions: queries advance the meta version with a CAS, and
     /// persistence re-stamps an event whose epoch closed before it was inserted.
     Lwt,
 }
 
-/// Topic and group names; defaults are the seed services'.
+/// Topic and group names; defaults are the original services'.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Topics {
@@ -269,7 +279,7 @@ pub struct KafkaSettings {
     /// `none`, `gzip`, `snappy`, `lz4` or `zstd`.
     pub compression: Spanned<String>,
     pub idempotence: bool,
-    /// `none` (keyless, as the seed's services) or `aggregate` (key = aggregate id).
+    /// `none` (keyless, as the original services) or `aggregate` (key = aggregate id).
     pub key: KafkaKey,
     /// For topics eventbench creates.
     pub partitions: i32,
@@ -393,7 +403,7 @@ pub struct ServiceWorkers {
 
 impl Default for ServiceWorkers {
     fn default() -> Self {
-        // The seed runs a goroutine per message; this many concurrent handlers stands in.
+        // The original service runs a goroutine per message; this many concurrent handlers stands in.
         ServiceWorkers {
             workers: Spanned::new(0..0, 32),
             drop_every: None,
@@ -407,8 +417,8 @@ pub struct QueryService {
     pub workers: Spanned<usize>,
     /// Events per reply (`KAFKA_EVENT_BATCH_SIZE`).
     pub batch_size: Spanned<usize>,
-    /// Readers through the log: how long to wait for a first result batch. The seed
-    /// sends nothing for a query with no events, so silence this long means "empty".
+    /// Readers through the log: how long to wait for a first result batch. The original
+    /// query service sends nothing for a query with no events, so silence this long means "empty".
     pub reply_timeout: Dur,
     /// Readers through the log: after a full batch, how long to wait for another
     /// before taking the last one seen as the end of the result.
@@ -530,7 +540,7 @@ pub struct Workload {
     /// `query` only: where the query goes.
     #[serde(default)]
     pub via: Via,
-    /// `query` only: the reader's starting projection version (the seed refuses 0).
+    /// `query` only: the reader's starting projection version (the original query service refuses 0).
     #[serde(default = "default_from_version")]
     pub from_version: i64,
 }

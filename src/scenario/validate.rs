@@ -107,7 +107,7 @@ pub fn check(s: &Scenario) -> Result<(), Fault> {
         if wl.kind == WorkloadKind::Query && wl.from_version == 0 {
             return Err(at(
                 w,
-                format!("workload `{name}`: `from_version` 0 is refused by the seed's query service"),
+                format!("workload `{name}`: `from_version` 0 is refused by the original query service"),
             ));
         }
         if wl.via == Via::Log && wl.kind != WorkloadKind::Query {
@@ -208,7 +208,7 @@ fn agg_id(at_value: &Spanned<Aggregates>, id: i64) -> Result<(), Fault> {
     if !(1..=127).contains(&id) {
         return Err(at(
             at_value,
-            format!("aggregate id {id} is out of range: the seed's aggregate ids are 1..=127 (0 means unset)"),
+            format!("aggregate id {id} is out of range: the models' aggregate ids are 1..=127 (0 means unset)"),
         ));
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! Reference implementations of the seed's persistence and query services, over any
+//! Reference implementations of the original persistence and query services, over any
 //! log and store. They are the target, not the harness: they count what they see
 //! (including malformed input) so the report can show it.
 
@@ -72,7 +72,7 @@ impl ServiceKind {
 }
 
 /// Joins the service's consumer group on its input topic. A service is one group
-/// member feeding many handlers, as the seed runs one consumer and a goroutine per
+/// member feeding many handlers, as the original service runs one consumer and a goroutine per
 /// message (many members would only rebalance each other on a few partitions).
 pub fn subscribe(
     which: ServiceKind,
@@ -170,7 +170,7 @@ pub struct ServiceCounters {
     pub failed: AtomicU64,
     pub replied: AtomicU64,
     pub dropped: AtomicU64,
-    /// Replies the log refused (e.g. a broker down): the seed logs these and goes on.
+    /// Replies the log refused (e.g. a broker down): the original services log these and goes on.
     pub unsent: AtomicU64,
 }
 

@@ -85,7 +85,7 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
         let mut event = match Event::decode(&record.payload, Strictness::Strict) {
             Ok(e) => e,
             Err(_) => {
-                // The seed logs and commits such a message and never answers it.
+                // The original service logs and commits such a message and never answers it.
                 counters.malformed.fetch_add(1, Ordering::Relaxed);
                 continue;
             }

@@ -39,7 +39,7 @@ pub async fn query(
         return Err(QueryError::NoAggregate);
     }
     let v = match consistency {
-        VersionConsistency::Seed => {
+        VersionConsistency::ReadThenWrite => {
             let v = store
                 .read_meta(ctx, META_PARTITION, q.aggregate_id)
                 .await?
@@ -59,7 +59,7 @@ pub async fn query(
 }
 
 /// Closes the current epoch with a compare-and-set, so concurrent queries of one
-/// aggregate never close the same epoch twice (the seed loses such increments).
+/// aggregate never close the same epoch twice (the original service loses such increments).
 async fn advance(store: &AnyStore, ctx: &mut Ctx, aggregate: i8) -> Result<i64, QueryError> {
     for _ in 0..64 {
         let v = store

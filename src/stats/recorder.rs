@@ -22,8 +22,8 @@ pub struct Counters {
     pub rows: u64,
     /// Payload bytes sent or read.
     pub bytes: u64,
-    /// Queries through the log that got no answer within `reply_timeout`: the seed
-    /// answers a query with no events with silence.
+    /// Queries through the log that got no answer within `reply_timeout`: the original query
+    /// service answers a query with no events with silence.
     pub empty: u64,
 }
 
