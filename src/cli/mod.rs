@@ -5,8 +5,10 @@
 //!
 //! Exit codes: 0 success; 1 runtime failure; 2 invalid input or usage; 3 the run
 //! completed but failed a check (a threshold, the integrity audit, an abort after a
-//! sustained breach; a regression found by compare); 130 interrupted by SIGINT/SIGTERM
-//! (the report of what was measured is written).
+//! sustained breach; a regression found by compare); 4 the run completed and passed its
+//! checks but was unhealthy (generator-limited or target-saturated; `allow_unhealthy`
+//! opts out); 130 interrupted by SIGINT/SIGTERM (the report of what was measured is
+//! written).
 
 mod gen;
 mod runs;
@@ -20,6 +22,7 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_RUNTIME: i32 = 1;
 pub const EXIT_INPUT: i32 = 2;
 pub const EXIT_CHECKS: i32 = 3;
+pub const EXIT_UNHEALTHY: i32 = 4;
 pub const EXIT_INTERRUPTED: i32 = 130;
 
 #[derive(Parser)]
@@ -70,6 +73,8 @@ pub enum Outcome {
     Ok,
     /// A check failed: a threshold, the audit, an abort, a regression.
     ChecksFailed,
+    /// Every check passed, but a workload was generator-limited or target-saturated.
+    Unhealthy,
     /// A signal ended the run; its report is written.
     Interrupted,
 }
@@ -112,6 +117,7 @@ pub fn exit_code(r: &Result<Outcome, CliError>) -> i32 {
     match r {
         Ok(Outcome::Ok) => EXIT_OK,
         Ok(Outcome::ChecksFailed) => EXIT_CHECKS,
+        Ok(Outcome::Unhealthy) => EXIT_UNHEALTHY,
         Ok(Outcome::Interrupted) => EXIT_INTERRUPTED,
         Err(CliError::Input(_)) => EXIT_INPUT,
         Err(CliError::Runtime(_)) => EXIT_RUNTIME,
@@ -157,6 +163,8 @@ fn outcome(s: &crate::report::Summary) -> Outcome {
         Outcome::Interrupted
     } else if !s.checks_passed() {
         Outcome::ChecksFailed
+    } else if !s.unhealthy().is_empty() {
+        Outcome::Unhealthy
     } else {
         Outcome::Ok
     }
@@ -172,6 +180,7 @@ mod tests {
         assert_eq!(exit_code(&Err(CliError::Runtime("x".into()))), 1);
         assert_eq!(exit_code(&Err(CliError::Input("x".into()))), 2);
         assert_eq!(exit_code(&Ok(Outcome::ChecksFailed)), 3);
+        assert_eq!(exit_code(&Ok(Outcome::Unhealthy)), 4);
         assert_eq!(exit_code(&Ok(Outcome::Interrupted)), 130);
         let missing = crate::report::RunDir::open(std::path::Path::new("/nonexistent/run")).expect_err("missing");
         assert!(matches!(CliError::from(missing), CliError::Input(_)));

@@ -23,6 +23,10 @@ pub struct RunArgs {
     /// with --shard 0/n .. n-1/n together run exactly the scenario's load.
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
+    /// An unhealthy run (generator-limited or target-saturated) exits 0, not 4: for a
+    /// deliberate overload. The same as `allow_unhealthy = true` in the scenario.
+    #[arg(long)]
+    allow_unhealthy: bool,
 }
 
 #[derive(clap::Args)]
@@ -44,6 +48,7 @@ pub struct ServeArgs {
 
 pub fn run(a: RunArgs) -> Result<Outcome, CliError> {
     let mut plan = load(&a.scenario)?;
+    plan.allow_unhealthy |= a.allow_unhealthy;
     if let Some(s) = &a.shard {
         plan.shard = crate::plan::Shard::parse(s).map_err(CliError::Input)?;
     }

@@ -110,7 +110,9 @@ impl Collector {
                 length_s: len_s,
                 warmup,
                 target_rate: target,
-                achieved_rate: (h.counters.ok + h.counters.empty + h.counters.error_total()) as f64 / len_s,
+                // Only what succeeded was achieved; failures and censored work were not.
+                achieved_rate: h.counters.ok as f64 / len_s,
+                censored: h.counters.censored,
                 ok: h.counters.ok,
                 errors: h.counters.error_total(),
                 late: h.counters.late,
@@ -154,10 +156,9 @@ impl Collector {
                 let hist = &h.stages[s as usize];
                 (!hist.is_empty()).then(|| crate::stats::StageSummary::of(hist))
             };
-            let main = self.mains[*w];
             let observed = crate::thresholds::Observed {
                 stage: &stage,
-                ops: h.stages[main as usize].len() + h.stages[Stage::Failed as usize].len() + h.counters.empty,
+                ops: h.counters.ok + h.counters.error_total() + h.counters.censored,
                 errors: h.counters.error_total(),
                 late: h.counters.late,
                 achieved_rate: p.achieved_rate,

@@ -9,10 +9,11 @@ use super::launch::Workloads;
 use super::sleep_until;
 use crate::clock::Clock;
 use crate::host::Stop;
-use crate::plan::Plan;
+use crate::plan::{main_stage, Plan};
 use crate::scenario::WorkloadKind;
+use crate::stats::ledger::{Ledger, ACKED, REPLIED_ERR, REPLIED_OK};
 use crate::stats::timeline::IntervalPoint;
-use crate::stats::{ErrorClass, Hists, Registry, Stage};
+use crate::stats::{Hists, Registry, Stage};
 
 /// Per workload: what did not end in an outcome of its own.
 pub(super) struct Leftovers {
@@ -22,24 +23,52 @@ pub(super) struct Leftovers {
 
 impl Workloads {
     /// No more claims, and what was released but not yet taken by a worker never
-    /// starts either: both count as dropped when intended before `until`.
-    fn stop_open(&self, w: usize, until: u64, dropped: &mut [u64]) {
+    /// starts either: both count as dropped when intended before `until`, and each is
+    /// censored at the time it had waited by now.
+    fn stop_open(&self, w: usize, until: u64, now: u64, dropped: &mut [u64], kind: WorkloadKind) {
+        let (stage, _) = main_stage(kind);
+        let censor = |intended: u64| {
+            self.reg
+                .with(w, intended, |h| h.censor(stage, now.saturating_sub(intended)))
+        };
         if let Some(s) = &self.schedules[w] {
-            dropped[w] += s.stop_and_count_dropped(until);
+            dropped[w] += s.stop_and_drop(until, |c| censor(c.intended));
         }
         if let Some(rx) = &self.released[w] {
             rx.close();
             while let Ok(c) = rx.try_recv() {
-                dropped[w] += (c.intended < until) as u64;
+                if c.intended < until {
+                    dropped[w] += 1;
+                    censor(c.intended);
+                }
             }
         }
+    }
+
+    /// Gives up on workload `w`'s workers: each operation still in hand is censored
+    /// at the time it had waited; returns how many there were.
+    async fn give_up(&mut self, w: usize, now: u64, kind: WorkloadKind) -> u64 {
+        self.workers[w].abort_all();
+        while self.workers[w].join_next().await.is_some() {}
+        let (stage, _) = main_stage(kind);
+        let mut n = 0;
+        for hand in &self.hands[w] {
+            if let Some(intended) = hand.intended() {
+                self.reg
+                    .with(w, intended, |h| h.censor(stage, now.saturating_sub(intended)));
+                n += 1;
+            }
+        }
+        n
     }
 
     /// Ends the workloads: at once when the run was cut short (`stop_at` is then the
     /// moment it was), else when their schedules run out; either way in-flight work
     /// gets until `deadline`. A stop asked during the drain ends the schedules now.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn drain(
         &mut self,
+        plan: &Plan,
         clock: &Clock,
         cut_short: bool,
         stop_at: u64,
@@ -52,22 +81,23 @@ impl Workloads {
         let mut dropped = vec![0u64; n];
         let mut abandoned = vec![0u64; n];
         for (w, gave_up) in abandoned.iter_mut().enumerate() {
+            let kind = plan.workloads[w].kind;
             if cut_short {
-                self.stop_open(w, stop_at, &mut dropped);
+                self.stop_open(w, stop_at, clock.now(), &mut dropped, kind);
             }
             loop {
                 let asked = interrupted.is_none();
                 tokio::select! {
                     r = self.workers[w].join_next() => if r.is_none() { break },
                     _ = sleep_until(clock, deadline) => {
-                        self.stop_open(w, stop_at, &mut dropped);
-                        *gave_up = self.workers[w].len() as u64;
-                        self.workers[w].abort_all();
+                        let now = clock.now();
+                        self.stop_open(w, stop_at, now, &mut dropped, kind);
+                        *gave_up = self.give_up(w, now, kind).await;
                         break;
                     }
                     why = stop.requested(), if asked => {
                         *interrupted = Some(why);
-                        self.stop_open(w, clock.now(), &mut dropped);
+                        self.stop_open(w, clock.now(), clock.now(), &mut dropped, kind);
                     }
                 }
             }
@@ -128,7 +158,7 @@ fn outstanding(c: &Collector, reg: &Registry, w: usize) -> u64 {
     let count = |h: &Hists| {
         let answered = h.stages[Stage::E2e as usize].len()
             + h.stages[Stage::E2ePersisted as usize].len()
-            + h.counters.errors[ErrorClass::Rejected as usize];
+            + h.counters.rejected_replies;
         (h.stages[Stage::Produce as usize].len(), answered)
     };
     let (mut sent, mut answered) = count(&c.all[w]);
@@ -141,4 +171,47 @@ fn outstanding(c: &Collector, reg: &Registry, w: usize) -> u64 {
         }
     });
     sent.saturating_sub(answered)
+}
+
+/// Produced events whose reply never came are not operations of their own (the produce
+/// had its outcome), but their end-to-end latency is at least `now - intended`: each is
+/// recorded in its e2e stage at that lower bound and counted as unanswered. Pipeline
+/// runs know which events from the ledger and their intended starts from the schedule;
+/// elsewhere, every one of them was intended before the schedule's end, which bounds it.
+pub(super) fn censor_unanswered(plan: &Plan, workloads: &Workloads, ledger: &Ledger, unanswered: &[u64], now: u64) {
+    let stage = if plan.services_answer() {
+        Stage::E2ePersisted
+    } else {
+        Stage::E2e
+    };
+    for (w, &n) in unanswered.iter().enumerate() {
+        if n == 0 {
+            continue;
+        }
+        let exact: Vec<u64> = match (ledger.book(w), &workloads.schedules[w]) {
+            (Some(book), Some(schedule)) => {
+                let owed: Vec<u64> = book
+                    .flags()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| **f & ACKED != 0 && **f & (REPLIED_OK | REPLIED_ERR) == 0)
+                    .map(|(i, _)| i as u64)
+                    .collect();
+                schedule.intended_of(&owed).into_iter().flatten().collect()
+            }
+            _ => Vec::new(),
+        };
+        let end = plan.duration_ns.min(now);
+        let mut left = n;
+        for intended in exact.iter().copied().chain(std::iter::repeat(end)) {
+            if left == 0 {
+                break;
+            }
+            workloads.reg.with(w, intended, |h| {
+                h.record(stage, now.saturating_sub(intended));
+                h.counters.unanswered += 1;
+            });
+            left -= 1;
+        }
+    }
 }

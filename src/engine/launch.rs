@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use super::inbox::Inboxes;
 use super::ops::{Operation, Shared};
 use super::schedule::{Claim, Schedule};
-use super::workers;
+use super::workers::{self, DispatchStats, InHand};
 use crate::backend::{Ctx, EventLog, Target};
 use crate::clock::Clock;
 use crate::datagen::Generator;
@@ -42,6 +42,11 @@ pub(super) struct Workloads {
     pub dispatchers: Vec<tokio::task::JoinHandle<()>>,
     /// Closed workloads stop taking new operations once this is set.
     pub closed_stop: Arc<AtomicBool>,
+    /// Open workloads: what each worker holds, for censoring at the deadline.
+    pub hands: Vec<Vec<Arc<InHand>>>,
+    /// Open workloads: what the dispatcher saw.
+    pub dispatch: Vec<Option<Arc<DispatchStats>>>,
+    pub reg: Arc<Registry>,
 }
 
 /// Starts every workload of the plan.
@@ -53,6 +58,9 @@ pub(super) fn launch(c: &Common<'_>) -> Workloads {
         workers: Vec::new(),
         dispatchers: Vec::new(),
         closed_stop: Arc::new(AtomicBool::new(false)),
+        hands: Vec::new(),
+        dispatch: Vec::new(),
+        reg: c.reg.clone(),
     };
     for (w, wp) in plan.workloads.iter().enumerate() {
         let shared = Arc::new(shared(c, w));
@@ -71,12 +79,22 @@ pub(super) fn launch(c: &Common<'_>) -> Workloads {
                     plan.shard,
                 ));
                 let (tx, rx) = async_channel::bounded(*max_in_flight);
+                let mut hands = Vec::with_capacity(*max_in_flight);
                 for i in 0..*max_in_flight {
                     let op = Operation::new(shared.clone(), Ctx::new(c.clock, seed(i)));
-                    set.spawn(workers::open_loop(op, rx.clone(), c.reg.clone(), w, wp.kind));
+                    let hand = Arc::new(InHand::default());
+                    hands.push(hand.clone());
+                    set.spawn(workers::open_loop(op, rx.clone(), c.reg.clone(), w, wp.kind, hand));
                 }
-                out.dispatchers
-                    .push(tokio::spawn(workers::dispatch(schedule.clone(), tx, c.clock)));
+                let stats = Arc::new(DispatchStats::default());
+                out.dispatchers.push(tokio::spawn(workers::dispatch(
+                    schedule.clone(),
+                    tx,
+                    c.clock,
+                    stats.clone(),
+                )));
+                out.hands.push(hands);
+                out.dispatch.push(Some(stats));
                 out.released.push(Some(rx));
                 out.schedules.push(Some(schedule));
             }
@@ -96,6 +114,8 @@ pub(super) fn launch(c: &Common<'_>) -> Workloads {
                 }
                 out.released.push(None);
                 out.schedules.push(None);
+                out.hands.push(Vec::new());
+                out.dispatch.push(None);
             }
         }
         out.workers.push(set);

@@ -36,7 +36,7 @@ use crate::service::ServiceStats;
 use crate::stats::hlog::IntervalLog;
 use crate::stats::ledger::Ledger;
 use crate::stats::timeline::IntervalPoint;
-use crate::stats::{ErrorClass, Hists, Registry};
+use crate::stats::{Hists, Registry};
 
 pub use listener::Strays;
 
@@ -61,6 +61,9 @@ pub struct Measured {
     pub abandoned: Vec<u64>,
     /// Per workload: produced events whose reply never came (within `drain`).
     pub unanswered: Vec<u64>,
+    /// Per open workload: releases that found all `max_in_flight` workers busy (the
+    /// target held every slot: evidence for the health verdict).
+    pub waited_for_worker: Vec<u64>,
     pub persistence: Option<ServiceStats>,
     pub query_service: Option<ServiceStats>,
     pub strays: Strays,
@@ -172,7 +175,7 @@ pub async fn run(
     let cut_short = interrupted.is_some() || collector.aborted.is_some();
     let deadline = clock.now() + plan.drain_ns;
     let left = workloads
-        .drain(&clock, cut_short, stop_at, deadline, &mut stop, &mut interrupted)
+        .drain(plan, &clock, cut_short, stop_at, deadline, &mut stop, &mut interrupted)
         .await;
     let mut unanswered = vec![0u64; plan.workloads.len()];
     if setup::listens(plan) {
@@ -198,11 +201,9 @@ pub async fn run(
     }
     background.abort_all();
     while background.join_next().await.is_some() {}
+    drain::censor_unanswered(plan, &workloads, &ledger, &unanswered, clock.now());
     let elapsed = clock.now();
     collector.tick(elapsed.max(collector.last_ns() + 1))?;
-    for (w, n) in unanswered.iter().enumerate() {
-        collector.totals[w].counters.errors[ErrorClass::Timeout as usize] += n;
-    }
     let runs = |k| embedded.contains(&k);
     Ok(Measured {
         clock,
@@ -216,6 +217,14 @@ pub async fn run(
         dropped: left.dropped,
         abandoned: left.abandoned,
         unanswered,
+        waited_for_worker: workloads
+            .dispatch
+            .iter()
+            .map(|d| {
+                d.as_ref()
+                    .map_or(0, |d| d.waited_for_worker.load(std::sync::atomic::Ordering::Relaxed))
+            })
+            .collect(),
         persistence: runs(crate::service::ServiceKind::Persistence).then(|| counters.persistence.snapshot()),
         query_service: runs(crate::service::ServiceKind::Query).then(|| counters.query.snapshot()),
         strays,

@@ -213,7 +213,9 @@ pub fn record(
     }
     match result {
         Ok(done) if done.empty => {
+            // No answer is no outcome: what it waited is a lower bound of its latency.
             h.counters.empty += 1;
+            h.censor(stage, finished - intended.min(finished));
         }
         Ok(done) => {
             let finished = done.answered.map_or(finished, |(at, _)| at);

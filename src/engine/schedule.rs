@@ -100,15 +100,43 @@ impl Schedule {
     /// Stops the schedule and counts the operations intended before `until` that no
     /// worker claimed: they are dropped, and the report says so.
     pub fn stop_and_count_dropped(&self, until: u64) -> u64 {
+        self.stop_and_drop(until, |_| {})
+    }
+
+    /// Stops the schedule and hands each unclaimed operation intended before `until`
+    /// to `dropped` (which censors it); returns how many there were.
+    pub fn stop_and_drop(&self, until: u64, mut dropped: impl FnMut(Claim)) -> u64 {
         self.stopped.store(true, Ordering::Relaxed);
-        let mut dropped = 0;
+        let mut n = 0;
         while let Some(c) = self.claim_any() {
             if c.intended >= until {
                 break;
             }
-            dropped += 1;
+            dropped(c);
+            n += 1;
         }
-        dropped
+        n
+    }
+
+    /// The intended starts of global operations `indices` (ascending), as the
+    /// schedule gave or would give them; `None` past the profile's end.
+    pub fn intended_of(&self, indices: &[u64]) -> Vec<Option<u64>> {
+        match self.arrival {
+            Arrival::Constant => indices.iter().map(|&i| self.profile.time_at(i as f64)).collect(),
+            Arrival::Poisson => {
+                let (mut unit, mut j) = (0.0, 0u64);
+                indices
+                    .iter()
+                    .map(|&i| {
+                        while j <= i {
+                            unit += exp1(self.seed, j);
+                            j += 1;
+                        }
+                        self.profile.time_at(unit)
+                    })
+                    .collect()
+            }
+        }
     }
 
     pub fn profile(&self) -> &RateProfile {
@@ -188,6 +216,19 @@ mod tests {
         let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
         let cv = var.sqrt() / mean;
         assert!((cv - 1.0).abs() < 0.05, "cv = {cv}");
+    }
+
+    #[test]
+    fn intended_times_are_recomputed_exactly_from_indices() {
+        for arrival in [Arrival::Constant, Arrival::Poisson] {
+            let s = Schedule::new(RateProfile::constant(1000.0, 1_000_000_000), arrival, 9);
+            let claims: Vec<Claim> = std::iter::from_fn(|| s.claim()).collect();
+            let picked: Vec<u64> = claims.iter().map(|c| c.index).filter(|i| i % 7 == 3).collect();
+            let again = Schedule::new(RateProfile::constant(1000.0, 1_000_000_000), arrival, 9).intended_of(&picked);
+            for (i, t) in picked.iter().zip(again) {
+                assert_eq!(t, Some(claims[*i as usize].intended), "{arrival:?} op {i}");
+            }
+        }
     }
 
     #[test]

@@ -13,16 +13,53 @@ use crate::pacer::Pacer;
 use crate::scenario::WorkloadKind;
 use crate::stats::Registry;
 
+/// What a dispatcher saw, for the health verdict.
+#[derive(Debug, Default)]
+pub struct DispatchStats {
+    /// Claims released (each intended before the run's end).
+    pub released: AtomicU64,
+    /// Releases that found every worker busy and the queue full: the target held
+    /// `max_in_flight` operations, evidence that it, not the generator, fell behind.
+    pub waited_for_worker: AtomicU64,
+}
+
 /// Releases claims at their intended start times, until the schedule ends or stops.
 /// When every worker is busy the channel fills and releases wait: those operations
 /// start late and their latency still counts from the intended start.
-pub async fn dispatch(schedule: Arc<Schedule>, tx: async_channel::Sender<Claim>, clock: Clock) {
+pub async fn dispatch(
+    schedule: Arc<Schedule>,
+    tx: async_channel::Sender<Claim>,
+    clock: Clock,
+    stats: Arc<DispatchStats>,
+) {
     let mut pacer = Pacer::new();
     while let Some(claim) = schedule.claim() {
         pacer.sleep_until(&clock, claim.intended).await;
-        if tx.send(claim).await.is_err() {
-            return;
+        stats.released.fetch_add(1, Ordering::Relaxed);
+        match tx.try_send(claim) {
+            Ok(()) => {}
+            Err(async_channel::TrySendError::Full(claim)) => {
+                stats.waited_for_worker.fetch_add(1, Ordering::Relaxed);
+                if tx.send(claim).await.is_err() {
+                    return;
+                }
+            }
+            Err(async_channel::TrySendError::Closed(_)) => return,
         }
+    }
+}
+
+/// The intended start (+1; 0 when idle) of the operation a worker holds, so that when
+/// the run gives up on its workers at the drain deadline, each operation still in hand
+/// is censored at the time it had waited. One cache line per worker: no sharing.
+#[repr(align(64))]
+#[derive(Debug, Default)]
+pub struct InHand(AtomicU64);
+
+impl InHand {
+    /// The intended start of the operation held, if any.
+    pub fn intended(&self) -> Option<u64> {
+        self.0.load(Ordering::Acquire).checked_sub(1)
     }
 }
 
@@ -33,12 +70,17 @@ pub async fn open_loop(
     reg: Arc<Registry>,
     workload: usize,
     kind: WorkloadKind,
+    hand: Arc<InHand>,
 ) {
     let clock = op.ctx.clock;
     while let Ok(claim) = rx.recv().await {
+        hand.0.store(claim.intended + 1, Ordering::Release);
         let started = clock.now();
         let result = op.run(claim.index, claim.intended).await;
         let finished = clock.now();
+        // Cleared before recording, with no await in between: a worker aborted at the
+        // deadline holds an operation exactly when it has not recorded it.
+        hand.0.store(0, Ordering::Release);
         reg.with(workload, claim.intended, |h| {
             record(h, kind, claim.intended, started, finished, &result)
         });

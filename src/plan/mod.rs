@@ -65,6 +65,8 @@ pub struct Plan {
     pub audit: Audit,
     /// This generator's share of the load (`--shard i/n`).
     pub shard: Shard,
+    /// An unhealthy run still passes its checks.
+    pub allow_unhealthy: bool,
     /// Checked at the end (and per interval where asked); validated with the scenario.
     #[serde(skip)]
     pub thresholds: Vec<crate::thresholds::Threshold>,
@@ -144,6 +146,7 @@ impl Plan {
             data: s.data.clone(),
             audit: s.audit.clone(),
             shard: Shard::WHOLE,
+            allow_unhealthy: s.allow_unhealthy,
             thresholds: {
                 let names: Vec<String> = s.workload.get_ref().keys().cloned().collect();
                 s.thresholds

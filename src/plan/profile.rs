@@ -129,6 +129,10 @@ impl RateProfile {
         let s = &self.segments[i.checked_sub(1)?];
         let m = n - s.count_before;
         let secs = s.duration_ns as f64 / 1e9;
+        if m <= 0.0 {
+            // The segment's first operation (a ramp from 0 has no rate to divide by).
+            return (s.duration_ns > 0).then_some(s.start_ns);
+        }
         let k = (s.to_rate - s.from_rate) / secs;
         // Solve from*t + k*t^2/2 = m in the form that stays stable when k is 0 or small.
         let disc = s.from_rate * s.from_rate + 2.0 * k * m;
@@ -176,6 +180,21 @@ mod tests {
             let t = p.time_at(n).expect("inside");
             assert!((p.count_at(t) - n).abs() < 1e-3, "n={n} t={t}");
         }
+    }
+
+    #[test]
+    fn ramps_from_zero_and_zero_rate_stretches_keep_going() {
+        // A ramp 0 -> 1000/s over 4 s, then 1000/s for 4 s: 2,000 + 4,000 operations.
+        let p = RateProfile::from_parts(vec![(4_000_000_000, 0.0, 1000.0), (4_000_000_000, 1000.0, 1000.0)]);
+        assert_eq!(p.time_at(0.0), Some(0));
+        let t1 = p.time_at(1.0).expect("second op");
+        assert!(t1 > 0 && t1 < 4_000_000_000, "{t1}");
+        assert!(p.time_at(5999.0).is_some() && p.time_at(6000.0).is_none());
+        // 2 s of nothing, then 100/s: the first operation is at 2 s.
+        let q = RateProfile::from_parts(vec![(2_000_000_000, 0.0, 0.0), (1_000_000_000, 100.0, 100.0)]);
+        assert_eq!(q.time_at(0.0), Some(2_000_000_000));
+        assert_eq!(q.time_at(99.0), Some(2_990_000_000));
+        assert_eq!(q.time_at(100.0), None);
     }
 
     #[test]

@@ -42,6 +42,11 @@ pub struct Scenario {
     /// Conditions for a CI verdict, e.g. `"producers.e2e.persisted.p99" = "< 50ms"`.
     #[serde(default)]
     pub thresholds: BTreeMap<String, Spanned<crate::thresholds::Spec>>,
+    /// A run that is `generator-limited` or `target-saturated` still passes (exit 0
+    /// instead of 4): for deliberate overloads and fault runs, whose point is the
+    /// numbers at and past the limit.
+    #[serde(default)]
+    pub allow_unhealthy: bool,
 }
 
 /// The integrity audit after a pipeline run, and how much of each finding is allowed

@@ -23,8 +23,17 @@ pub struct Counters {
     /// Payload bytes sent or read.
     pub bytes: u64,
     /// Queries through the log that got no answer within `reply_timeout`: the original query
-    /// service answers a query with no events with silence.
+    /// service answers a query with no events with silence. Also counted in `censored`.
     pub empty: u64,
+    /// Operations with no outcome of their own (never started, still in flight at the
+    /// drain deadline, or unanswered): each is recorded in its stage at a lower bound
+    /// of its latency (the time it had waited when the run gave up on it).
+    pub censored: u64,
+    /// Produced events whose reply came back with an error (the produce itself was ok).
+    pub rejected_replies: u64,
+    /// Produced events whose reply never came: recorded in their e2e stage at a lower
+    /// bound, and counted here (they are not operations of their own).
+    pub unanswered: u64,
 }
 
 impl Counters {
@@ -37,6 +46,9 @@ impl Counters {
         self.rows += o.rows;
         self.bytes += o.bytes;
         self.empty += o.empty;
+        self.censored += o.censored;
+        self.rejected_replies += o.rejected_replies;
+        self.unanswered += o.unanswered;
     }
 
     pub fn error_total(&self) -> u64 {
@@ -70,6 +82,14 @@ impl Hists {
     pub fn record(&mut self, stage: Stage, ns: u64) {
         // Auto-resizing histograms only refuse values beyond u64 range.
         let _ = self.stages[stage as usize].record(ns);
+    }
+
+    /// An operation the run gave up on after `waited_ns` since its intended start: its
+    /// latency is at least that, so it goes into `stage` at that lower bound.
+    #[inline]
+    pub fn censor(&mut self, stage: Stage, waited_ns: u64) {
+        self.record(stage, waited_ns);
+        self.counters.censored += 1;
     }
 
     #[inline]

@@ -14,6 +14,9 @@ pub struct IntervalPoint {
     pub achieved_rate: f64,
     pub ok: u64,
     pub errors: u64,
+    /// Operations given up on (dropped, abandoned, unanswered queries), by intended start.
+    #[serde(default)]
+    pub censored: u64,
     pub late: u64,
     pub p50_ns: u64,
     pub p99_ns: u64,
