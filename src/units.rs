@@ -85,7 +85,9 @@ impl std::str::FromStr for Size {
                 ))
             }
         };
-        Ok(Size(n * mult))
+        n.checked_mul(mult)
+            .map(Size)
+            .ok_or_else(|| format!("size {s:?} is too large: at most {} bytes", u64::MAX))
     }
 }
 
@@ -145,6 +147,7 @@ mod tests {
     fn units_read_and_show() {
         assert_eq!("1m30s".parse::<Dur>().map(|d| d.as_nanos()), Ok(90_000_000_000));
         assert_eq!("16 KiB".parse::<Size>(), Ok(Size(16 << 10)));
+        assert!("17592186044416MiB".parse::<Size>().is_err());
         assert_eq!(percent("0.1%"), Ok(0.001));
         assert!(percent("10").is_err() && percent("-1%").is_err());
         assert_eq!(fmt_ns(850), "850ns");

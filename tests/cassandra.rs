@@ -188,6 +188,9 @@ fn python_cassandra_driver_reads_back_what_eventbench_wrote() {
         "workload.writers.rate=200",
         "--set",
         &ks_set,
+        // This test is about the rows, not the verdict: the other tests of this binary
+        // load the same node and cores at the same time.
+        "--allow-unhealthy",
     ]);
     assert_eq!(code, Some(0), "{stderr}");
     let s: serde_json::Value = serde_json::from_str(&common::read(&out.join("summary.json"))).expect("summary");

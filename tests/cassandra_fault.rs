@@ -28,8 +28,9 @@ fn node_stopped_mid_run_leaves_a_completed_run_with_errors_counted() {
         Duration::from_secs(4),
         None,
     );
-    assert_eq!(code, Some(0), "the run completes; stderr {stderr}");
+    assert_eq!(code, Some(4), "the run completes, unhealthy; stderr {stderr}");
     let w = &s["workloads"]["writers"];
+    assert_eq!(w["health"], "target-saturated", "{}", w["health_reason"]);
     let ok = w["ok"].as_u64().unwrap_or(0);
     let errors: u64 = w["errors"]
         .as_object()

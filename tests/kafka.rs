@@ -168,6 +168,25 @@ fn records_decode_as_seed_events_with_kafkas_own_console_consumer() {
 }
 
 #[test]
+fn every_documented_compression_codec_round_trips() {
+    common::require_kafka();
+    for codec in ["gzip", "snappy", "lz4", "zstd"] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let topic = common::unique_topic(&format!("eventbench.test.codec.{codec}"));
+        let out = dir.path().join("run");
+        let set = format!("target.kafka.compression={codec}");
+        let (code, stdout, stderr) = kafka_run(&topic, &out, &[&set, "workload.producers.rate=500"]);
+        assert_eq!(code, Some(0), "{codec}: stdout {stdout}\nstderr {stderr}");
+        let s: serde_json::Value = serde_json::from_str(&common::read(&out.join("summary.json"))).expect("summary");
+        let p = &s["workloads"]["producers"];
+        assert!(
+            p["stages"]["e2e"]["count"].as_u64().unwrap_or(0) > 1_000,
+            "{codec}: {p}"
+        );
+    }
+}
+
+#[test]
 fn unreachable_broker_is_a_clear_error_in_bounded_time() {
     let dir = tempfile::tempdir().expect("tmp");
     let started = Instant::now();

@@ -28,8 +28,20 @@ fn broker_stopped_mid_run_leaves_a_completed_run_with_errors_counted() {
         Duration::from_secs(4),
         None,
     );
-    assert_eq!(code, Some(0), "the run completes; stderr {stderr}");
+    // The run completes and writes its report; it is not healthy, and says which
+    // side was the limit: exit 4, not a silent pass.
+    assert_eq!(code, Some(4), "the run completes, unhealthy; stderr {stderr}");
     let p = &s["workloads"]["producers"];
+    assert_eq!(p["health"], "target-saturated", "{}", p["health_reason"]);
+    // Every operation has one outcome: ok, an error, or censored.
+    let errors: u64 = p["errors"]
+        .as_object()
+        .map_or(0, |m| m.values().filter_map(|v| v.as_u64()).sum());
+    assert_eq!(
+        p["ok"].as_u64().unwrap_or(0) + errors + p["censored"].as_u64().unwrap_or(0),
+        p["ops"].as_u64().unwrap_or(0),
+        "{p}"
+    );
     let ok = p["ok"].as_u64().unwrap_or(0);
     let timeouts = p["errors"]["timeout"].as_u64().unwrap_or(0);
     // About 3 s of good produces before the stop; after it, deliveries time out.

@@ -50,6 +50,13 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str)> {
         ("missing duration", format!("name = \"t\"\n{w}"), 2, "`duration` is missing"),
         ("zero service workers", format!("{OK_HEAD}[target.persistence]\nworkers = 0\n{w}"), 4, "`workers`"),
         ("query from version 0", format!("{OK_HEAD}[workload.q]\nkind = \"query\"\nrate = 1\nfrom_version = 0\n"), 3, "`from_version` 0"),
+        ("page size 0", format!("{OK_HEAD}[target.scylla]\npage_size = 0\n{w}"), 4, "`page_size`"),
+        ("action weights overflow", format!("{OK_HEAD}[data]\nactions = {{ a = 4294967295, b = 1 }}\n{w}"), 4, "add up to at most"),
+        ("payload weights overflow", format!("{OK_HEAD}[data]\npayload = {{ dist = \"histogram\", sizes = [64, 128], weights = [4294967295, 1] }}\n{w}"), 4, "`payload`"),
+        ("size overflow", format!("{OK_HEAD}[data]\npayload = {{ dist = \"fixed\", size = \"17592186044416MiB\" }}\n{w}"), 4, "too large"),
+        ("unbounded steps", "name = \"t\"\n[workload.p]\nkind = \"produce\"\nphase = [{ kind = \"step\", from = 1, step = 1, steps = 4000000000, step_duration = \"1s\" }]\n".to_string(), 4, "`steps` from 1 to"),
+        ("huge rate", format!("{OK_HEAD}[workload.p]\nkind = \"produce\"\nrate = 1e300\n"), 5, "up to 5000000"),
+        ("unknown compression", format!("{OK_HEAD}[target.kafka]\ncompression = \"brotli\"\n{w}"), 4, "unknown `compression`"),
     ]
 }
 

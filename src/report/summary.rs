@@ -280,7 +280,9 @@ impl Summary {
                 ops,
                 ok: c.ok,
                 errors: c.error_total(),
-                censored: c.censored,
+                // Empty query results are censored (no latency of their own) but are
+                // the protocol's answer, not work the target failed to do.
+                censored: c.censored - c.empty.min(c.censored),
                 lag_p99_ns: stages.get(Stage::Lag.name()).map_or(0, |s| s.p99_ns),
                 service_p99_ns: stages.get(service.name()).map_or(0, |s| s.p99_ns),
                 waited_for_worker: m.waited_for_worker.get(w).copied().unwrap_or(0),
@@ -404,7 +406,10 @@ fn completed_rate(timeline: &[IntervalPoint], plan: &Plan) -> Option<f64> {
         .filter(|p| p.t_s + 1e-9 >= from && p.t_s + p.length_s <= to + 1e-6)
         .collect();
     let secs: f64 = full.iter().map(|p| p.length_s).sum();
-    (full.len() >= 2 && secs > 0.0).then(|| full.iter().map(|p| (p.ok + p.errors) as f64).sum::<f64>() / secs)
+    // Censored work recorded inside the window is empty query results (silence is the
+    // original query service's answer to "no events"): finished, as far as load goes.
+    (full.len() >= 2 && secs > 0.0)
+        .then(|| full.iter().map(|p| (p.ok + p.errors + p.censored) as f64).sum::<f64>() / secs)
 }
 
 /// Share of the offered operations that may end censored or failed before a run is

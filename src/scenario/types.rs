@@ -165,8 +165,8 @@ pub struct ScyllaSettings {
     pub consistency: CqlConsistency,
     pub request_timeout: Dur,
     pub connect_timeout: Dur,
-    /// Rows per page of a version-range select.
-    pub page_size: i32,
+    /// Rows per page of a version-range select (1..=1000000).
+    pub page_size: Spanned<i32>,
     pub username: Option<String>,
     #[serde(skip_serializing)]
     pub password: Option<String>,
@@ -183,7 +183,7 @@ impl Default for ScyllaSettings {
             consistency: CqlConsistency::LocalQuorum,
             request_timeout: Dur::from_secs(3),
             connect_timeout: Dur::from_secs(5),
-            page_size: 5000,
+            page_size: Spanned::new(0..0, 5000),
             username: None,
             password: None,
         }

@@ -22,6 +22,13 @@ fn at<T>(s: &Spanned<T>, msg: impl Into<String>) -> Fault {
 
 const MAX_PAYLOAD: u64 = 16 << 20;
 
+/// The highest rate one workload may ask for: ten times what one core of this
+/// harness sustains. Past it a schedule only fills memory with claims it cannot run.
+pub const MAX_RATE: f64 = 5_000_000.0;
+
+/// Steps of one `step` phase: more is a typo, not a load.
+const MAX_STEPS: u32 = 10_000;
+
 /// Returns the first problem found, with the span of the value at fault.
 pub fn check(s: &Scenario) -> Result<(), Fault> {
     let name = s.name.get_ref();
@@ -81,10 +88,10 @@ pub fn check(s: &Scenario) -> Result<(), Fault> {
             }
             (Some(r), None, true) => {
                 let v = *r.get_ref();
-                if !(v.is_finite() && v > 0.0) {
+                if !(v.is_finite() && v > 0.0 && v <= MAX_RATE) {
                     return Err(at(
                         r,
-                        format!("`rate` must be a positive number of operations per second, got {v}"),
+                        format!("`rate` must be a positive number of operations per second up to {MAX_RATE}, got {v}"),
                     ));
                 }
                 needs_duration = true;
@@ -143,6 +150,11 @@ pub fn check(s: &Scenario) -> Result<(), Fault> {
     for (key, spec) in &s.thresholds {
         crate::thresholds::parse(key, spec.get_ref(), &names).map_err(|e| at(spec, e))?;
     }
+    check_target(s)
+}
+
+/// The target's settings.
+fn check_target(s: &Scenario) -> Result<(), Fault> {
     if let Some(lat) = &s.target.memory_store.service_time {
         if let Latency::Lognormal { median, p99 } = lat.get_ref() {
             if median > p99 || median.0.is_zero() {
@@ -161,6 +173,20 @@ pub fn check(s: &Scenario) -> Result<(), Fault> {
             return Err(at(d, "`drop_every` must be 1 or more (1 drops every event)"));
         }
     }
+    let page = &s.target.scylla.page_size;
+    if !(1..=1_000_000).contains(page.get_ref()) {
+        return Err(at(page, "`page_size` must be between 1 and 1000000 rows"));
+    }
+    let codec = &s.target.kafka.compression;
+    if !["none", "gzip", "snappy", "lz4", "zstd"].contains(&codec.get_ref().as_str()) {
+        return Err(at(
+            codec,
+            format!(
+                "unknown `compression` {:?}: none, gzip, snappy, lz4 or zstd",
+                codec.get_ref()
+            ),
+        ));
+    }
     for n in [
         &s.target.persistence.workers,
         &s.target.query.workers,
@@ -174,16 +200,22 @@ pub fn check(s: &Scenario) -> Result<(), Fault> {
 }
 
 fn check_phase(p: &Spanned<Phase>) -> Result<(), Fault> {
-    let ok_rate = |r: f64| r.is_finite() && r >= 0.0;
+    let ok_rate = |r: f64| r.is_finite() && (0.0..=MAX_RATE).contains(&r);
     match p.get_ref() {
         Phase::Steady { duration, rate } => {
             if duration.0.is_zero() || !ok_rate(*rate) {
-                return Err(at(p, "steady phase needs a `duration` > 0 and a `rate` >= 0"));
+                return Err(at(
+                    p,
+                    format!("steady phase needs a `duration` > 0 and a `rate` from 0 to {MAX_RATE}"),
+                ));
             }
         }
         Phase::Ramp { duration, from, to } => {
             if duration.0.is_zero() || !ok_rate(*from) || !ok_rate(*to) {
-                return Err(at(p, "ramp phase needs a `duration` > 0 and rates `from`, `to` >= 0"));
+                return Err(at(
+                    p,
+                    format!("ramp phase needs a `duration` > 0 and rates `from`, `to` from 0 to {MAX_RATE}"),
+                ));
             }
         }
         Phase::Step {
@@ -193,10 +225,12 @@ fn check_phase(p: &Spanned<Phase>) -> Result<(), Fault> {
             step_duration,
         } => {
             let last = from + step * (*steps as f64 - 1.0);
-            if *steps == 0 || step_duration.0.is_zero() || !ok_rate(*from) || !ok_rate(last) {
+            if *steps == 0 || *steps > MAX_STEPS || step_duration.0.is_zero() || !ok_rate(*from) || !ok_rate(last) {
                 return Err(at(
                     p,
-                    "step phase needs `steps` >= 1, a `step_duration` > 0, and rates that stay >= 0",
+                    format!(
+                        "step phase needs `steps` from 1 to {MAX_STEPS}, a `step_duration` > 0, and rates that stay from 0 to {MAX_RATE}"
+                    ),
                 ));
             }
         }
@@ -250,6 +284,12 @@ fn check_data(s: &Scenario) -> Result<(), Fault> {
             "`actions` needs at least one non-empty action name with a weight above 0",
         ));
     }
+    if actions.values().map(|w| *w as u64).sum::<u64>() > u32::MAX as u64 {
+        return Err(at(
+            &d.actions,
+            format!("`actions` weights must add up to at most {}", u32::MAX),
+        ));
+    }
     let too_big = |v: u64| v > MAX_PAYLOAD;
     let bad = match d.payload.get_ref() {
         Payload::Fixed { size } => too_big(size.0),
@@ -259,13 +299,14 @@ fn check_data(s: &Scenario) -> Result<(), Fault> {
             sizes.is_empty()
                 || sizes.len() != weights.len()
                 || weights.iter().all(|w| *w == 0)
+                || weights.iter().map(|w| *w as u64).sum::<u64>() > u32::MAX as u64
                 || sizes.iter().any(|s| too_big(s.0))
         }
     };
     if bad {
         return Err(at(
             &d.payload,
-            "`payload` is inconsistent: sizes up to 16 MiB, min <= max, median <= p99, one weight per size",
+            "`payload` is inconsistent: sizes up to 16 MiB, min <= max, median <= p99, one weight per size, weights adding up to at most 4294967295",
         ));
     }
     let c = *d.compressibility.get_ref();
