@@ -94,7 +94,8 @@ fn pipeline_reports_every_stage_and_its_audit_finds_nothing_lost_or_duplicated()
         );
     }
     let a = &s["audit"];
-    assert!(a["acked"].as_u64().unwrap_or(0) >= 8_000, "{a}");
+    // 10 s at 500/s (half of what this machine's pipeline sustains).
+    assert!(a["acked"].as_u64().unwrap_or(0) >= 4_500, "{a}");
     assert_eq!(a["stored"], a["acked"], "{a}");
     assert_eq!(
         (a["lost"].as_u64(), a["duplicates"].as_u64()),

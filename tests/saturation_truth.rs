@@ -167,3 +167,17 @@ fn the_simulation_is_a_fifo_queue() {
     let t = simulate(CAPACITY * 2.0);
     assert!(quantile(&t, 0.99) > 1_500_000_000, "{}", quantile(&t, 0.99));
 }
+
+#[test]
+fn a_generator_past_its_own_ceiling_says_generator_limited() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    // One runtime thread on the memory log sustains about 500k events/s here: ask 4x.
+    let text = common::read(&common::root().join("scenarios/ceiling.toml"));
+    let (s, _dir) = common::run_text(&text, &["duration=2s", "warmup=1s", "workload.producers.rate=2000000"]);
+    let p = &s.workloads["producers"];
+    assert_eq!(p.health.to_string(), "generator-limited", "{}", p.health_reason);
+    // What it could not start is censored, not missing.
+    let errors: u64 = p.errors.values().sum();
+    assert_eq!(p.ok + errors + p.censored, p.ops);
+    assert!(p.dropped > 0 && p.censored >= p.dropped, "{p:?}");
+}

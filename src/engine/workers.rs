@@ -18,8 +18,8 @@ use crate::stats::Registry;
 pub struct DispatchStats {
     /// Claims released (each intended before the run's end).
     pub released: AtomicU64,
-    /// Releases that found every worker busy and the queue full: the target held
-    /// `max_in_flight` operations, evidence that it, not the generator, fell behind.
+    /// Releases that found an earlier claim still waiting for a worker (or the queue
+    /// full): every worker was busy, evidence for the health verdict.
     pub waited_for_worker: AtomicU64,
 }
 
@@ -36,10 +36,12 @@ pub async fn dispatch(
     while let Some(claim) = schedule.claim() {
         pacer.sleep_until(&clock, claim.intended).await;
         stats.released.fetch_add(1, Ordering::Relaxed);
+        if !tx.is_empty() {
+            stats.waited_for_worker.fetch_add(1, Ordering::Relaxed);
+        }
         match tx.try_send(claim) {
             Ok(()) => {}
             Err(async_channel::TrySendError::Full(claim)) => {
-                stats.waited_for_worker.fetch_add(1, Ordering::Relaxed);
                 if tx.send(claim).await.is_err() {
                     return;
                 }
