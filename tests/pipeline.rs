@@ -57,6 +57,24 @@ fn run(
     )
 }
 
+/// At half this machine's pipeline capacity a run is healthy (exit 0), unless the broker
+/// or node is still cold from the fault tests before it: then the verdict must name the
+/// target, never the generator, and the run exits 4.
+fn healthy_or_target_named(code: Option<i32>, s: &serde_json::Value, out: &str) {
+    let verdicts: Vec<&str> = ["producers", "readers"]
+        .iter()
+        .filter_map(|w| s["workloads"][w]["health"].as_str())
+        .collect();
+    match code {
+        Some(0) => assert!(verdicts.iter().all(|v| *v == "healthy"), "{out}"),
+        Some(4) => assert!(
+            verdicts.contains(&"target-saturated") && !verdicts.contains(&"generator-limited"),
+            "{out}"
+        ),
+        _ => panic!("exit {code:?}: {out}"),
+    }
+}
+
 #[test]
 fn pipeline_reports_every_stage_and_its_audit_finds_nothing_lost_or_duplicated() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
@@ -66,7 +84,7 @@ fn pipeline_reports_every_stage_and_its_audit_finds_nothing_lost_or_duplicated()
     sets.extend(["duration=10s", "warmup=2s"].map(String::from));
     let scenario = common::root().join("scenarios/pipeline.toml");
     let (code, out, s, dir) = run(scenario.to_str().expect("utf8"), &sets, &[]);
-    assert_eq!(code, Some(0), "{out}");
+    healthy_or_target_named(code, &s, &out);
     let p = &s["workloads"]["producers"];
     for stage in [
         "serialize",
@@ -191,7 +209,7 @@ fn standalone_services_are_measured_from_outside() {
     let served_text = String::from_utf8_lossy(&served.stdout).into_owned();
     assert_eq!(served.status.code(), Some(0), "{served_text}");
     assert_eq!(queried.status.code(), Some(0));
-    assert_eq!(code, Some(0), "{out}");
+    healthy_or_target_named(code, &s, &out);
     assert!(s["services"]["persistence"].is_null(), "no embedded service ran");
     let p = &s["workloads"]["producers"];
     let produced = p["stages"]["produce"]["count"].as_u64().unwrap_or(0);

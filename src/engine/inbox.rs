@@ -1,6 +1,9 @@
-//! Where query result batches wait for the reader that asked. The v2.0.1
-//! EventStoreQuery has no correlation id, so a result is known only by its
-//! aggregate: one inbox per aggregate, and one outstanding query per inbox.
+//! Where query result batches wait for the reader that asked: one inbox per aggregate,
+//! and one outstanding query per inbox (the original query service closes an epoch
+//! per query, so concurrent queries of one aggregate would race each other). A v2.1.1
+//! reply carries its query's correlation id, so a late batch of an earlier query is
+//! told apart and never credited to a newer one; a v2.0.1 reply is known only by its
+//! aggregate.
 
 /// One result batch, as the listener saw it.
 #[derive(Debug, Clone)]
@@ -12,6 +15,8 @@ pub struct Batch {
     pub max_version: i64,
     /// The service's error text, when it answered with one.
     pub error: Option<String>,
+    /// The query it answers, where the reply says (v2.1.1 queries' correlation id).
+    pub correlation: Option<uuid::Uuid>,
 }
 
 pub struct Inbox {

@@ -151,6 +151,7 @@ fn shared(c: &Common<'_>, w: usize) -> Shared {
         ledger: c.ledger.clone(),
         inboxes: c.inboxes.clone(),
         batch_size: *plan.target.query.batch_size.get_ref(),
+        query_form: plan.target.query.form,
         reply_timeout: plan.target.query.reply_timeout.0,
         settle: plan.target.query.settle.0,
     }

@@ -147,6 +147,7 @@ fn results(record: &Record, l: &Listening, t0: u64) -> Result<(), Stray> {
             .ok_or(Stray::Foreign)?,
         a => a,
     };
+    let correlation = (!r.correlation_id.is_nil()).then_some(r.correlation_id);
     if !r.error.is_empty() {
         l.inboxes.deliver(
             aggregate,
@@ -156,6 +157,7 @@ fn results(record: &Record, l: &Listening, t0: u64) -> Result<(), Stray> {
                 bytes: 0,
                 max_version: i64::MIN,
                 error: Some(r.error),
+                correlation,
             },
         );
         return Ok(());
@@ -170,6 +172,7 @@ fn results(record: &Record, l: &Listening, t0: u64) -> Result<(), Stray> {
         bytes: 0,
         max_version: i64::MIN,
         error: None,
+        correlation,
     };
     for e in &events {
         batch.bytes += e.data.as_ref().map_or(0, |d| d.len() as u64);

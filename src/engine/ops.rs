@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use crate::backend::{AnyLog, AnyStore, AnyTopic, BackendError, Ctx, EventLog, Headers};
 use crate::datagen::Generator;
-use crate::model::tag::read_tag;
-use crate::model::{Event, EventStoreQuery};
+use crate::model::tag::{read_tag, tagged};
+use crate::model::{Event, EventStoreQuery, EventStoreQuery211};
 use crate::plan::main_stage;
-use crate::scenario::{VersionConsistency, Via, WorkloadKind};
+use crate::scenario::{QueryForm, VersionConsistency, Via, WorkloadKind};
 use crate::service::{persistence, query};
 use crate::stats::ledger::{Ledger, ACKED, QUERIED};
 use crate::stats::{ErrorClass, Hists, Stage};
@@ -38,6 +38,8 @@ pub struct Shared {
     /// Readers through the log: where each aggregate's result batches arrive.
     pub inboxes: Arc<Inboxes>,
     pub batch_size: usize,
+    /// Readers through the log: which EventStoreQuery they send.
+    pub query_form: QueryForm,
     pub reply_timeout: Duration,
     pub settle: Duration,
 }
@@ -112,9 +114,7 @@ impl Operation {
             }
             (WorkloadKind::Query, Via::Store) => {
                 let q = self.next_query(index);
-                let year = sh.year_bucket.unwrap_or_else(|| {
-                    crate::model::GoTime::from_unix_nanos(self.ctx.clock.wall_at(intended)).utc_year() as i16
-                });
+                let year = self.year_of(intended);
                 self.rows.clear();
                 let v = query::query(&sh.store, &mut self.ctx, &q, year, sh.consistency, &mut self.rows)
                     .await
@@ -134,8 +134,16 @@ impl Operation {
                     ..Done::default()
                 })
             }
-            (WorkloadKind::Query, Via::Log) => self.query_via_log(index).await,
+            (WorkloadKind::Query, Via::Log) => self.query_via_log(index, intended).await,
         }
+    }
+
+    /// The year bucket a query intended at `intended` reads: the scenario's, or the
+    /// UTC year of the intended time (where the events of then were written).
+    fn year_of(&self, intended: u64) -> i16 {
+        self.shared.year_bucket.unwrap_or_else(|| {
+            crate::model::GoTime::from_unix_nanos(self.ctx.clock.wall_at(intended)).utc_year() as i16
+        })
     }
 
     fn next_query(&self, index: u64) -> EventStoreQuery {
@@ -154,7 +162,7 @@ impl Operation {
     /// carries no correlation id, so each aggregate has at most one query outstanding
     /// (the inbox's turn), and the end of a result is a batch shorter than
     /// `batch_size`, or silence for `settle` after a full one.
-    async fn query_via_log(&mut self, index: u64) -> Result<Done, BackendError> {
+    async fn query_via_log(&mut self, index: u64, intended: u64) -> Result<Done, BackendError> {
         let sh = self.shared.clone();
         let q = self.next_query(index);
         let inbox = sh.inboxes.get(q.aggregate_id);
@@ -162,13 +170,32 @@ impl Operation {
         // Answers to an earlier query that gave up waiting are not this one's.
         while inbox.rx.try_recv().is_ok() {}
         self.buf.clear();
-        q.encode_into(&mut self.buf);
+        let ours = match sh.query_form {
+            QueryForm::V211 => {
+                let id = tagged(sh.run_tag, sh.workload, index);
+                EventStoreQuery211 {
+                    correlation_id: id,
+                    year_bucket: self.year_of(intended),
+                    ..EventStoreQuery211::from(q.clone())
+                }
+                .encode_into(&mut self.buf);
+                Some(id)
+            }
+            QueryForm::V201 => {
+                q.encode_into(&mut self.buf);
+                None
+            }
+        };
         let sent = self.ctx.clock.now();
         sh.log.produce(&sh.query_topic, &self.buf, None).await?;
         let mut done = Done::default();
         let mut max_version = i64::MIN;
         let mut wait = sh.reply_timeout;
         while let Ok(Ok(batch)) = tokio::time::timeout(wait, inbox.rx.recv()).await {
+            // A late batch of an earlier query on this aggregate is not this one's.
+            if ours.is_some() && batch.correlation != ours {
+                continue;
+            }
             if let Some(e) = batch.error {
                 return Err(BackendError::new(ErrorClass::Rejected, e));
             }

@@ -9,5 +9,5 @@ mod time;
 
 pub use event::Event;
 pub use gojson::Strictness;
-pub use messages::{EventMeta, EventStoreQuery, KafkaResponse};
+pub use messages::{EventMeta, EventStoreQuery, EventStoreQuery211, KafkaResponse};
 pub use time::{GoTime, TimeError};

@@ -428,6 +428,8 @@ pub struct QueryService {
     /// Readers through the log: after a full batch, how long to wait for another
     /// before taking the last one seen as the end of the result.
     pub settle: Dur,
+    /// Readers through the log: the EventStoreQuery they send.
+    pub form: QueryForm,
 }
 
 impl Default for QueryService {
@@ -437,8 +439,24 @@ impl Default for QueryService {
             batch_size: Spanned::new(0..0, 6),
             reply_timeout: Dur::from_secs(1),
             settle: Dur::from_millis(50),
+            form: QueryForm::default(),
         }
     }
+}
+
+/// Which `EventStoreQuery` readers send through the log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum QueryForm {
+    /// go-eventstore-models v2.1.1 (`correlation_id`, `year_bucket` added): what every
+    /// v1.x query service decodes, so the original answers it; replies are attributed
+    /// to their query by correlation id.
+    #[default]
+    #[serde(rename = "v2.1.1")]
+    V211,
+    /// v2.0.1's two fields, for consumers of that release: replies are known only by
+    /// aggregate (the original v1.x query service reads year bucket 0 and never answers).
+    #[serde(rename = "v2.0.1")]
+    V201,
 }
 
 /// How synthetic events look.

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use super::persistence::META_PARTITION;
 use super::{next_handled, ReplyTopics, ServiceConfig, Worker};
 use crate::backend::{AnyStore, BackendError, Ctx, EventLog, EventStore};
-use crate::model::{Event, EventStoreQuery, KafkaResponse, Strictness};
+use crate::model::{Event, EventStoreQuery, EventStoreQuery211, KafkaResponse, Strictness};
 use crate::scenario::VersionConsistency;
 use crate::stats::ErrorClass;
 
@@ -89,12 +89,24 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
             return Ok(());
         };
         counters.consumed.fetch_add(1, Ordering::Relaxed);
-        let Ok(q) = EventStoreQuery::decode(&record.payload, Strictness::Lenient) else {
+        // Both forms: a v2.0.1 query has a nil correlation id and year 0.
+        let Ok(q211) = EventStoreQuery211::decode(&record.payload, Strictness::Lenient) else {
             counters.malformed.fetch_add(1, Ordering::Relaxed);
             continue;
         };
+        let correlation = q211.correlation_id;
+        let q = EventStoreQuery {
+            aggregate_id: q211.aggregate_id,
+            aggregate_version: q211.aggregate_version,
+        };
         events.clear();
-        let year = cfg.year_bucket.unwrap_or_else(|| current_year(&cfg));
+        // The query's year bucket, as the original v1.x service selects; a v2.0.1
+        // query has none (the original would read bucket 0 and find nothing): the
+        // scenario's, or the current year, so v2.0.1 readers still get answers here.
+        let year = match q211.year_bucket {
+            0 => cfg.year_bucket.unwrap_or_else(|| current_year(&cfg)),
+            y => y,
+        };
         let result = query(&store, &mut ctx, &q, year, cfg.consistency, &mut events).await;
         let topic = replies.get(&log, q.aggregate_id);
         if let Err(e) = result {
@@ -103,7 +115,7 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
             KafkaResponse::encode_parts(
                 &mut out,
                 q.aggregate_id,
-                &uuid::Uuid::nil(),
+                &correlation,
                 Some(&record.payload),
                 &e.to_string(),
                 None,
@@ -126,7 +138,7 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
             }
             batch.push(b']');
             let mut out = Vec::with_capacity(batch.len() * 4 / 3 + 128);
-            KafkaResponse::encode_parts(&mut out, q.aggregate_id, &uuid::Uuid::nil(), None, "", Some(&batch));
+            KafkaResponse::encode_parts(&mut out, q.aggregate_id, &correlation, None, "", Some(&batch));
             messages.push(out);
         }
         let sent = futures_util::future::join_all(messages.iter().map(|m| log.produce(topic, m, None))).await;
@@ -138,4 +150,83 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
 
 fn current_year(cfg: &ServiceConfig) -> i16 {
     crate::model::GoTime::from_unix_nanos(cfg.clock.wall_at(cfg.clock.now())).utc_year() as i16
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::backend::{LogConsumer, Topics};
+    use crate::clock::Clock;
+    use crate::service::{ServiceCounters, ServiceKind};
+
+    /// As the original v1.x service: the query's own year bucket is read, and its
+    /// correlation id comes back in the reply; a bucket with nothing in it gets silence.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn answers_from_the_querys_year_bucket_and_echoes_its_correlation_id() {
+        let text = "name = \"t\"\nduration = \"1s\"\n[workload.r]\nkind = \"query\"\nvia = \"log\"\nrate = 1\n";
+        let plan = crate::plan::Plan::from_scenario(&crate::scenario::parse("t.toml", text, &[]).expect("scenario"));
+        let target = crate::backend::connect(&plan, 1).await.expect("memory backends");
+        let clock = Clock::start();
+        let mut ctx = Ctx::new(clock, 1);
+        let event = Event {
+            action: "a".into(),
+            aggregate_id: 3,
+            version: 2,
+            year_bucket: 2020,
+            uuid: uuid::Uuid::from_u128(42),
+            ..Event::default()
+        };
+        target
+            .store
+            .write_meta(&mut ctx, META_PARTITION, 3, 2)
+            .await
+            .expect("meta");
+        target.store.insert_event(&mut ctx, &event).await.expect("insert");
+        let topics = &plan.target.topics;
+        let mut replies = target
+            .log
+            .subscribe(Topics::Exact(format!("{}.3", topics.query_response)), "test")
+            .expect("subscribe");
+        let consumer = crate::service::subscribe(ServiceKind::Query, &target.log, topics).expect("service");
+        let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+        let base = Worker {
+            records: async_channel::bounded(1).1,
+            log: target.log.clone(),
+            store: target.store.clone(),
+            cfg: Arc::new(ServiceConfig::of(&plan, clock)),
+            counters: Arc::new(ServiceCounters::default()),
+            stop,
+            seed: 1,
+        };
+        let mut set = tokio::task::JoinSet::new();
+        crate::service::start(ServiceKind::Query, consumer, base, 1, &mut set);
+        let query_topic = target.log.topic(&topics.query);
+        for (year, id) in [(2021i16, 1u128), (2020, 2)] {
+            let mut buf = Vec::new();
+            EventStoreQuery211 {
+                aggregate_id: 3,
+                aggregate_version: 1,
+                correlation_id: uuid::Uuid::from_u128(id),
+                year_bucket: year,
+            }
+            .encode_into(&mut buf);
+            target.log.produce(&query_topic, &buf, None).await.expect("produce");
+        }
+        let first = tokio::time::timeout(Duration::from_secs(5), replies.recv())
+            .await
+            .expect("a reply")
+            .expect("record");
+        let r = KafkaResponse::decode(&first.payload, Strictness::Strict).expect("reply");
+        assert_eq!(r.correlation_id, uuid::Uuid::from_u128(2), "the 2020 query's reply");
+        let events = Event::decode_batch(r.result.as_deref().expect("result")).expect("events");
+        assert_eq!(events.iter().map(|e| e.uuid).collect::<Vec<_>>(), [event.uuid]);
+        // The 2021 query found nothing there: no reply at all.
+        assert!(tokio::time::timeout(Duration::from_millis(300), replies.recv())
+            .await
+            .is_err());
+        set.abort_all();
+    }
 }
