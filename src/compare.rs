@@ -91,13 +91,15 @@ impl Run {
         self.summary.plan_record().warmup_ns as f64 / 1e9
     }
 
-    /// Each interval after warmup of `tag`, as (value, count) pairs.
+    /// Each measured interval of `tag` (by the log's warmup rule: its tags, or for
+    /// older logs interval start), as (value, count) pairs.
     fn sparse(&self, tag: &str) -> Vec<Vec<(u64, u64)>> {
         let warmup = self.warmup_s();
+        let tagged = self.intervals.as_deref().is_some_and(crate::stats::hlog::tags_warmup);
         self.intervals
             .iter()
             .flatten()
-            .filter(|i| i.tag == tag && i.start_s + 1e-9 >= warmup && !i.histogram.is_empty())
+            .filter(|i| i.tag == tag && crate::stats::hlog::is_measured(i, tagged, warmup) && !i.histogram.is_empty())
             .map(|i| {
                 i.histogram
                     .iter_recorded()

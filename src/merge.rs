@@ -10,7 +10,7 @@ use hdrhistogram::Histogram;
 
 use crate::report::summary::{Health, WorkloadSummary};
 use crate::report::{RunDir, RunDirError, Summary};
-use crate::stats::hlog::{IntervalLog, LoggedInterval};
+use crate::stats::hlog::{IntervalLog, LoggedInterval, WARMUP_SUFFIX};
 use crate::stats::timeline::disruptions;
 use crate::stats::timeline::IntervalPoint;
 use crate::stats::StageSummary;
@@ -181,15 +181,22 @@ fn add_counts(w: &mut WorkloadSummary, parts: &[&WorkloadSummary]) {
     }
 }
 
-/// A workload's stages: the added histograms of the intervals after warmup.
+/// A workload's stages: the added histograms of its measured intervals, by the logs'
+/// warmup rule (their `.warmup` tags, or for older logs interval start).
 fn stages_after(merged: &Slots, name: &str, interval_s: f64, warmup_s: f64) -> BTreeMap<String, StageSummary> {
     let prefix = format!("{name}.");
+    let tagged = merged.keys().any(|(t, _)| t.ends_with(WARMUP_SUFFIX));
     let mut totals: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
     for ((tag, k), (_, h)) in merged {
         let Some(stage) = tag.strip_prefix(&prefix) else {
             continue;
         };
-        if (*k as f64) * interval_s + 1e-9 < warmup_s {
+        let measured = if tagged {
+            !tag.ends_with(WARMUP_SUFFIX)
+        } else {
+            (*k as f64) * interval_s + 1e-9 >= warmup_s
+        };
+        if !measured {
             continue;
         }
         let t = totals

@@ -6,7 +6,7 @@ mod common;
 
 const SCENARIO: &str = r#"
 name = "cmp"
-duration = "7s"
+duration = "10s"
 warmup = "1s"
 
 [target]

@@ -5,7 +5,7 @@ use std::io;
 use std::sync::Arc;
 
 use crate::plan::{Load, Plan};
-use crate::stats::hlog::IntervalLog;
+use crate::stats::hlog::{IntervalLog, WARMUP_SUFFIX};
 use crate::stats::timeline::IntervalPoint;
 use crate::stats::{Hists, Registry, Stage};
 
@@ -32,6 +32,9 @@ pub struct Collector {
     pub aborted: Option<String>,
     /// Generators sharing the load: each one's target is this fraction of the profile.
     shards: f64,
+    /// The schedule's end: intervals from here on are the drain.
+    duration_ns: u64,
+    drain_marked: bool,
 }
 
 impl Collector {
@@ -70,6 +73,8 @@ impl Collector {
                 .collect(),
             aborted: None,
             shards: plan.shard.count as f64,
+            duration_ns: plan.duration_ns,
+            drain_marked: false,
         }
     }
 
@@ -83,6 +88,27 @@ impl Collector {
         self.last_ns = now;
         self.reg.collect(&mut self.interval, &mut self.spares);
         let n = self.names.len();
+        let (start_s, len_s) = (start as f64 / 1e9, (now - start) as f64 / 1e9);
+        if start >= self.duration_ns && !self.drain_marked {
+            self.drain_marked = true;
+            self.log.comment(&format!(
+                "[eventbench: drain from {start_s:.3} s: operations intended before the end finish here and count]"
+            ))?;
+        }
+        // The log by the one warmup rule, intended start: measured operations under
+        // their stage's tag, warmup ones under it + ".warmup".
+        for w in 0..n {
+            for (slot, suffix) in [(w, ""), (w + n, WARMUP_SUFFIX)] {
+                let h = &self.interval[slot];
+                for stage in Stage::ALL {
+                    let hist = &h.stages[stage as usize];
+                    if !hist.is_empty() {
+                        let tag = format!("{}.{}{suffix}", self.names[w], stage.name());
+                        self.log.interval(&tag, start_s, len_s, hist)?;
+                    }
+                }
+            }
+        }
         for w in 0..n {
             let (measured, warm) = self.interval.split_at_mut(n);
             self.totals[w].add(&measured[w]);
@@ -91,16 +117,8 @@ impl Collector {
             measured[w].add(&warm[w]);
             warm[w].reset();
         }
-        let (start_s, len_s) = (start as f64 / 1e9, (now - start) as f64 / 1e9);
         let warmup = start < self.reg.warmup_ns();
         for (w, h) in self.interval[..n].iter().enumerate() {
-            for stage in Stage::ALL {
-                let hist = &h.stages[stage as usize];
-                if !hist.is_empty() {
-                    self.log
-                        .interval(&format!("{}.{}", self.names[w], stage.name()), start_s, len_s, hist)?;
-                }
-            }
             let main = &h.stages[self.mains[w] as usize];
             let target = self.profiles[w]
                 .as_ref()

@@ -173,7 +173,7 @@ pub(super) fn start_services(
 /// The interval log's header comments: the warmup boundary and each phase.
 pub(super) fn write_plan_comments(log: &mut IntervalLog, plan: &Plan) -> std::io::Result<()> {
     log.comment(&format!(
-        "[eventbench: warmup until {:.3} s; operations intended before it are excluded from summary.json]",
+        "[eventbench: warmup until {:.3} s; operations intended before it are tagged <workload>.<stage>.warmup and excluded from summary.json]",
         plan.warmup_ns as f64 / 1e9
     ))?;
     for w in &plan.workloads {

@@ -83,7 +83,20 @@ async fn a_run_closes_every_interval_and_accounts_for_every_operation() {
     assert_eq!(m.dropped[0] + m.abandoned[0], 0);
     let text = String::from_utf8(log.0.lock().expect("lock").clone()).expect("utf8");
     assert!(text.contains("#[Histogram log format version 1.3]"), "{text}");
-    assert!(text.lines().any(|l| l.starts_with("Tag=writers.persist,")), "{text}");
+    // One warmup rule: the measured tag holds exactly the summary's operations, the
+    // `.warmup` tag those intended before the warmup's end (80 of them).
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("l.hlog"), &text).expect("write");
+    let intervals = crate::stats::hlog::read(&dir.path().join("l.hlog")).expect("read");
+    let count = |tag: &str| {
+        intervals
+            .iter()
+            .filter(|i| i.tag == tag)
+            .map(|i| i.histogram.len())
+            .sum::<u64>()
+    };
+    assert_eq!(count("writers.persist"), h.stages[Stage::Persist as usize].len());
+    assert_eq!(count("writers.persist.warmup"), 80);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -146,7 +146,13 @@ fn workload_section(o: &mut String, s: &Summary, name: &str, w: &WorkloadSummary
         series: latency,
         bands: bands.clone(),
     }));
-    let spectra = crate::stats::hlog::stages_after(intervals, name, warmup_s);
+    // The measured tags hold exactly summary.json's operations (older logs: by time).
+    let from = if crate::stats::hlog::tags_warmup(intervals) {
+        0.0
+    } else {
+        warmup_s
+    };
+    let spectra = crate::stats::hlog::stages_after(intervals, name, from);
     let series: Vec<Series> = spectra
         .iter()
         .filter(|(stage, _)| !["serialize", "deserialize"].contains(&stage.as_str()))

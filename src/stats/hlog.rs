@@ -134,20 +134,43 @@ fn java_date(unix_ns: i128) -> String {
     format!("{weekday} {mon} {} {} UTC {}", &t[8..10], &t[11..19], &t[0..4])
 }
 
-/// `workload`'s stages in a read log, each the sum of its intervals that start at or
-/// after `from_s` (e.g. the warmup's end).
+/// The tag suffix of operations intended during the warmup: `<workload>.<stage>` holds
+/// exactly what summary.json counts (intended at or after the warmup's end, whenever
+/// they completed), `<workload>.<stage>.warmup` the rest. Java's HistogramLogProcessor
+/// selects one with `-tag`, so the warmup is left out by naming the tag.
+pub const WARMUP_SUFFIX: &str = ".warmup";
+
+/// Whether a log separates warmup operations by tag (eventbench 0.1 logs did not: their
+/// views cut the warmup by interval start instead).
+pub fn tags_warmup(intervals: &[LoggedInterval]) -> bool {
+    intervals.iter().any(|i| i.tag.ends_with(WARMUP_SUFFIX))
+}
+
+/// Whether an interval is measured (not warmup) by the log's own rule: its tag where
+/// the log tags warmup, else its start.
+pub fn is_measured(i: &LoggedInterval, tagged: bool, warmup_s: f64) -> bool {
+    if tagged {
+        !i.tag.ends_with(WARMUP_SUFFIX)
+    } else {
+        i.start_s + 1e-9 >= warmup_s
+    }
+}
+
+/// `workload`'s measured stages in a read log, each the sum of its intervals that
+/// start at or after `from_s` (0 for all of them: then they are summary.json's stages).
 pub fn stages_after(
     intervals: &[LoggedInterval],
     workload: &str,
     from_s: f64,
 ) -> std::collections::BTreeMap<String, Histogram<u64>> {
     let prefix = format!("{workload}.");
+    let tagged = tags_warmup(intervals);
     let mut out = std::collections::BTreeMap::new();
     for i in intervals {
         let Some(stage) = i.tag.strip_prefix(&prefix) else {
             continue;
         };
-        if i.start_s + 1e-9 < from_s {
+        if !is_measured(i, tagged, from_s) || i.start_s + 1e-9 < from_s {
             continue;
         }
         let h = out
