@@ -11,6 +11,7 @@ pub mod rundir;
 pub mod summary;
 pub mod svg;
 pub mod text;
+pub mod verdict;
 
 pub use rundir::{RunDir, RunDirError};
 pub use summary::Summary;

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::verdict::{completed, health, Evidence};
+pub use super::verdict::{evaluate, Health};
 use crate::audit::AuditReport;
 use crate::engine::Measured;
 use crate::host::Host;
@@ -14,15 +16,11 @@ use crate::scenario::WorkloadKind;
 use crate::service::ServiceStats;
 use crate::stats::timeline::{disruptions, Disruption, IntervalPoint};
 use crate::stats::{ErrorClass, Stage, StageSummary};
-use crate::thresholds::{Bound, Metric, Observed, Threshold, Verdict};
 
 /// Bumped on any change a reader of summary.json would notice.
 /// 2: `e2e.persisted`, `e2e.queryable`, `query.roundtrip`; `audit`, `disruptions`,
 /// `empty`, `services.query`.
 pub const SCHEMA_VERSION: u32 = 2;
-
-/// Schedule-lag p99 above which a run is not healthy.
-pub const LAG_BOUND_NS: u64 = 10_000_000;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
@@ -41,7 +39,7 @@ pub struct Summary {
     #[serde(default)]
     pub aborted: Option<String>,
     pub host: Host,
-    pub generator: Generator,
+    pub generator: GeneratorUse,
     pub workloads: BTreeMap<String, WorkloadSummary>,
     pub services: Services,
     /// The integrity audit of a pipeline run.
@@ -100,8 +98,10 @@ pub struct ProfileRecord {
     pub segments: Vec<crate::plan::Segment>,
 }
 
+/// What the load generator's process used (`generator` in summary.json); not to be
+/// confused with [`crate::datagen::Generator`], which makes the events.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Generator {
+pub struct GeneratorUse {
     pub threads: usize,
     /// CPU seconds of the eventbench process (embedded services included).
     pub cpu_seconds: f64,
@@ -118,25 +118,6 @@ pub struct Services {
     pub malformed_replies: u64,
     /// Replies that were not this run's.
     pub foreign_replies: u64,
-}
-
-/// Whether a workload kept its schedule, and if not, which side was the limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Health {
-    Healthy,
-    GeneratorLimited,
-    TargetSaturated,
-}
-
-impl std::fmt::Display for Health {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(match self {
-            Health::Healthy => "healthy",
-            Health::GeneratorLimited => "generator-limited",
-            Health::TargetSaturated => "target-saturated",
-        })
-    }
 }
 
 /// How a workload's operations were started: its latencies mean different things.
@@ -338,7 +319,7 @@ impl Summary {
             interrupted: m.interrupted.clone(),
             aborted: m.aborted.clone(),
             host: Host::detect(),
-            generator: Generator {
+            generator: GeneratorUse {
                 threads: plan.threads,
                 cpu_seconds: m.cpu_seconds,
                 cpu_cores: if elapsed_s > 0.0 {
@@ -382,169 +363,4 @@ impl Summary {
             .map(|(n, w)| (n.as_str(), w))
             .collect()
     }
-}
-
-/// What the health verdict is decided from.
-struct Evidence {
-    ops: u64,
-    ok: u64,
-    errors: u64,
-    censored: u64,
-    lag_p99_ns: u64,
-    service_p99_ns: u64,
-    waited_for_worker: u64,
-    /// Operations finished over the whole measured intervals (by completion time) and
-    /// those intervals' seconds: what the target got through while the schedule ran.
-    completed: Option<(f64, f64)>,
-    offered_rate: f64,
-    /// The process used 80% or more of its threads' CPU over the run.
-    generator_busy: bool,
-}
-
-/// Completions over the intervals wholly inside [warmup, duration), and their seconds:
-/// `None` with fewer than two of them.
-fn completed(timeline: &[IntervalPoint], plan: &Plan) -> Option<(f64, f64)> {
-    let (from, to) = (plan.warmup_ns as f64 / 1e9, plan.duration_ns as f64 / 1e9);
-    let full: Vec<_> = timeline
-        .iter()
-        .filter(|p| p.t_s + 1e-9 >= from && p.t_s + p.length_s <= to + 1e-6)
-        .collect();
-    let secs: f64 = full.iter().map(|p| p.length_s).sum();
-    // Censored work recorded inside the window is empty query results (silence is the
-    // original query service's answer to "no events"): finished, as far as load goes.
-    (full.len() >= 2 && secs > 0.0).then(|| {
-        let n = full.iter().map(|p| (p.ok + p.errors + p.censored) as f64).sum::<f64>();
-        (n, secs)
-    })
-}
-
-/// Share of the offered operations that may end censored or failed before a run is
-/// unhealthy: a few stragglers at the drain are noise, not a verdict.
-const BEHIND_SHARE: f64 = 0.01;
-
-/// Healthy, or which side could not keep up, from evidence:
-/// - the schedule was kept (schedule-lag p99 within [`LAG_BOUND_NS`]) but operations
-///   ended censored or failed: the target fell behind (`target-saturated`);
-/// - the schedule slipped while every worker was busy (releases had to wait for a
-///   free worker) and, by Little's law, the target's service time explains it
-///   (offered rate x service-time p99 reaches half of `max_in_flight`): the target
-///   held the workers (`target-saturated`);
-/// - the schedule slipped while the generator's CPU was busy (80% of its threads):
-///   the generator could not keep up (`generator-limited`);
-/// - the schedule slipped with CPU to spare while the target failed or kept the work:
-///   the target's client held the generator up (`target-saturated`);
-/// - the schedule slipped with CPU to spare and the target keeping up: the generator's
-///   threads were held up by something else (`generator-limited`).
-fn health(wp: &crate::plan::WorkloadPlan, e: &Evidence) -> (Health, String) {
-    let Load::Open { max_in_flight, .. } = &wp.load else {
-        return (Health::Healthy, "closed model: no schedule to keep".into());
-    };
-    let lag = crate::units::fmt_ns(e.lag_p99_ns);
-    let lag_kept = e.lag_p99_ns <= LAG_BOUND_NS;
-    let not_ok = e.censored + e.errors;
-    // Completions trail arrivals by chance too (a few slow answers straddle the
-    // window's edges): short only beyond 1% and three standard deviations of a count.
-    let slower = e
-        .completed
-        .filter(|(n, secs)| {
-            let expected = e.offered_rate * secs;
-            expected - n > (BEHIND_SHARE * expected).max(3.0 * expected.sqrt())
-        })
-        .map(|(n, secs)| format!("; it completed {:.1}/s of {:.1}/s offered", n / secs, e.offered_rate));
-    let behind = (e.ops > 0 && not_ok as f64 > BEHIND_SHARE * e.ops as f64) || slower.is_some();
-    let slower = slower.unwrap_or_default();
-    let outcome = format!(
-        "{} of {} offered operations ok, {} failed, {} censored",
-        e.ok, e.ops, e.errors, e.censored
-    );
-    match (lag_kept, behind, e.waited_for_worker > 0) {
-        (true, false, _) => (Health::Healthy, format!("{outcome}; schedule lag p99 {lag}")),
-        (true, true, _) => (
-            Health::TargetSaturated,
-            format!("{outcome}{slower}: the schedule was kept (lag p99 {lag}) and the target fell behind"),
-        ),
-        (false, _, true) if e.offered_rate * e.service_p99_ns as f64 / 1e9 >= 0.5 * *max_in_flight as f64 => (
-            Health::TargetSaturated,
-            format!(
-                "{outcome}; schedule lag p99 {lag} because all {max_in_flight} workers were busy with the target ({} releases waited for one; service p99 {})",
-                e.waited_for_worker,
-                crate::units::fmt_ns(e.service_p99_ns)
-            ),
-        ),
-        (false, _, _) if e.generator_busy => (
-            Health::GeneratorLimited,
-            format!("{outcome}; schedule lag p99 {lag} with the generator's CPU busy: the generator could not keep the schedule"),
-        ),
-        (false, true, _) => (
-            Health::TargetSaturated,
-            format!(
-                "{outcome}{slower}; schedule lag p99 {lag}, but the generator's CPU was not the limit and the target failed or kept the work: the target held the generator up"
-            ),
-        ),
-        (false, false, _) => (
-            Health::GeneratorLimited,
-            format!(
-                "{outcome}; schedule lag p99 {lag} with workers free and the target keeping up: the generator's threads were held up (a blocking call, the host pausing it)"
-            ),
-        ),
-    }
-}
-
-/// Judges every threshold against a finished run's summary.
-pub fn evaluate(thresholds: &[Threshold], s: &Summary) -> Vec<Verdict> {
-    thresholds
-        .iter()
-        .map(|t| {
-            let judged = match (&t.metric, t.workload().and_then(|w| s.workloads.get(w))) {
-                (Metric::Audit { field }, _) => s.audit.as_ref().map(|a| {
-                    let v = match field.as_str() {
-                        "lost" => a.lost,
-                        "duplicates" => a.duplicates,
-                        "errors" => a.errors,
-                        "hidden" => a.hidden,
-                        "unanswered" => a.unanswered,
-                        "pending" => a.pending,
-                        _ => a.redelivered,
-                    } as f64;
-                    let bound = match t.bound {
-                        Bound::Value(b) | Bound::OfTarget(b) => b,
-                    };
-                    (v, t.op.holds(v, bound))
-                }),
-                (_, Some(w)) => {
-                    let stage = |st: Stage| w.stages.get(st.name()).cloned();
-                    t.judge(&Observed {
-                        stage: &stage,
-                        ops: w.ops,
-                        errors: w.errors.values().sum(),
-                        late: w.late,
-                        achieved_rate: w.achieved_rate,
-                        // Against what was offered: a Poisson run's realised schedule.
-                        target_rate: if w.offered_rate > 0.0 {
-                            w.offered_rate
-                        } else {
-                            w.target_rate
-                        },
-                    })
-                }
-                _ => None,
-            };
-            match judged {
-                Some((v, ok)) => Verdict {
-                    threshold: t.key.clone(),
-                    condition: t.condition.clone(),
-                    actual: t.show(v),
-                    passed: ok,
-                    note: None,
-                },
-                None => Verdict {
-                    threshold: t.key.clone(),
-                    condition: t.condition.clone(),
-                    actual: "n/a".into(),
-                    passed: false,
-                    note: Some("the run has no such measurement".into()),
-                },
-            }
-        })
-        .collect()
 }

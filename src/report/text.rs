@@ -56,17 +56,33 @@ pub fn render(s: &Summary) -> String {
             "stage", "count", "p50", "p90", "p99", "p99.9", "p99.99", "max"
         );
         for (stage, st) in &w.stages {
+            // ">" marks a lower bound: censored operations may lie above it.
+            let v = |name: &str, value: u64| {
+                let bound = if st.lower_bounds.iter().any(|b| b == name) {
+                    ">"
+                } else {
+                    ""
+                };
+                format!("{bound}{}", ns(value))
+            };
             let _ = writeln!(
                 o,
                 "  {:<16} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
                 stage,
                 st.count,
-                ns(st.p50_ns),
-                ns(st.p90_ns),
-                ns(st.p99_ns),
-                ns(st.p999_ns),
-                ns(st.p9999_ns),
-                ns(st.max_ns)
+                v("p50", st.p50_ns),
+                v("p90", st.p90_ns),
+                v("p99", st.p99_ns),
+                v("p999", st.p999_ns),
+                v("p9999", st.p9999_ns),
+                v("max", st.max_ns)
+            );
+        }
+        if w.stages.values().any(|st| !st.lower_bounds.is_empty()) {
+            let _ = writeln!(
+                o,
+                "  > lower bound: {} operations were censored (given up on) at the time they had waited",
+                w.censored + w.unanswered
             );
         }
     }
