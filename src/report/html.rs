@@ -385,18 +385,30 @@ fn stage_table(o: &mut String, w: &WorkloadSummary) {
         "<table><tr><th>stage</th><th>count</th><th>mean</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th></tr>"
     );
     for (stage, st) in &w.stages {
+        // A lower bound (censored operations may lie above it) is shown as "&gt; value".
+        let v = |name: &str, value: u64| {
+            let bound = st.lower_bounds.iter().any(|b| b == name);
+            format!("{}{}", if bound { "&gt; " } else { "" }, ns(value))
+        };
         let _ = write!(
             o,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(stage),
             st.count,
-            ns(st.mean_ns as u64),
-            ns(st.p50_ns),
-            ns(st.p90_ns),
-            ns(st.p99_ns),
-            ns(st.p999_ns),
-            ns(st.p9999_ns),
-            ns(st.max_ns)
+            v("mean", st.mean_ns as u64),
+            v("p50", st.p50_ns),
+            v("p90", st.p90_ns),
+            v("p99", st.p99_ns),
+            v("p999", st.p999_ns),
+            v("p9999", st.p9999_ns),
+            v("max", st.max_ns)
+        );
+    }
+    if w.censored + w.unanswered > 0 {
+        let _ = write!(
+            o,
+            "<tr><td colspan=\"9\">&gt; marks a lower bound: {} operations were censored (given up on) and are counted at the time they had waited</td></tr>",
+            w.censored + w.unanswered
         );
     }
     if !w.errors.is_empty() {
