@@ -154,6 +154,16 @@ fn an_unhealthy_run_exits_4_unless_it_is_allowed() {
     let (code, out) = run(&[]);
     assert_eq!(code, Some(4), "{out}");
     assert!(out.contains("target-saturated"), "{out}");
+    // Every view says so: none shows the run as passed.
+    let md = common::read(&dir.path().join("run0/summary.md"));
+    assert!(md.contains("UNHEALTHY: writers target-saturated"), "{md}");
+    let junit = common::read(&dir.path().join("run0/junit.xml"));
+    assert!(
+        junit.contains(r#"failures="1""#) && junit.contains("writers healthy"),
+        "{junit}"
+    );
+    let html = common::read(&dir.path().join("run0/report.html"));
+    assert!(html.contains("checks: <b>UNHEALTHY"), "report.html shows the verdict");
     let (code, out) = run(&["--allow-unhealthy"]);
     assert_eq!(code, Some(0), "{out}");
 }

@@ -29,6 +29,13 @@ pub fn junit(s: &Summary) -> String {
     if let Some(why) = &s.aborted {
         cases.push(("run completed without abort".to_string(), Some(why.clone())));
     }
+    // Health is a check too, unless the run allowed an unhealthy verdict.
+    for (name, w) in s.unhealthy() {
+        cases.push((
+            format!("{name} healthy"),
+            Some(format!("{}: {}", w.health, w.health_reason)),
+        ));
+    }
     let failures = cases.iter().filter(|(_, f)| f.is_some()).count();
     let mut o = String::new();
     let _ = writeln!(o, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
@@ -68,7 +75,7 @@ pub fn junit(s: &Summary) -> String {
 /// Markdown for a CI job summary.
 pub fn markdown(s: &Summary) -> String {
     let mut o = String::new();
-    let verdict = if s.checks_passed() { "passed" } else { "FAILED" };
+    let verdict = s.verdict().1;
     let _ = writeln!(
         o,
         "## eventbench: {} ({verdict})\n\n{:.1} s measured after warmup, started {}, eventbench {}\n",

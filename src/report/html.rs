@@ -233,11 +233,8 @@ pub fn render(s: &Summary, intervals: &[LoggedInterval]) -> String {
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>eventbench: {}</title><style>{STYLE}</style><script>{SCRIPT}</script></head><body>",
         esc(&s.scenario.name)
     );
-    let verdict = if s.checks_passed() {
-        ("ok", "passed")
-    } else {
-        ("bad", "FAILED")
-    };
+    let (passed, word) = s.verdict();
+    let verdict = (if passed { "ok" } else { "bad" }, esc(&word));
     let _ = write!(
         o,
         "<h1>{}</h1><p>{}</p><p>started {} · {:.1} s ({:.1} s measured after warmup) · eventbench {} · run {} · {} CPUs ({}) · generator {:.2} cores busy</p><p class=\"verdict {}\">checks: <b>{}</b></p>",

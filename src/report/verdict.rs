@@ -31,6 +31,22 @@ impl std::fmt::Display for Health {
     }
 }
 
+impl Summary {
+    /// The run's verdict for every view: whether it passed, and in a few words why not
+    /// (checks first, then health: an unhealthy run never shows as passed).
+    pub fn verdict(&self) -> (bool, String) {
+        if !self.checks_passed() {
+            return (false, "FAILED".into());
+        }
+        let unhealthy = self.unhealthy();
+        if unhealthy.is_empty() {
+            return (true, "passed".into());
+        }
+        let who: Vec<String> = unhealthy.iter().map(|(n, w)| format!("{n} {}", w.health)).collect();
+        (false, format!("UNHEALTHY: {}", who.join(", ")))
+    }
+}
+
 /// What the health verdict is decided from.
 pub(super) struct Evidence {
     pub(super) ops: u64,
