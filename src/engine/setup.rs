@@ -157,15 +157,8 @@ pub(super) fn start_services(
             ServiceKind::Persistence => &counters.persistence,
             ServiceKind::Query => &counters.query,
         };
-        let base = Worker {
-            records: async_channel::bounded(1).1,
-            log: target.log.clone(),
-            store: target.store.clone(),
-            cfg: cfg.clone(),
-            counters: counters.clone(),
-            stop: stop.clone(),
-            seed: plan.seed ^ (which as u64 + 1) << 40,
-        };
+        let seed = plan.seed ^ (which as u64 + 1) << 40;
+        let base = Worker::on(target, cfg.clone(), counters.clone(), stop.clone(), seed);
         crate::service::start(which, consumer, base, which.workers(plan), background);
     }
 }

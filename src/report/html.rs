@@ -383,10 +383,7 @@ fn stage_table(o: &mut String, w: &WorkloadSummary) {
     );
     for (stage, st) in &w.stages {
         // A lower bound (censored operations may lie above it) is shown as "&gt; value".
-        let v = |name: &str, value: u64| {
-            let bound = st.lower_bounds.iter().any(|b| b == name);
-            format!("{}{}", if bound { "&gt; " } else { "" }, ns(value))
-        };
+        let v = |name: &str, value: u64| st.show(name, value, "&gt; ");
         let _ = write!(
             o,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",

@@ -4,8 +4,6 @@ use std::fmt::Write;
 
 use super::summary::Summary;
 
-use crate::units::fmt_ns as ns;
-
 /// Renders the summary as a table per workload.
 pub fn render(s: &Summary) -> String {
     let mut o = String::new();
@@ -57,14 +55,7 @@ pub fn render(s: &Summary) -> String {
         );
         for (stage, st) in &w.stages {
             // ">" marks a lower bound: censored operations may lie above it.
-            let v = |name: &str, value: u64| {
-                let bound = if st.lower_bounds.iter().any(|b| b == name) {
-                    ">"
-                } else {
-                    ""
-                };
-                format!("{bound}{}", ns(value))
-            };
+            let v = |name: &str, value: u64| st.show(name, value, ">");
             let _ = writeln!(
                 o,
                 "  {:<16} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",

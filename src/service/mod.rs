@@ -162,6 +162,27 @@ pub struct Worker {
     pub seed: u64,
 }
 
+impl Worker {
+    /// The handlers' template on `target`; [`start`] gives each its record source.
+    pub fn on(
+        target: &crate::backend::Target,
+        cfg: std::sync::Arc<ServiceConfig>,
+        counters: std::sync::Arc<ServiceCounters>,
+        stop: tokio::sync::watch::Receiver<bool>,
+        seed: u64,
+    ) -> Worker {
+        Worker {
+            records: async_channel::bounded(1).1,
+            log: target.log.clone(),
+            store: target.store.clone(),
+            cfg,
+            counters,
+            stop,
+            seed,
+        }
+    }
+}
+
 /// Counters of one service, shown in the report.
 #[derive(Debug, Default)]
 pub struct ServiceCounters {

@@ -27,15 +27,7 @@ pub async fn serve(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut set = JoinSet::new();
     let consumer = super::subscribe(which, &target.log, &plan.target.topics)?;
-    let base = Worker {
-        records: async_channel::bounded(1).1,
-        log: target.log.clone(),
-        store: target.store.clone(),
-        cfg: cfg.clone(),
-        counters: counters.clone(),
-        stop: stop_rx.clone(),
-        seed: plan.seed,
-    };
+    let base = Worker::on(&target, cfg, counters.clone(), stop_rx.clone(), plan.seed);
     super::start(which, consumer, base, workers, &mut set);
     eprintln!("serving {which:?} with {workers} workers (Ctrl-C to stop)");
     let mut tick = tokio::time::interval(Duration::from_nanos(plan.interval_ns));

@@ -44,6 +44,17 @@ impl StageSummary {
         }
     }
 
+    /// `value` (ns) at a readable scale, after `marker` when statistic `name` is only a
+    /// lower bound: the text and HTML stage tables show bounds the same way.
+    pub fn show(&self, name: &str, value: u64, marker: &str) -> String {
+        let bound = if self.lower_bounds.iter().any(|b| b == name) {
+            marker
+        } else {
+            ""
+        };
+        format!("{bound}{}", crate::units::fmt_ns(value))
+    }
+
     /// Marks the statistics that `censored` of this stage's values make lower bounds.
     pub fn censored(mut self, censored: u64) -> StageSummary {
         if censored == 0 || self.count == 0 {
