@@ -16,8 +16,6 @@ use crate::stats::Registry;
 /// What a dispatcher saw, for the health verdict.
 #[derive(Debug, Default)]
 pub struct DispatchStats {
-    /// Claims released (each intended before the run's end).
-    pub released: AtomicU64,
     /// Releases that found an earlier claim still waiting for a worker (or the queue
     /// full): every worker was busy, evidence for the health verdict.
     pub waited_for_worker: AtomicU64,
@@ -35,7 +33,6 @@ pub async fn dispatch(
     let mut pacer = Pacer::new();
     while let Some(claim) = schedule.claim() {
         pacer.sleep_until(&clock, claim.intended).await;
-        stats.released.fetch_add(1, Ordering::Relaxed);
         if !tx.is_empty() {
             stats.waited_for_worker.fetch_add(1, Ordering::Relaxed);
         }
