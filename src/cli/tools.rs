@@ -28,22 +28,58 @@ pub struct MergeArgs {
 
 #[derive(clap::Args)]
 pub struct CompareArgs {
-    baseline: PathBuf,
-    candidate: PathBuf,
-    /// Changes smaller than this are "no significant change".
-    #[arg(long, default_value = "10%")]
+    /// BASELINE CANDIDATE, or BASELINE... -- CANDIDATE... (several runs per side).
+    #[arg(value_name = "RUN")]
+    runs: Vec<PathBuf>,
+    #[arg(last = true, value_name = "CANDIDATE")]
+    after: Vec<PathBuf>,
+    /// A baseline run (repeatable), instead of positional runs.
+    #[arg(long = "baseline", value_name = "RUN")]
+    baselines: Vec<PathBuf>,
+    /// A candidate run (repeatable).
+    #[arg(long = "candidate", value_name = "RUN")]
+    candidates: Vec<PathBuf>,
+    /// A change smaller than this is not material (x1.5 at p99, x2 at p99.9).
+    #[arg(long, default_value = "5%")]
     noise: String,
     /// Confidence of the bootstrap intervals, percent.
     #[arg(long, default_value_t = 95.0)]
     confidence: f64,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// Exit 3 when a row is slower (beyond its --limit, if it has one).
+    /// Exit 3 when a row is a regression: slower, or beyond its --limit with confidence.
     #[arg(long)]
     fail_on_regression: bool,
-    /// Allowed slowdown of one metric, e.g. e2e.persisted.p99=20% or producers.produce.p50=5%.
+    /// Exit 3 also when a row could be a regression (its interval reaches past the floor or limit).
+    #[arg(long)]
+    fail_on_inconclusive: bool,
+    /// Allowed change of one row, e.g. e2e.persisted.p99=20%, producers.produce.p50=5%, throughput.ok/s=5%.
     #[arg(long = "limit", value_name = "STAGE.STAT=PCT")]
     limits: Vec<String>,
+}
+
+impl CompareArgs {
+    /// The two sides: `A B`, `A... -- B...`, or `--baseline A... --candidate B...`.
+    fn sides(&self) -> Result<(Vec<PathBuf>, Vec<PathBuf>), CliError> {
+        let flags = !self.baselines.is_empty() || !self.candidates.is_empty();
+        let (base, cand) = match (flags, self.after.is_empty()) {
+            (true, true) if self.runs.is_empty() => (self.baselines.clone(), self.candidates.clone()),
+            (false, false) => (self.runs.clone(), self.after.clone()),
+            (false, true) if self.runs.len() == 2 => (vec![self.runs[0].clone()], vec![self.runs[1].clone()]),
+            _ => {
+                return Err(CliError::Input(
+                    "compare takes BASELINE CANDIDATE, BASELINE... -- CANDIDATE..., or --baseline RUN... --candidate RUN..."
+                        .into(),
+                ))
+            }
+        };
+        if base.is_empty() || cand.is_empty() {
+            return Err(CliError::Input(
+                "compare needs at least one baseline and one candidate run".into(),
+            ));
+        }
+        Ok((base, cand))
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -75,7 +111,10 @@ pub struct CapacityArgs {
     step: String,
     #[arg(long, default_value = "3s")]
     step_warmup: String,
-    /// Extra runs of each boundary step, for confidence.
+    /// Runs of every decided rate; the majority decides (odd: 1, 3, 5...).
+    #[arg(long, default_value_t = 1)]
+    votes: usize,
+    /// Extra runs of each boundary step after the search (reported, not decided on).
     #[arg(long, default_value_t = 1)]
     repeat: usize,
     /// Errors per operation a passing step may have.
@@ -143,8 +182,14 @@ pub fn compare(a: CompareArgs) -> Result<Outcome, CliError> {
         confidence: a.confidence / 100.0,
         limits,
     };
-    let base = crate::compare::Run::open(&a.baseline)?;
-    let cand = crate::compare::Run::open(&a.candidate)?;
+    let (base, cand) = a.sides()?;
+    let open = |paths: &[PathBuf]| {
+        paths
+            .iter()
+            .map(|p| crate::compare::Run::open(p))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let (base, cand) = (open(&base)?, open(&cand)?);
     let c = crate::compare::compare(&base, &cand, &opts);
     match a.format {
         Format::Text => print!("{}", crate::compare::text(&c)),
@@ -154,11 +199,8 @@ pub fn compare(a: CompareArgs) -> Result<Outcome, CliError> {
             println!("{j}");
         }
     }
-    Ok(if a.fail_on_regression && c.regressions > 0 {
-        Outcome::ChecksFailed
-    } else {
-        Outcome::Ok
-    })
+    let failed = (a.fail_on_regression && c.regressions > 0) || (a.fail_on_inconclusive && c.inconclusive > 0);
+    Ok(if failed { Outcome::ChecksFailed } else { Outcome::Ok })
 }
 
 pub fn capacity(a: CapacityArgs) -> Result<Outcome, CliError> {
@@ -244,6 +286,14 @@ fn capacity_options(a: &CapacityArgs, plan: &crate::plan::Plan) -> Result<crate:
         max: a.max,
         step_ns: dur(&a.step, "step")?,
         warmup_ns: dur(&a.step_warmup, "step-warmup")?,
+        votes: if a.votes % 2 == 1 {
+            a.votes
+        } else {
+            return Err(format!(
+                "--votes {}: expected an odd number (a majority must exist)",
+                a.votes
+            ));
+        },
         repeat: a.repeat,
         error_limit: percent(&a.errors).map_err(|e| format!("--errors: {e}"))?,
         out,
