@@ -1,7 +1,8 @@
 //! `eventbench capacity` against a target of known capacity: an in-process store with
 //! 4 servers of exactly 1 ms each serves 4,000 requests/s, and a persist is 2 requests
 //! (meta read, insert), so the workload's capacity is N = 2,000/s. The search must
-//! find it within its precision, and say so in a report with the curve.
+//! find it within its precision, from below (a ladder up) and from above (a start that
+//! fails, then a ladder down), and say so in a report with the curve.
 
 mod common;
 
@@ -23,7 +24,13 @@ max_in_flight = 4096
 "#;
 
 #[test]
-fn capacity_finds_a_known_capacity_within_its_precision() {
+fn capacity_finds_a_known_capacity_within_its_precision_from_below_and_above() {
+    for start in ["300", "5000"] {
+        search_from(start);
+    }
+}
+
+fn search_from(start: &str) {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("cap.toml");
     std::fs::write(&path, SCENARIO).expect("write");
@@ -34,7 +41,7 @@ fn capacity_finds_a_known_capacity_within_its_precision() {
         "--slo",
         "persist.p99 < 20ms",
         "--start",
-        "300",
+        start,
         "--precision",
         "5%",
         "--step",
@@ -64,6 +71,14 @@ fn capacity_finds_a_known_capacity_within_its_precision() {
     );
     let steps = c["steps"].as_array().expect("steps");
     assert!(steps.iter().any(|s| s["phase"] == "repeat"), "boundary repeated");
+    if start == "5000" {
+        assert_eq!(steps[0]["passed"], false, "started above N: {stdout}");
+    }
+    // The steady-state cut never drops more than its documented share.
+    for s in steps {
+        let share = s["cut_share"].as_f64().expect("cut_share");
+        assert!((0.0..=0.25 + 1e-9).contains(&share), "{s}");
+    }
     assert!(steps
         .iter()
         .all(|s| s["passed"] == true || !s["reasons"].as_array().expect("reasons").is_empty()));

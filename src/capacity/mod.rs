@@ -1,8 +1,13 @@
 //! `eventbench capacity`: the highest rate a target sustains under SLOs. A coarse
-//! geometric ladder of steady steps finds a passing and a failing rate, bisection
-//! narrows them to the set precision, and the boundary steps are run again to say how
-//! sure the answer is. Each step is a full run with its own warmup, and its numbers
-//! count only from where latency and throughput had settled.
+//! geometric ladder of steady steps finds a passing and a failing rate (doubling from
+//! `--start` while steps pass, halving while they fail), bisection narrows them to the
+//! set precision, and the boundary steps are run again to say how sure the answer is.
+//! Each step is a full run with its own warmup, and its numbers count only from where
+//! latency and throughput had settled, which may cut at most [`MAX_CUT_SHARE`] of it.
+//!
+//! One rule decides every rate, passing or failing alike: `--votes K` runs of it, and
+//! the majority decides. (A rule that ran a failing step again and took the better of
+//! two would push the answer up; a rule that did so for passing steps, down.)
 
 pub mod report;
 pub mod steady;
@@ -18,6 +23,11 @@ use crate::run::{run_to_dir, RunOptions};
 use crate::stats::{Stage, StageSummary};
 use crate::thresholds::{Observed, Threshold};
 
+/// The most of a step's measured time the steady-state cut may drop: past it, a step
+/// that has not settled is judged from the end of its warmup (and says so), so the
+/// numbers never rest on a small, favourable tail of the step.
+pub const MAX_CUT_SHARE: f64 = 0.25;
+
 /// How to search.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -31,7 +41,9 @@ pub struct Options {
     /// Measured time per step, after its warmup.
     pub step_ns: u64,
     pub warmup_ns: u64,
-    /// Extra runs of each boundary step.
+    /// Runs per decided rate; the majority decides (odd).
+    pub votes: usize,
+    /// Extra runs of each boundary step after the search, reported, not decided on.
     pub repeat: usize,
     /// Errors per operation a passing step may have.
     pub error_limit: f64,
@@ -42,12 +54,10 @@ pub struct Options {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StepPhase {
-    /// Doubling from `--start` until a step fails.
+    /// Doubling from `--start` until a step fails (or halving until one passes).
     Ladder,
     /// Halving the gap between the passing and the failing rate.
     Bisect,
-    /// A second run of a step that missed only a latency SLO.
-    Confirm,
     /// Extra runs of the boundary steps, for confidence.
     Repeat,
 }
@@ -57,7 +67,6 @@ impl std::fmt::Display for StepPhase {
         f.pad(match self {
             StepPhase::Ladder => "ladder",
             StepPhase::Bisect => "bisect",
-            StepPhase::Confirm => "confirm",
             StepPhase::Repeat => "repeat",
         })
     }
@@ -78,13 +87,6 @@ pub enum Cause {
     Backlog,
     /// Latency still rising at the end of the step.
     Rising,
-}
-
-impl Cause {
-    /// Whether the step kept up with its rate (only latency was missed).
-    fn kept_up(self) -> bool {
-        matches!(self, Cause::Slo | Cause::Missing)
-    }
 }
 
 /// One step of the search.
@@ -109,8 +111,15 @@ pub struct Step {
     pub p999_ms: f64,
     /// Each SLO's stage value after the cut, as text.
     pub slo_values: Vec<String>,
-    /// Run time from which the step had settled (None: it never did).
+    /// Run time from which the step had settled (None: it never did within
+    /// [`MAX_CUT_SHARE`], and was judged from the end of its warmup).
     pub steady_from_s: Option<f64>,
+    /// The share of the measured step the steady-state cut dropped.
+    #[serde(default)]
+    pub cut_share: f64,
+    /// Which of the rate's `--votes` runs this was (from 1).
+    #[serde(default)]
+    pub vote: usize,
     pub health: Health,
     pub generator_cores: f64,
     pub dir: String,
@@ -178,8 +187,9 @@ fn step(plan: &Plan, o: &Options, phase: StepPhase, n: usize) -> Result<(Step, S
         .filter(|p| !p.warmup && p.length_s >= 0.5 * nominal && p.t_s + 1e-9 < plan.duration_ns as f64 / 1e9)
         .cloned()
         .collect();
-    let steady_from = steady::cut(&measured_points);
+    let steady_from = steady::cut(&measured_points, MAX_CUT_SHARE);
     let from_s = steady_from.unwrap_or(warmup_s).max(warmup_s);
+    let cut_share = (from_s - warmup_s) / (o.step_ns as f64 / 1e9);
     let intervals = run_dir.read_intervals().map_err(|e| e.to_string())?;
     let hists = crate::stats::hlog::stages_after(&intervals, &o.workload, from_s);
     let stage = |s: Stage| hists.get(s.name()).map(StageSummary::of);
@@ -243,7 +253,10 @@ fn step(plan: &Plan, o: &Options, phase: StepPhase, n: usize) -> Result<(Step, S
     if steady_from.is_none() {
         // Judged from the warmup's end then; a backlog shows as rising latency or as
         // missed SLOs, so not settling alone does not fail a step.
-        notes.push("never settled: judged from the end of the warmup".to_string());
+        notes.push(format!(
+            "not settled within {:.0}% of the step: judged from the end of the warmup",
+            MAX_CUT_SHARE * 100.0
+        ));
     }
     let main = crate::plan::main_stage(
         plan.workloads
@@ -268,6 +281,8 @@ fn step(plan: &Plan, o: &Options, phase: StepPhase, n: usize) -> Result<(Step, S
             p999_ms: m.p999_ns as f64 / 1e6,
             slo_values,
             steady_from_s: steady_from,
+            cut_share,
+            vote: 0,
             health: w.health,
             generator_cores: summary.generator.cpu_cores,
             dir: dir.display().to_string(),
@@ -290,21 +305,31 @@ pub fn search(
     let mut steps: Vec<Step> = Vec::new();
     let mut stopped = None;
     let mut first_summary = None;
+    // One decided rate: `votes` runs, the majority decides; the step returned is one
+    // of the majority's (its numbers stand for the rate in the report).
     let mut run = |rate: f64, phase: StepPhase, steps: &mut Vec<Step>| -> Result<Step, String> {
         let plan = load_step(text, overrides, o, rate)?;
-        let (s, summary) = step(&plan, o, phase, steps.len())?;
-        first_summary.get_or_insert(summary);
-        progress(&s);
-        steps.push(s.clone());
-        if s.passed || phase == StepPhase::Repeat || !latency_only(&s) {
-            return Ok(s);
+        let votes = if phase == StepPhase::Repeat { 1 } else { o.votes.max(1) };
+        let mut ran = Vec::new();
+        for v in 1..=votes {
+            let (mut s, summary) = step(&plan, o, phase, steps.len())?;
+            s.vote = v;
+            first_summary.get_or_insert(summary);
+            progress(&s);
+            steps.push(s.clone());
+            ran.push(s);
+            let passed = ran.iter().filter(|s| s.passed).count();
+            // Stop once the majority is settled either way.
+            if passed * 2 > votes || (ran.len() - passed) * 2 > votes {
+                break;
+            }
         }
-        // A step that kept up and only missed a latency SLO may have met a passing
-        // hiccup of the target (a GC pause, a log roll): it fails only if it fails again.
-        let (again, _) = step(&plan, o, StepPhase::Confirm, steps.len())?;
-        progress(&again);
-        steps.push(again.clone());
-        Ok(if again.passed { again } else { s })
+        let passed = ran.iter().filter(|s| s.passed).count() * 2 > votes;
+        Ok(ran
+            .into_iter()
+            .rev()
+            .find(|s| s.passed == passed)
+            .unwrap_or_else(|| unreachable_step(rate, phase)))
     };
     // The generator is the limit only when it fell behind while the target still
     // met its SLOs; with both behind (one host's cores shared) the target is judged.
@@ -334,13 +359,30 @@ pub fn search(
             break;
         }
     }
-    if stopped.is_none() {
-        if lo.is_none() {
-            stopped = Some(format!(
-                "failed already at the starting rate {:.0}/s: lower --start",
-                o.start
-            ));
+    // Started above the capacity: halve until a rate passes.
+    if stopped.is_none() && lo.is_none() {
+        let floor = o.start / 64.0;
+        while let Some(h) = hi {
+            let r = h / 2.0;
+            if r < floor {
+                stopped = Some(format!("failed at every rate down to {h:.0}/s"));
+                break;
+            }
+            let s = run(r, StepPhase::Ladder, &mut steps)?;
+            if s.passed {
+                lo = Some(r);
+                break;
+            }
+            if generator_limited(&s) {
+                stopped = Some(format!(
+                    "the generator could not keep {r:.0}/s: the target was not the limit"
+                ));
+                break;
+            }
+            hi = Some(r);
         }
+    }
+    if stopped.is_none() {
         while let (Some(l), Some(h)) = (lo, hi) {
             if (h - l) / l <= o.precision {
                 break;
@@ -397,9 +439,28 @@ pub fn search(
     })
 }
 
-/// Whether a failed step kept up with its rate and only missed latency SLOs.
-fn latency_only(s: &Step) -> bool {
-    !s.causes.is_empty() && s.causes.iter().all(|c| c.kept_up())
+/// Never built: a decided rate always has a step on the majority's side.
+fn unreachable_step(rate: f64, phase: StepPhase) -> Step {
+    Step {
+        rate,
+        phase,
+        passed: false,
+        reasons: vec!["no run".into()],
+        causes: Vec::new(),
+        notes: Vec::new(),
+        achieved_rate: 0.0,
+        error_rate: 0.0,
+        p50_ms: 0.0,
+        p99_ms: 0.0,
+        p999_ms: 0.0,
+        slo_values: Vec::new(),
+        steady_from_s: None,
+        cut_share: 0.0,
+        vote: 0,
+        health: Health::Healthy,
+        generator_cores: 0.0,
+        dir: String::new(),
+    }
 }
 
 /// Where the time went at the first failing rate, compared with the lowest passing one.

@@ -16,6 +16,23 @@ fn headline(c: &Capacity) -> String {
     }
 }
 
+/// Where the step settled and how much of it the cut dropped.
+fn settled(s: &super::Step) -> String {
+    match s.steady_from_s {
+        Some(t) => format!("{t:.0} s (cut {:.0}%)", s.cut_share * 100.0),
+        None => format!("not within {:.0}% (cut 0%)", super::MAX_CUT_SHARE * 100.0),
+    }
+}
+
+/// The phase, and the vote where a rate ran more than once.
+fn phase(s: &super::Step) -> String {
+    if s.vote > 1 {
+        format!("{} (vote {})", s.phase, s.vote)
+    } else {
+        s.phase.to_string()
+    }
+}
+
 /// Markdown.
 pub fn markdown(c: &Capacity) -> String {
     let mut o = format!(
@@ -39,13 +56,13 @@ pub fn markdown(c: &Capacity) -> String {
         let _ = writeln!(
             o,
             "| {i} | {} | {:.0} | {:.1} | {:.2} | {:.2} | {:.2} | {} | {} |",
-            s.phase,
+            phase(s),
             s.rate,
             s.achieved_rate,
             s.p50_ms,
             s.p99_ms,
             s.p999_ms,
-            s.steady_from_s.map_or("never".into(), |t| format!("{t:.0} s")),
+            settled(s),
             if s.passed {
                 "pass".to_string()
             } else {
@@ -146,13 +163,13 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:3px 8px}}.
         let _ = write!(
             o,
             "<tr><td>{i}</td><td>{}</td><td>{:.0}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td class=\"{}\">{}</td></tr>",
-            s.phase,
+            phase(s),
             s.rate,
             s.achieved_rate,
             ms(s.p50_ms),
             ms(s.p99_ms),
             ms(s.p999_ms),
-            s.steady_from_s.map_or("never".into(), |t| format!("{t:.0} s")),
+            settled(s),
             s.generator_cores,
             if s.passed { "pass" } else { "fail" },
             if s.passed {

@@ -13,8 +13,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// The run time from which every later interval's p50 is within a factor of 2 (or
 /// 1 ms) of the last half's median and its throughput within 10% of it; `None` if the
-/// step never settled (no such interval leaves at least half the step).
-pub fn cut(points: &[IntervalPoint]) -> Option<f64> {
+/// step did not settle within its first `max_share` (of intervals).
+pub fn cut(points: &[IntervalPoint], max_share: f64) -> Option<f64> {
     if points.len() < 2 {
         return points.first().map(|p| p.t_s);
     }
@@ -35,7 +35,7 @@ pub fn cut(points: &[IntervalPoint]) -> Option<f64> {
             break;
         }
     }
-    (first <= points.len() / 2).then(|| points[first].t_s)
+    (first as f64 <= max_share * points.len() as f64).then(|| points[first].t_s)
 }
 
 /// A backlog that keeps growing shows as latency still rising at the step's end:
@@ -84,13 +84,15 @@ mod tests {
         .enumerate()
         .map(|(i, (l, r))| pt(i as f64, *l, *r))
         .collect();
-        assert_eq!(cut(&warming), Some(2.0));
+        // Settles at the third of six intervals: a cut of a third.
+        assert_eq!(cut(&warming, 0.5), Some(2.0));
+        assert_eq!(cut(&warming, 0.25), None, "never cuts more than its share");
         assert_eq!(rising(&warming), None);
         let growing: Vec<_> = (0..9).map(|i| pt(i as f64, 1.0 + 6.0 * i as f64, 1000.0)).collect();
         assert!(rising(&growing).is_some());
         let jumpy: Vec<_> = (0..8)
             .map(|i| pt(i as f64, 1.0, if i % 2 == 0 { 500.0 } else { 1500.0 }))
             .collect();
-        assert_eq!(cut(&jumpy), None, "throughput never settles");
+        assert_eq!(cut(&jumpy, 0.5), None, "throughput never settles");
     }
 }
