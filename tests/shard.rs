@@ -92,18 +92,20 @@ fn two_shards_merged_equal_one_run_of_the_whole_load() {
     assert_eq!(count(&merged_dir), shard_sum);
     assert!(merged_dir.join("report.html").exists() && merged_dir.join("summary.md").exists());
 
-    // Runs of different scenarios do not merge.
+    // Runs of different scenarios do not merge: a real run of another scenario reaches
+    // the scenario check (not the "not a run directory" one).
+    let other_text = SCENARIO
+        .replace(r#"name = "sharded""#, r#"name = "other""#)
+        .replace(r#"duration = "6s""#, r#"duration = "2s""#);
+    let (code, out, err, other) = common::run_scenario(dir.path(), "other", &other_text, &[]);
+    assert_eq!(code, Some(0), "{out} {err}");
     let (code, _, err) = common::eventbench(&[
         "merge",
         whole.to_str().expect("utf8"),
-        common::root()
-            .join("Cargo.toml")
-            .parent()
-            .expect("root")
-            .to_str()
-            .expect("utf8"),
+        other.to_str().expect("utf8"),
         "--out",
         dir.path().join("bad").to_str().expect("utf8"),
     ]);
     assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("only runs of one scenario merge"), "{err}");
 }
