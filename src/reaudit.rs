@@ -55,7 +55,13 @@ pub fn reaudit(dir: &RunDir) -> Result<AuditReport, ReauditError> {
         .block_on(async {
             let store = AnyStore::Scylla(std::sync::Arc::new(ScyllaStore::connect(&plan.target.scylla).await?));
             let view = audit::scan_store(&store, &plan.aggregate_ids(), &years, run_tag).await?;
-            Ok::<_, BackendError>(audit::judge(&snap, Some(&view), run_tag, &plan.audit))
+            Ok::<_, BackendError>(audit::judge(
+                &snap,
+                Some(&view),
+                run_tag,
+                &plan.audit,
+                plan.services_embedded(),
+            ))
         })?;
     summary.audit = Some(report.clone());
     dir.write_summary(&summary)?;

@@ -207,8 +207,9 @@ pub fn parse(key: &str, spec: &Spec, workloads: &[String]) -> Result<Threshold, 
 
 fn parse_metric(key: &str, workloads: &[String]) -> Result<Metric, String> {
     if let Some(field) = key.strip_prefix("audit.") {
-        const FIELDS: [&str; 7] = [
+        const FIELDS: [&str; 8] = [
             "lost",
+            "backlog",
             "duplicates",
             "errors",
             "hidden",

@@ -14,7 +14,7 @@ use crate::clock::Clock;
 use crate::model::tag::{read_tag, tagged};
 use crate::scenario::Audit as Limits;
 
-use crate::stats::ledger::{Snapshot, ACKED, QUERIED, REPLIED_AGAIN, REPLIED_ERR, REPLIED_OK};
+use crate::stats::ledger::{Snapshot, ACKED, FINISHED, QUERIED, REPLIED_AGAIN, REPLIED_ERR, REPLIED_OK};
 
 /// What the store holds of one of the run's events.
 #[derive(Debug, Clone, Copy)]
@@ -39,8 +39,15 @@ pub struct AuditReport {
     /// Of the run's events, how many the store holds (None: the store was not read).
     pub stored: Option<u64>,
     /// Acknowledged but not in the store (or, when the store could not be read, never
-    /// answered with success).
+    /// answered with success), although the persistence service had taken it. (With
+    /// an external service eventbench cannot see what it took: every such event.)
     pub lost: u64,
+    /// Acknowledged, not stored, not answered, and never taken by the embedded
+    /// persistence service: still waiting in the log when the run ended (the service
+    /// commits only what it answered, so its group reads them next). Not a loss; a
+    /// target that falls behind shows it, as its producers' verdict does.
+    #[serde(default)]
+    pub backlog: u64,
     /// Events with more than one store row or more than one answer.
     pub duplicates: u64,
     /// Extra store rows (one event stored under two versions).
@@ -119,8 +126,9 @@ fn add_row(view: &mut StoreView, run_tag: u64, aggregate: i8, version: i64, uuid
     s.max_version = s.max_version.max(version);
 }
 
-/// Judges the run from its ledger and (when it could be read) the store.
-pub fn judge(snap: &Snapshot, store: Option<&StoreView>, run_tag: u64, limits: &Limits) -> AuditReport {
+/// Judges the run from its ledger and (when it could be read) the store. `tracked`:
+/// the persistence service was embedded and marked what it finished.
+pub fn judge(snap: &Snapshot, store: Option<&StoreView>, run_tag: u64, limits: &Limits, tracked: bool) -> AuditReport {
     let mut r = AuditReport {
         readers: snap.projections.iter().any(|p| *p != i64::MIN),
         stored: store.map(|s| s.len() as u64),
@@ -152,7 +160,11 @@ pub fn judge(snap: &Snapshot, store: Option<&StoreView>, run_tag: u64, limits: &
                 Some(_) => acked && row.is_none(),
                 None => acked && f & REPLIED_OK == 0,
             };
-            if lost {
+            let waiting = tracked && !answered && f & FINISHED == 0;
+            if lost && waiting {
+                r.backlog += 1;
+                note("backlog", w, i);
+            } else if lost {
                 r.lost += 1;
                 note("lost", w, i);
             }
@@ -261,7 +273,7 @@ mod tests {
             0,                   // 6: stored though never acked
         ];
         let view = stored(&[(0, 1, 3), (2, 1, 9), (4, 1, 4), (5, 1, 1), (6, 2, 8)]);
-        let r = judge(&snap(flags, 5), Some(&view), 0xabc, &Limits::default());
+        let r = judge(&snap(flags, 5), Some(&view), 0xabc, &Limits::default(), false);
         assert_eq!(
             (r.acked, r.lost, r.errors, r.unanswered, r.hidden, r.unreachable_epochs),
             (6, 2, 1, 1, 1, 1)
@@ -280,6 +292,6 @@ mod tests {
             max_hidden: 1,
             ..Limits::default()
         };
-        assert!(judge(&snap(vec![ACKED], 5), None, 1, &lenient).passed());
+        assert!(judge(&snap(vec![ACKED], 5), None, 1, &lenient, false).passed());
     }
 }

@@ -33,7 +33,7 @@ pub async fn after_run(plan: &Plan, store: &AnyStore, snap: &Snapshot, run_tag: 
             None
         }
     };
-    let mut report = super::judge(snap, view.as_ref(), run_tag, &plan.audit);
+    let mut report = super::judge(snap, view.as_ref(), run_tag, &plan.audit, plan.services_embedded());
     report.notes.extend(notes);
     report
 }

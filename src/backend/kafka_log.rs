@@ -39,7 +39,75 @@ pub struct KafkaTopic {
 
 /// One member of a consumer group.
 pub struct KafkaConsumer {
-    consumer: StreamConsumer,
+    consumer: Arc<StreamConsumer>,
+    /// A service's consumer commits only what its handlers finished; eventbench's own
+    /// listeners (None) commit what they read.
+    offsets: Option<Arc<Offsets>>,
+}
+
+/// The offsets a service consumer has handed to its handlers and which of them are
+/// finished. Only each partition's finished prefix is stored for the auto-commit, so
+/// a record taken but not answered when the service stops (or dies) is not committed:
+/// the group's next member reads it again (at-least-once, as the original services
+/// promise with their own commits).
+pub struct Offsets {
+    consumer: Arc<StreamConsumer>,
+    marks: std::sync::Mutex<std::collections::HashMap<(Arc<str>, i32), Marks>>,
+}
+
+#[derive(Default)]
+struct Marks {
+    open: std::collections::BTreeSet<i64>,
+    max_seen: Option<i64>,
+    stored: Option<i64>,
+}
+
+impl Offsets {
+    fn taken(&self, topic: &Arc<str>, partition: i32, offset: i64) {
+        let mut marks = self.marks.lock().unwrap_or_else(|p| p.into_inner());
+        let m = marks.entry((topic.clone(), partition)).or_default();
+        m.open.insert(offset);
+        m.max_seen = Some(m.max_seen.map_or(offset, |s| s.max(offset)));
+    }
+
+    fn done(&self, topic: &Arc<str>, partition: i32, offset: i64) {
+        let mut marks = self.marks.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(m) = marks.get_mut(&(topic.clone(), partition)) else {
+            return;
+        };
+        m.open.remove(&offset);
+        // The highest offset with every offset up to it finished.
+        let finished = match m.open.first() {
+            Some(first) => first - 1,
+            None => m.max_seen.unwrap_or(-1),
+        };
+        if finished >= 0 && m.stored.is_none_or(|s| finished > s) {
+            m.stored = Some(finished);
+            // librdkafka commits the stored offset + 1. A partition revoked since is
+            // refused; its next owner reads from the last commit.
+            let _ = self.consumer.store_offset(topic, partition, finished);
+        }
+    }
+}
+
+/// A record's place in its partition, for [`Offsets`].
+#[derive(Clone)]
+pub struct Ack {
+    offsets: Arc<Offsets>,
+    partition: i32,
+    offset: i64,
+}
+
+impl Ack {
+    pub fn done(&self, topic: &Arc<str>) {
+        self.offsets.done(topic, self.partition, self.offset);
+    }
+}
+
+impl std::fmt::Debug for Ack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ack({}@{})", self.partition, self.offset)
+    }
 }
 
 fn unreachable(bootstrap: &str, e: impl std::fmt::Display) -> BackendError {
@@ -128,6 +196,8 @@ impl KafkaLog {
         cfg.set("bootstrap.servers", &self.settings.bootstrap)
             .set("group.id", group)
             .set("enable.auto.commit", "true")
+            // A service's consumer stores what its handlers finished (`Offsets`).
+            .set("enable.auto.offset.store", if own { "true" } else { "false" })
             // The original services start from the oldest offset; eventbench's own
             // listeners join a fresh group per run and read only what comes after.
             .set("auto.offset.reset", if own { "latest" } else { "earliest" })
@@ -288,7 +358,10 @@ impl EventLog for KafkaLog {
             consumer
                 .assign(&tpl)
                 .map_err(|e| BackendError::new(ErrorClass::Fatal, format!("assign: {e}")))?;
-            return Ok(KafkaConsumer { consumer });
+            return Ok(KafkaConsumer {
+                consumer: Arc::new(consumer),
+                offsets: None,
+            });
         }
         let pattern = match &topics {
             Topics::Exact(t) => t.clone(),
@@ -302,7 +375,14 @@ impl EventLog for KafkaLog {
         consumer
             .subscribe(&names)
             .map_err(|e| BackendError::new(ErrorClass::Fatal, format!("subscribe {pattern}: {e}")))?;
-        Ok(KafkaConsumer { consumer })
+        let consumer = Arc::new(consumer);
+        let offsets = (!own).then(|| {
+            Arc::new(Offsets {
+                consumer: consumer.clone(),
+                marks: Default::default(),
+            })
+        });
+        Ok(KafkaConsumer { consumer, offsets })
     }
 }
 
@@ -347,8 +427,18 @@ impl LogConsumer for KafkaConsumer {
                             headers = Some(Headers { intended_ns, run_tag });
                         }
                     }
+                    let topic: Arc<str> = m.topic().into();
+                    let ack = self.offsets.as_ref().map(|o| {
+                        o.taken(&topic, m.partition(), m.offset());
+                        Ack {
+                            offsets: o.clone(),
+                            partition: m.partition(),
+                            offset: m.offset(),
+                        }
+                    });
                     return Some(Record {
-                        topic: m.topic().into(),
+                        ack,
+                        topic,
                         payload: Bytes::copy_from_slice(m.payload().unwrap_or_default()),
                         headers,
                     });

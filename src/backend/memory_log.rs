@@ -123,6 +123,7 @@ impl EventLog for MemoryLog {
             return Ok(());
         }
         let record = Record {
+            ack: None,
             topic: topic.name.clone(),
             payload: Bytes::copy_from_slice(payload),
             headers,

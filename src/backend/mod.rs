@@ -40,6 +40,19 @@ pub struct Record {
     pub topic: Arc<str>,
     pub payload: Bytes,
     pub headers: Option<Headers>,
+    /// For a service's Kafka consumer: how to let the group commit past this record.
+    pub ack: Option<kafka_log::Ack>,
+}
+
+impl Record {
+    /// The consumer is done with this record (answered, or deliberately skipped): the
+    /// group may commit past it once every earlier record of its partition is done too.
+    /// Records never done are not committed, so the group's next member reads them.
+    pub fn done(&self) {
+        if let Some(a) = &self.ack {
+            a.done(&self.topic);
+        }
+    }
 }
 
 /// Which topics a consumer reads.

@@ -148,6 +148,7 @@ impl Collector {
                 e2e_p99_ns: h.stages[Stage::E2e as usize]
                     .value_at_quantile(0.99)
                     .max(h.stages[Stage::E2ePersisted as usize].value_at_quantile(0.99)),
+                e2e_done: h.stages[Stage::E2e as usize].len() + h.stages[Stage::E2ePersisted as usize].len(),
                 errors_by_class: crate::stats::ErrorClass::ALL
                     .iter()
                     .filter(|c| h.counters.errors[**c as usize] > 0)

@@ -178,7 +178,16 @@ fn outstanding(c: &Collector, reg: &Registry, w: usize) -> u64 {
 /// recorded in its e2e stage at that lower bound and counted as unanswered. Pipeline
 /// runs know which events from the ledger and their intended starts from the schedule;
 /// elsewhere, every one of them was intended before the schedule's end, which bounds it.
-pub(super) fn censor_unanswered(plan: &Plan, workloads: &Workloads, ledger: &Ledger, unanswered: &[u64], now: u64) {
+/// Returns the unanswered counts as finally known: a reply that came after the count
+/// (before the listeners stopped) is in the ledger, and its event is not censored too.
+pub(super) fn censor_unanswered(
+    plan: &Plan,
+    workloads: &Workloads,
+    ledger: &Ledger,
+    unanswered: &[u64],
+    now: u64,
+) -> Vec<u64> {
+    let mut out = unanswered.to_vec();
     let stage = if plan.services_answer() {
         Stage::E2ePersisted
     } else {
@@ -188,8 +197,8 @@ pub(super) fn censor_unanswered(plan: &Plan, workloads: &Workloads, ledger: &Led
         if n == 0 {
             continue;
         }
-        let exact: Vec<u64> = match (ledger.book(w), &workloads.schedules[w]) {
-            (Some(book), Some(schedule)) => {
+        let exact: Option<Vec<u64>> = match (ledger.book(w), &workloads.schedules[w]) {
+            (Some(book), Some(schedule)) => Some({
                 let owed: Vec<u64> = book
                     .flags()
                     .iter()
@@ -198,12 +207,14 @@ pub(super) fn censor_unanswered(plan: &Plan, workloads: &Workloads, ledger: &Led
                     .map(|(i, _)| i as u64)
                     .collect();
                 schedule.intended_of(&owed).into_iter().flatten().collect()
-            }
-            _ => Vec::new(),
+            }),
+            _ => None,
         };
         let end = plan.duration_ns.min(now);
-        let mut left = n;
-        for intended in exact.iter().copied().chain(std::iter::repeat(end)) {
+        // The ledger's list is exact; without one, `n` at the schedule's end bounds it.
+        let mut left = exact.as_ref().map_or(n, |e| e.len() as u64);
+        out[w] = left;
+        for intended in exact.into_iter().flatten().chain(std::iter::repeat(end)) {
             if left == 0 {
                 break;
             }
@@ -214,4 +225,5 @@ pub(super) fn censor_unanswered(plan: &Plan, workloads: &Workloads, ledger: &Led
             left -= 1;
         }
     }
+    out
 }

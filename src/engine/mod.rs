@@ -127,6 +127,7 @@ pub async fn run(
         service_consumers,
         &stop_rx,
         &counters,
+        (run_tag, &ledger),
         &mut background,
     );
     let listening = listener::Listening {
@@ -199,9 +200,14 @@ pub async fn run(
             strays.foreign += s.foreign;
         }
     }
+    // The services stop taking records and finish the ones in hand (answer, commit),
+    // within the drain's time again (at least 1 s); what is left then is aborted and,
+    // not being committed, read again by the service's next run.
+    let grace = Duration::from_nanos(plan.drain_ns.max(1_000_000_000));
+    let _ = tokio::time::timeout(grace, async { while background.join_next().await.is_some() {} }).await;
     background.abort_all();
     while background.join_next().await.is_some() {}
-    drain::censor_unanswered(plan, &workloads, &ledger, &unanswered, clock.now());
+    let unanswered = drain::censor_unanswered(plan, &workloads, &ledger, &unanswered, clock.now());
     let elapsed = clock.now();
     collector.tick(elapsed.max(collector.last_ns() + 1))?;
     let runs = |k| embedded.contains(&k);

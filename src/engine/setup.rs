@@ -142,6 +142,7 @@ pub(super) struct Counters {
 }
 
 /// Starts each embedded service on its joined consumer.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn start_services(
     plan: &Plan,
     target: &Target,
@@ -149,9 +150,21 @@ pub(super) fn start_services(
     consumers: Vec<(ServiceKind, AnyConsumer)>,
     stop: &watch::Receiver<bool>,
     counters: &Counters,
+    finished: (u64, &Arc<Ledger>),
     background: &mut JoinSet<Result<(), BackendError>>,
 ) {
-    let cfg = Arc::new(ServiceConfig::of(plan, clock));
+    let mut cfg = ServiceConfig::of(plan, clock);
+    // What the persistence service finished, in the ledger: the audit tells its losses
+    // from what it had not yet taken.
+    let (run_tag, ledger) = (finished.0, finished.1.clone());
+    cfg.on_finished = Some(crate::service::OnFinished(Arc::new(move |uuid| {
+        if let Some(t) = crate::model::tag::read_tag(uuid).filter(|t| t.run_tag == run_tag) {
+            if let Some(book) = ledger.book(t.workload) {
+                book.mark(t.value, crate::stats::ledger::FINISHED);
+            }
+        }
+    })));
+    let cfg = Arc::new(cfg);
     for (which, consumer) in consumers {
         let counters = match which {
             ServiceKind::Persistence => &counters.persistence,

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::verdict::{completed, health, Evidence};
+use super::verdict::{answered, completed, health, Evidence};
 pub use super::verdict::{evaluate, Health};
 use crate::audit::AuditReport;
 use crate::engine::Measured;
@@ -264,10 +264,16 @@ impl Summary {
                 // Empty query results are censored (no latency of their own) but are
                 // the protocol's answer, not work the target failed to do.
                 censored: c.censored - c.empty.min(c.censored),
+                unanswered: c.unanswered,
                 lag_p99_ns: stages.get(Stage::Lag.name()).map_or(0, |s| s.p99_ns),
                 service_p99_ns: stages.get(service.name()).map_or(0, |s| s.p99_ns),
                 waited_for_worker: m.waited_for_worker.get(w).copied().unwrap_or(0),
                 completed: completed(&m.timeline[w], plan),
+                answered: [Stage::E2e, Stage::E2ePersisted]
+                    .iter()
+                    .any(|s| stages.contains_key(s.name()))
+                    .then(|| answered(&m.timeline[w], plan))
+                    .flatten(),
                 offered_rate,
                 generator_busy: m.elapsed_ns > 0
                     && m.cpu_seconds / (m.elapsed_ns as f64 / 1e9) >= 0.8 * plan.threads.max(1) as f64,

@@ -143,6 +143,13 @@ pub fn audit(a: &crate::audit::AuditReport) -> String {
             a.pending, a.unreachable_epochs
         );
     }
+    if a.backlog > 0 {
+        let _ = writeln!(
+            o,
+            "  backlog {}: acknowledged events the persistence service had not taken when the run ended (not committed; not lost)",
+            a.backlog
+        );
+    }
     if a.stored_unacked > 0 {
         let _ = writeln!(
             o,

@@ -53,12 +53,17 @@ pub(super) struct Evidence {
     pub(super) ok: u64,
     pub(super) errors: u64,
     pub(super) censored: u64,
+    /// Produced events (ok as produces) that the persistence service never answered
+    /// by the drain deadline: the pipeline behind them fell behind.
+    pub(super) unanswered: u64,
     pub(super) lag_p99_ns: u64,
     pub(super) service_p99_ns: u64,
     pub(super) waited_for_worker: u64,
     /// Operations finished over the whole measured intervals (by completion time) and
     /// those intervals' seconds: what the target got through while the schedule ran.
     pub(super) completed: Option<(f64, f64)>,
+    /// The same for the end-to-end answers, where the workload waits for them.
+    pub(super) answered: Option<(f64, f64)>,
     pub(super) offered_rate: f64,
     /// The process used 80% or more of its threads' CPU over the run.
     pub(super) generator_busy: bool,
@@ -67,6 +72,15 @@ pub(super) struct Evidence {
 /// Completions over the intervals wholly inside [warmup, duration), and their seconds:
 /// `None` with fewer than two of them.
 pub(super) fn completed(timeline: &[IntervalPoint], plan: &Plan) -> Option<(f64, f64)> {
+    within(timeline, plan, |p| (p.ok + p.errors + p.censored) as f64)
+}
+
+/// End-to-end answers over the same intervals.
+pub(super) fn answered(timeline: &[IntervalPoint], plan: &Plan) -> Option<(f64, f64)> {
+    within(timeline, plan, |p| p.e2e_done as f64)
+}
+
+fn within(timeline: &[IntervalPoint], plan: &Plan, count: impl Fn(&IntervalPoint) -> f64) -> Option<(f64, f64)> {
     let (from, to) = (plan.warmup_ns as f64 / 1e9, plan.duration_ns as f64 / 1e9);
     let full: Vec<_> = timeline
         .iter()
@@ -75,10 +89,7 @@ pub(super) fn completed(timeline: &[IntervalPoint], plan: &Plan) -> Option<(f64,
     let secs: f64 = full.iter().map(|p| p.length_s).sum();
     // Censored work recorded inside the window is empty query results (silence is the
     // original query service's answer to "no events"): finished, as far as load goes.
-    (full.len() >= 2 && secs > 0.0).then(|| {
-        let n = full.iter().map(|p| (p.ok + p.errors + p.censored) as f64).sum::<f64>();
-        (n, secs)
-    })
+    (full.len() >= 2 && secs > 0.0).then(|| (full.iter().map(|p| count(p)).sum::<f64>(), secs))
 }
 
 /// Share of the offered operations that may end censored or failed before a run is
@@ -107,17 +118,33 @@ pub(super) fn health(wp: &crate::plan::WorkloadPlan, e: &Evidence) -> (Health, S
     let not_ok = e.censored + e.errors;
     // Completions trail arrivals by chance too (a few slow answers straddle the
     // window's edges): short only beyond 1% and three standard deviations of a count.
-    let slower = e
-        .completed
-        .filter(|(n, secs)| {
+    let short = |done: Option<(f64, f64)>| {
+        done.filter(|(n, secs)| {
             let expected = e.offered_rate * secs;
             expected - n > (BEHIND_SHARE * expected).max(3.0 * expected.sqrt())
         })
-        .map(|(n, secs)| format!("; it completed {:.1}/s of {:.1}/s offered", n / secs, e.offered_rate));
-    let behind = (e.ops > 0 && not_ok as f64 > BEHIND_SHARE * e.ops as f64) || slower.is_some();
+    };
+    let slower = short(e.completed)
+        .map(|(n, secs)| format!("; it completed {:.1}/s of {:.1}/s offered", n / secs, e.offered_rate))
+        .or_else(|| {
+            short(e.answered).map(|(n, secs)| {
+                format!(
+                    "; the pipeline behind it answered {:.1}/s of {:.1}/s offered (a growing backlog)",
+                    n / secs,
+                    e.offered_rate
+                )
+            })
+        });
+    let share = |n: u64| e.ops > 0 && n as f64 > BEHIND_SHARE * e.ops as f64;
+    let behind = share(not_ok) || share(e.unanswered) || slower.is_some();
     let slower = slower.unwrap_or_default();
+    let unanswered = if e.unanswered > 0 {
+        format!(" ({} never answered by the persistence service)", e.unanswered)
+    } else {
+        String::new()
+    };
     let outcome = format!(
-        "{} of {} offered operations ok, {} failed, {} censored",
+        "{} of {} offered operations ok{unanswered}, {} failed, {} censored",
         e.ok, e.ops, e.errors, e.censored
     );
     match (lag_kept, behind, e.waited_for_worker > 0) {
@@ -167,6 +194,7 @@ pub fn evaluate(thresholds: &[Threshold], s: &Summary) -> Vec<Verdict> {
                         "hidden" => a.hidden,
                         "unanswered" => a.unanswered,
                         "pending" => a.pending,
+                        "backlog" => a.backlog,
                         _ => a.redelivered,
                     } as f64;
                     let bound = match t.bound {

@@ -42,6 +42,18 @@ impl ReplyTopics {
     }
 }
 
+/// Told of each event the persistence service is done with: answered (with or without
+/// an error) or dropped on purpose. An embedding harness marks them, so its audit can
+/// tell what the target lost from what it had not yet taken when the run ended.
+#[derive(Clone)]
+pub struct OnFinished(pub std::sync::Arc<dyn Fn(&uuid::Uuid) + Send + Sync>);
+
+impl std::fmt::Debug for OnFinished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnFinished")
+    }
+}
+
 /// What the services need to know.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -52,6 +64,7 @@ pub struct ServiceConfig {
     /// Fault injection: silently drop every Nth consumed event (audits must see it).
     pub drop_every: Option<u64>,
     pub consistency: crate::scenario::VersionConsistency,
+    pub on_finished: Option<OnFinished>,
 }
 
 /// Which reference service (also the `eventbench serve` argument).
@@ -126,11 +139,17 @@ pub fn start(
     }
 }
 
-/// The next record for a handler, or `None` once the pump ended or `stop` fired.
+/// The next record for a handler, or `None` once the pump ended or `stop` fired. A
+/// stop is checked first: records still queued for the handlers are handed back (not
+/// taken, so not committed) rather than started after the stop.
 pub async fn next_handled(w: &mut Worker) -> Option<Record> {
+    if *w.stop.borrow() {
+        return None;
+    }
     tokio::select! {
-        r = w.records.recv() => r.ok(),
+        biased;
         _ = w.stop.changed() => None,
+        r = w.records.recv() => r.ok(),
     }
 }
 
@@ -144,6 +163,7 @@ impl ServiceConfig {
             year_bucket: plan.data.year_bucket,
             drop_every: plan.target.persistence.drop_every.as_ref().map(|d| *d.get_ref()),
             consistency: plan.target.consistency,
+            on_finished: None,
         }
     }
 }

@@ -87,12 +87,17 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
             Err(_) => {
                 // The original service logs and commits such a message and never answers it.
                 counters.malformed.fetch_add(1, Ordering::Relaxed);
+                record.done();
                 continue;
             }
         };
         if let Some(skip) = cfg.drop_every {
             if consumed.is_multiple_of(skip) {
                 counters.dropped.fetch_add(1, Ordering::Relaxed);
+                record.done();
+                if let Some(f) = &cfg.on_finished {
+                    (f.0)(&event.uuid);
+                }
                 continue;
             }
         }
@@ -114,5 +119,10 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
             None,
         );
         counters.sent(log.produce(topic, &out, None).await);
+        // Answered: only now may the log commit past it.
+        record.done();
+        if let Some(f) = &cfg.on_finished {
+            (f.0)(&event.uuid);
+        }
     }
 }

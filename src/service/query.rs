@@ -92,6 +92,7 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
         // Both forms: a v2.0.1 query has a nil correlation id and year 0.
         let Ok(q211) = EventStoreQuery211::decode(&record.payload, Strictness::Lenient) else {
             counters.malformed.fetch_add(1, Ordering::Relaxed);
+            record.done();
             continue;
         };
         let correlation = q211.correlation_id;
@@ -121,6 +122,7 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
                 None,
             );
             counters.sent(log.produce(topic, &out, None).await);
+            record.done();
             continue;
         }
         events.sort_by_key(|e| e.timestamp.unix_nanos());
@@ -145,6 +147,7 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
         for r in sent {
             counters.sent(r);
         }
+        record.done();
     }
 }
 

@@ -48,7 +48,16 @@ pub async fn serve(
             }
         }
     }
+    // Graceful: handlers finish (answer and commit) what they hold, for up to 5 s;
+    // what they had not taken is not committed and goes to the group's next member.
     let _ = stop_tx.send(true);
+    let finish = async { while set.join_next().await.is_some() {} };
+    if tokio::time::timeout(std::time::Duration::from_secs(5), finish)
+        .await
+        .is_err()
+    {
+        eprintln!("stopping: handlers still busy after 5 s were cut off (their records are not committed)");
+    }
     set.abort_all();
     Ok(counters.snapshot())
 }

@@ -17,6 +17,10 @@ pub const REPLIED_ERR: u8 = 4;
 pub const REPLIED_AGAIN: u8 = 8;
 /// Some EventStoreQuery returned the event.
 pub const QUERIED: u8 = 16;
+/// The embedded persistence service finished with the event: answered it, or dropped
+/// it on purpose. Acknowledged, unstored events without it were still waiting for the
+/// service when the run ended: its backlog, not its loss.
+pub const FINISHED: u8 = 32;
 
 const CHUNK_BITS: u32 = 16;
 const CHUNK: usize = 1 << CHUNK_BITS;

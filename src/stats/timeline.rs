@@ -23,6 +23,10 @@ pub struct IntervalPoint {
     pub max_ns: u64,
     /// End-to-end p99 where the workload has that stage.
     pub e2e_p99_ns: u64,
+    /// End-to-end answers that arrived in the interval (replies, or records read back):
+    /// what the pipeline behind a producer got through.
+    #[serde(default)]
+    pub e2e_done: u64,
     /// Errors by class (only classes that occurred).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub errors_by_class: std::collections::BTreeMap<String, u64>,
