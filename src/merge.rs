@@ -25,7 +25,8 @@ fn open(dir: &Path) -> Result<Input, RunDirError> {
     let run = RunDir::open(dir)?;
     Ok(Input {
         dir: dir.to_path_buf(),
-        summary: run.read_summary()?,
+        // A shard that died is rebuilt from what it flushed, and named as such.
+        summary: crate::report::rebuild::summary_of(&run)?,
         intervals: run.read_intervals()?,
     })
 }
@@ -96,7 +97,24 @@ pub fn merge(dirs: &[PathBuf], out: &RunDir) -> Result<Summary, MergeError> {
     write_log(out, &inputs, &merged, origin, interval_s)?;
 
     let mut s = first.clone();
-    s.merged_from = inputs.iter().map(|i| i.dir.display().to_string()).collect();
+    s.merged_from = inputs
+        .iter()
+        .map(|i| match &i.summary.incomplete {
+            Some(why) => format!("{} (INCOMPLETE: {why})", i.dir.display()),
+            None => i.dir.display().to_string(),
+        })
+        .collect();
+    let dead: Vec<String> = inputs
+        .iter()
+        .filter(|i| i.summary.incomplete.is_some())
+        .map(|i| format!("{} died {:.1} s into the run", i.dir.display(), i.summary.elapsed_s))
+        .collect();
+    s.incomplete = (!dead.is_empty()).then(|| {
+        format!(
+            "{}; its rates count only the time it ran, not the rest as zero load",
+            dead.join("; ")
+        )
+    });
     s.shard = None;
     s.run_tag = inputs
         .iter()

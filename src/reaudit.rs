@@ -22,7 +22,7 @@ pub enum ReauditError {
 
 /// Re-audits the run in `dir`, rewriting `audit.json` and the summary's `audit`.
 pub fn reaudit(dir: &RunDir) -> Result<AuditReport, ReauditError> {
-    let mut summary = dir.read_summary()?;
+    let mut summary = crate::report::rebuild::summary_of(dir)?;
     let plan = summary.plan().map_err(|why| RunDirError::Invalid {
         path: dir.path().join("summary.json"),
         why,
@@ -33,15 +33,26 @@ pub fn reaudit(dir: &RunDir) -> Result<AuditReport, ReauditError> {
         why: format!("run_tag: {e}"),
     })?;
     if plan.target.store == StoreKind::Memory {
-        return summary
-            .audit
-            .clone()
-            .ok_or_else(|| ReauditError::Unsupported("the run used the memory store and wrote no audit".into()))
-            .map(|mut a| {
+        let report = match summary.audit.clone() {
+            Some(mut a) => {
                 a.notes
                     .push("the memory store lived in the run's process: this is the audit it wrote".into());
                 a
-            });
+            }
+            // The run died with its store: the ledger it flushed is what is left.
+            None => {
+                let mut a = audit::judge(&snap, None, run_tag, &plan.audit, plan.services_embedded());
+                a.notes.push(
+                    "the memory store died with the run's process: judged from the flushed ledger alone (lost = acknowledged, never answered with success, and taken by the service)"
+                        .into(),
+                );
+                a
+            }
+        };
+        summary.audit = Some(report.clone());
+        dir.write_summary(&summary)?;
+        dir.write_json("audit.json", &report)?;
+        return Ok(report);
     }
     let started = crate::model::GoTime::parse_rfc3339(&summary.started_at).map_err(|e| RunDirError::Invalid {
         path: dir.path().join("summary.json"),

@@ -2,6 +2,11 @@
 //! callback and SIGINT/SIGTERM as its stop, audit a pipeline run, build the summary and
 //! write the run directory. The CLI, capacity's steps and the tests all run plans
 //! through here, so a run directory always holds the same files.
+//!
+//! A run that is killed outright (SIGKILL, the OOM killer) writes no summary, so what
+//! its summary is built from goes to disk as the run goes: `run.json` before the first
+//! operation, the interval log and `timeline.jsonl` every interval, `ledger.bin` every
+//! [`LEDGER_EVERY_NS`]. `eventbench report` rebuilds such a run (`report::rebuild`).
 
 use crate::audit;
 use crate::backend::{self, BackendError};
@@ -10,6 +15,9 @@ use crate::host::{self, Stop};
 use crate::plan::Plan;
 use crate::report::progress::{Progress, Style};
 use crate::report::{RunDir, RunDirError, Summary};
+
+/// How often a pipeline run rewrites its ledger while it runs (whole, atomically).
+pub const LEDGER_EVERY_NS: u64 = 5_000_000_000;
 
 /// How a run is shown and recorded.
 #[derive(Debug, Clone, Copy, Default)]
@@ -46,10 +54,21 @@ pub fn run_to_dir(plan: &Plan, dir: &RunDir, opts: RunOptions) -> Result<Summary
 pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> Result<Summary, RunError> {
     let run_tag = crate::model::tag::new_run_tag();
     let target = backend::connect(plan, run_tag).await?;
+    let start = crate::report::rebuild::RunStart::of(plan, run_tag, crate::clock::Clock::start().wall_origin_ns());
+    dir.write_json("run.json", &start)?;
     let hlog = dir.interval_log()?;
+    let mut timeline_log = crate::report::rebuild::TimelineLog::create(dir)?;
     let mut progress = Progress::new(opts.progress, plan);
-    let measured = engine::run(plan, &target, run_tag, hlog, stop, &mut |now, timeline| {
-        progress.interval(now, timeline, plan)
+    let keeps_ledger = plan.is_pipeline() && plan.audit.enabled;
+    let mut ledger_at = 0;
+    let measured = engine::run(plan, &target, run_tag, hlog, stop, &mut |t| {
+        progress.interval(t.now, t.timeline, plan);
+        // Best effort: the run's own numbers do not depend on these files.
+        let _ = timeline_log.append(t.timeline);
+        if keeps_ledger && (ledger_at == 0 || t.now >= ledger_at + LEDGER_EVERY_NS) {
+            ledger_at = t.now;
+            let _ = dir.write_ledger(&t.ledger.snapshot());
+        }
     })
     .await;
     progress.finish();

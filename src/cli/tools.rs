@@ -142,9 +142,16 @@ pub fn audit(a: AuditArgs) -> Result<Outcome, CliError> {
 
 pub fn report(a: ReportArgs) -> Result<Outcome, CliError> {
     let dir = RunDir::open(&a.run_dir)?;
-    let summary = dir.read_summary()?;
-    let path = dir.write_report_html(&summary)?;
-    println!("{}", path.display());
+    let summary = crate::report::rebuild::summary_of(&dir)?;
+    if let Some(why) = &summary.incomplete {
+        // A run that died before its summary: rebuilt, and every view written.
+        dir.write_all(&summary)?;
+        eprintln!("incomplete run: {why}");
+        print!("{}", crate::report::text::render(&summary));
+    } else {
+        dir.write_report_html(&summary)?;
+    }
+    println!("{}", dir.path().join("report.html").display());
     Ok(Outcome::Ok)
 }
 

@@ -12,7 +12,6 @@ use crate::host::Stop;
 use crate::plan::{main_stage, Plan};
 use crate::scenario::WorkloadKind;
 use crate::stats::ledger::{Ledger, ACKED, REPLIED_ERR, REPLIED_OK};
-use crate::stats::timeline::IntervalPoint;
 use crate::stats::{Hists, Registry, Stage};
 
 /// Per workload: what did not end in an outcome of its own.
@@ -120,14 +119,19 @@ pub(super) async fn await_replies(
     deadline: u64,
     stop: &mut Stop,
     interrupted: &mut Option<String>,
-    on_interval: &mut dyn FnMut(u64, &[Vec<IntervalPoint>]),
+    ledger: &Ledger,
+    on_interval: &mut dyn FnMut(&super::Tick),
 ) -> std::io::Result<Vec<u64>> {
     let mut next_tick = collector.last_ns() + plan.interval_ns;
     loop {
         let now = clock.now();
         if now >= next_tick {
             collector.tick(now)?;
-            on_interval(now, &collector.timeline);
+            on_interval(&super::Tick {
+                now,
+                timeline: &collector.timeline,
+                ledger,
+            });
             next_tick = now + plan.interval_ns;
         }
         let waiting: Vec<u64> = plan

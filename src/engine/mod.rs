@@ -72,6 +72,17 @@ pub struct Measured {
     pub cpu_seconds: f64,
 }
 
+/// What the caller hears after each closed interval: enough to show progress and to
+/// keep on disk what a killed run would otherwise take with it.
+pub struct Tick<'a> {
+    /// Run time the interval closed at.
+    pub now: u64,
+    /// Per workload, every closed interval so far (the newest last).
+    pub timeline: &'a [Vec<IntervalPoint>],
+    /// The audit's ledger as it stands.
+    pub ledger: &'a Ledger,
+}
+
 /// Why a run could not be carried out at all.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -82,8 +93,7 @@ pub enum EngineError {
 }
 
 /// Runs `plan` against `target`. `hlog` receives the interval log as the run goes;
-/// `on_interval` is called after each closed interval with the run time and the
-/// timeline so far; `stop` ends the run early (what is in flight may still finish
+/// `on_interval` is called after each closed interval ([`Tick`]); `stop` ends the run early (what is in flight may still finish
 /// within `drain`; a second ask ends the drain too).
 pub async fn run(
     plan: &Plan,
@@ -91,7 +101,7 @@ pub async fn run(
     run_tag: u64,
     hlog: Box<dyn Write + Send>,
     mut stop: Stop,
-    on_interval: &mut dyn FnMut(u64, &[Vec<IntervalPoint>]),
+    on_interval: &mut dyn FnMut(&Tick),
 ) -> Result<Measured, EngineError> {
     let cpu0 = crate::host::cpu_seconds();
     let consumers = setup::listeners(plan, &target.log).await?;
@@ -163,7 +173,11 @@ pub async fn run(
         }
         if clock.now() >= next_tick {
             collector.tick(next_tick)?;
-            on_interval(next_tick, &collector.timeline);
+            on_interval(&Tick {
+                now: next_tick,
+                timeline: &collector.timeline,
+                ledger: &ledger,
+            });
             next_tick += plan.interval_ns;
         }
         if clock.now() >= end || collector.aborted.is_some() {
@@ -188,6 +202,7 @@ pub async fn run(
             deadline,
             &mut stop,
             &mut interrupted,
+            &ledger,
             on_interval,
         )
         .await?;

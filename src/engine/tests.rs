@@ -58,14 +58,9 @@ async fn a_run_closes_every_interval_and_accounts_for_every_operation() {
     let target = target(&plan).await;
     let log = Captured::default();
     let mut calls = Vec::new();
-    let m = super::run(
-        &plan,
-        &target,
-        0xe7,
-        Box::new(log.clone()),
-        Stop::never(),
-        &mut |now, timeline| calls.push((now, timeline[0].len())),
-    )
+    let m = super::run(&plan, &target, 0xe7, Box::new(log.clone()), Stop::never(), &mut |t| {
+        calls.push((t.now, t.timeline[0].len()))
+    })
     .await
     .expect("run");
     // 1 s in 100 ms intervals: 10 callbacks, each after one more timeline point.
@@ -108,7 +103,7 @@ async fn a_stop_ends_the_run_early_with_its_reason() {
     let (handle, stop) = Stop::new();
     let mut intervals = 0;
     let started = std::time::Instant::now();
-    let m = super::run(&plan, &target, 0xe7, Box::new(std::io::sink()), stop, &mut |_, _| {
+    let m = super::run(&plan, &target, 0xe7, Box::new(std::io::sink()), stop, &mut |_| {
         intervals += 1;
         if intervals == 5 {
             handle.stop("test stop");

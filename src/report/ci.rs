@@ -29,6 +29,9 @@ pub fn junit(s: &Summary) -> String {
     if let Some(why) = &s.aborted {
         cases.push(("run completed without abort".to_string(), Some(why.clone())));
     }
+    if let Some(why) = &s.incomplete {
+        cases.push(("run completed and wrote its summary".to_string(), Some(why.clone())));
+    }
     // Health is a check too, unless the run allowed an unhealthy verdict.
     for (name, w) in s.unhealthy() {
         cases.push((
@@ -86,6 +89,9 @@ pub fn markdown(s: &Summary) -> String {
     }
     if let Some(sig) = &s.interrupted {
         let _ = writeln!(o, "**Interrupted** by {sig}\n");
+    }
+    if let Some(why) = &s.incomplete {
+        let _ = writeln!(o, "**Incomplete**: {why}\n");
     }
     if !s.thresholds.is_empty() {
         let _ = writeln!(o, "| threshold | condition | actual | |\n|---|---|---|---|");

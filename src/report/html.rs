@@ -251,6 +251,9 @@ pub fn render(s: &Summary, intervals: &[LoggedInterval]) -> String {
         verdict.0,
         verdict.1
     );
+    if let Some(why) = &s.incomplete {
+        let _ = write!(o, "<p class=\"verdict bad\">incomplete: {}</p>", esc(why));
+    }
     if let Some(why) = &s.interrupted {
         let _ = write!(o, "<p class=\"verdict bad\">interrupted by {}</p>", esc(why));
     }

@@ -140,7 +140,7 @@ impl RunDir {
         }
         self.write_bytes("summary.md", super::ci::markdown(s).as_bytes())?;
         self.write_report_html(s)?;
-        if !s.thresholds.is_empty() || s.audit.is_some() || !s.unhealthy().is_empty() {
+        if !s.thresholds.is_empty() || s.audit.is_some() || !s.unhealthy().is_empty() || s.incomplete.is_some() {
             self.write_bytes("junit.xml", super::ci::junit(s).as_bytes())?;
         }
         Ok(())

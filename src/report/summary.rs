@@ -54,6 +54,24 @@ pub struct Summary {
     /// The run directories `eventbench merge` combined into this one.
     #[serde(default)]
     pub merged_from: Vec<String>,
+    /// Why this summary is partial: the run died without writing it and
+    /// `eventbench report` rebuilt it from what the run had flushed (or a merged shard
+    /// did). An incomplete run never passes its checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
+}
+
+impl ScenarioInfo {
+    /// The scenario as `plan` ran it.
+    pub fn of(plan: &Plan) -> ScenarioInfo {
+        ScenarioInfo {
+            name: plan.name.clone(),
+            description: plan.description.clone(),
+            overrides: plan.overrides.clone(),
+            resolved: serde_json::to_value(plan).unwrap_or(serde_json::Value::Null),
+            text: plan.scenario_text.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -311,13 +329,7 @@ impl Summary {
         let mut summary = Summary {
             schema_version: SCHEMA_VERSION,
             eventbench_version: env!("CARGO_PKG_VERSION").to_string(),
-            scenario: ScenarioInfo {
-                name: plan.name.clone(),
-                description: plan.description.clone(),
-                overrides: plan.overrides.clone(),
-                resolved: serde_json::to_value(plan).unwrap_or(serde_json::Value::Null),
-                text: plan.scenario_text.clone(),
-            },
+            scenario: ScenarioInfo::of(plan),
             started_at: GoTime::from_unix_nanos(m.started_wall_ns).to_string(),
             run_tag: format!("{:012x}", m.run_tag),
             elapsed_s,
@@ -345,6 +357,7 @@ impl Summary {
             thresholds: Vec::new(),
             shard: (plan.shard.count > 1).then(|| format!("{}/{}", plan.shard.index, plan.shard.count)),
             merged_from: Vec::new(),
+            incomplete: None,
         };
         summary.thresholds = evaluate(&plan.thresholds, &summary);
         summary
@@ -353,6 +366,7 @@ impl Summary {
     /// Whether every check passed: thresholds, the audit, and no abort.
     pub fn checks_passed(&self) -> bool {
         self.aborted.is_none()
+            && self.incomplete.is_none()
             && self.thresholds.iter().all(|v| v.passed)
             && self.audit.as_ref().is_none_or(|a| a.passed())
     }

@@ -15,6 +15,9 @@ pub fn render(s: &Summary) -> String {
     if let Some(sig) = &s.interrupted {
         let _ = writeln!(o, "INTERRUPTED by {sig}: the numbers cover the run up to then");
     }
+    if let Some(why) = &s.incomplete {
+        let _ = writeln!(o, "INCOMPLETE: {why}");
+    }
     for (name, w) in &s.workloads {
         let _ = writeln!(o);
         let rate = if w.model == super::summary::LoadModel::Open {

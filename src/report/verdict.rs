@@ -35,6 +35,9 @@ impl Summary {
     /// The run's verdict for every view: whether it passed, and in a few words why not
     /// (checks first, then health: an unhealthy run never shows as passed).
     pub fn verdict(&self) -> (bool, String) {
+        if self.incomplete.is_some() {
+            return (false, "INCOMPLETE (rebuilt from what the run flushed)".into());
+        }
         if !self.checks_passed() {
             return (false, "FAILED".into());
         }

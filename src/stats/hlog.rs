@@ -4,7 +4,7 @@
 //! which Java's `HistogramLogProcessor` misreads; this writer follows the format doc.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD;
@@ -85,34 +85,45 @@ pub struct LoggedInterval {
 
 /// Reads an interval log (ours or any 1.3 writer's tagged lines).
 pub fn read(path: &Path) -> io::Result<Vec<LoggedInterval>> {
+    let text = std::fs::read_to_string(path)?;
     let mut out = Vec::new();
     let mut de = Deserializer::new();
-    for line in BufReader::new(File::open(path)?).lines() {
-        let line = line?;
-        if line.starts_with('#') || line.starts_with('"') || line.trim().is_empty() {
-            continue;
+    for piece in text.split_inclusive('\n') {
+        match parse_line(piece.trim_end_matches(['\n', '\r']), &mut de) {
+            Ok(Some(i)) => out.push(i),
+            Ok(None) => {}
+            // A last line without its newline was cut by a kill mid-write: what it
+            // held was never a complete interval, so it is dropped, not trusted.
+            Err(_) if !piece.ends_with('\n') => {}
+            Err(e) => return Err(e),
         }
-        let bad = || io::Error::new(io::ErrorKind::InvalidData, format!("bad interval line: {line}"));
-        let (tag, rest) = match line.strip_prefix("Tag=") {
-            Some(r) => r.split_once(',').ok_or_else(bad)?,
-            None => ("", line.as_str()),
-        };
-        let f: Vec<&str> = rest.split(',').collect();
-        if f.len() != 4 {
-            return Err(bad());
-        }
-        let num = |s: &str| s.parse::<f64>().map_err(|_| bad());
-        let bytes = STANDARD.decode(f[3]).map_err(|_| bad())?;
-        let histogram: Histogram<u64> = de.deserialize(&mut &bytes[..]).map_err(|_| bad())?;
-        out.push(LoggedInterval {
-            tag: tag.to_string(),
-            start_s: num(f[0])?,
-            length_s: num(f[1])?,
-            max_ms: num(f[2])?,
-            histogram,
-        });
     }
     Ok(out)
+}
+
+fn parse_line(line: &str, de: &mut Deserializer) -> io::Result<Option<LoggedInterval>> {
+    if line.starts_with('#') || line.starts_with('"') || line.trim().is_empty() {
+        return Ok(None);
+    }
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, format!("bad interval line: {line}"));
+    let (tag, rest) = match line.strip_prefix("Tag=") {
+        Some(r) => r.split_once(',').ok_or_else(bad)?,
+        None => ("", line),
+    };
+    let f: Vec<&str> = rest.split(',').collect();
+    if f.len() != 4 {
+        return Err(bad());
+    }
+    let num = |s: &str| s.parse::<f64>().map_err(|_| bad());
+    let bytes = STANDARD.decode(f[3]).map_err(|_| bad())?;
+    let histogram: Histogram<u64> = de.deserialize(&mut &bytes[..]).map_err(|_| bad())?;
+    Ok(Some(LoggedInterval {
+        tag: tag.to_string(),
+        start_s: num(f[0])?,
+        length_s: num(f[1])?,
+        max_ms: num(f[2])?,
+        histogram,
+    }))
 }
 
 /// `Thu Nov 26 04:44:46 UTC 2026`, as Java's `Date.toString` writes it in UTC.

@@ -1,0 +1,246 @@
+//! A run killed outright (SIGKILL: what the OOM killer, an evicted pod or a CI job's hard
+//! timeout do) is still a report: `eventbench report DIR` rebuilds it from what it had
+//! flushed, marked incomplete; `audit` and `merge` take it; no reader trusts a torn file.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use eventbench::stats::hlog;
+
+const JAR: &str = ".cache/jars/HdrHistogram-2.2.2.jar";
+
+/// The quickstart's in-process pipeline, lighter and long enough to be killed in.
+fn scenario(dir: &std::path::Path) -> std::path::PathBuf {
+    let text = common::read(&common::root().join("scenarios/quickstart.toml"))
+        .replace("duration = \"20s\"", "duration = \"60s\"")
+        .replace("warmup = \"5s\"", "warmup = \"2s\"")
+        .replace("rate = 20000", "rate = 2000");
+    let path = dir.join("crash.toml");
+    std::fs::write(&path, text).expect("write scenario");
+    path
+}
+
+/// A moment after warmup that differs from run to run: 4.0 .. 7.9 s.
+fn random_moment() -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    Duration::from_millis(4_000 + u64::from(nanos % 4_000))
+}
+
+fn spawn(args: &[&str]) -> std::process::Child {
+    Command::new(common::bin())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn eventbench")
+}
+
+/// SIGKILLs the child after `after`; returns what it had printed.
+fn kill_after(mut child: std::process::Child, after: Duration) -> String {
+    std::thread::sleep(after);
+    child.kill().expect("SIGKILL");
+    let out = child.wait_with_output().expect("wait");
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn a_killed_run_is_rebuilt_into_an_incomplete_report() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let scen = scenario(dir.path());
+    let run = dir.path().join("run");
+    let child = spawn(&[
+        "run",
+        scen.to_str().expect("utf8"),
+        "--quiet",
+        "--out",
+        run.to_str().expect("utf8"),
+    ]);
+    let moment = random_moment();
+    let printed = kill_after(child, moment);
+    for f in ["run.json", "latency.hlog", "timeline.jsonl", "ledger.bin"] {
+        assert!(
+            run.join(f).exists(),
+            "{f} on disk after a kill at {moment:?}: {printed}"
+        );
+    }
+    assert!(!run.join("summary.json").exists(), "the killed run wrote no summary");
+
+    let (code, out, err) = common::eventbench(&["report", run.to_str().expect("utf8")]);
+    assert_eq!(code, Some(0), "{out} {err}");
+    assert!(err.contains("incomplete run"), "{err}");
+    let s: serde_json::Value = serde_json::from_str(&common::read(&run.join("summary.json"))).expect("summary");
+    assert!(s["incomplete"].as_str().is_some_and(|w| w.contains("killed")), "{s}");
+    assert!(common::read(&run.join("summary.md")).contains("INCOMPLETE"));
+
+    // Its counts are the flushed intervals' counts, by the warmup tags.
+    let intervals = hlog::read(&run.join("latency.hlog")).expect("hlog");
+    let tag = "producers.produce";
+    let mut merged = hdrhistogram::Histogram::<u64>::new(3).expect("h");
+    for i in intervals.iter().filter(|i| i.tag == tag) {
+        merged.add(&i.histogram).expect("add");
+    }
+    let p = &s["workloads"]["producers"];
+    assert_eq!(p["stages"]["produce"]["count"].as_u64(), Some(merged.len()), "{p}");
+    let errors: u64 = p["errors"]
+        .as_object()
+        .map_or(0, |m| m.values().filter_map(|v| v.as_u64()).sum());
+    assert_eq!(p["ok"].as_u64().unwrap_or(0) + errors, p["ops"].as_u64().unwrap_or(0));
+    assert!(
+        merged.len() > 2_000,
+        "{} produces measured before the kill",
+        merged.len()
+    );
+
+    // The same percentiles as Java's HistogramLogProcessor over the same intervals.
+    let jar = common::root().join(JAR);
+    assert!(jar.exists(), "{} is missing: run scripts/setup", jar.display());
+    let csv_path = dir.path().join("processed");
+    let java = Command::new("java")
+        .arg("-cp")
+        .arg(&jar)
+        .args(["org.HdrHistogram.HistogramLogProcessor", "-i"])
+        .arg(run.join("latency.hlog"))
+        .args(["-tag", tag, "-outputValueUnitRatio", "1000000", "-csv", "-o"])
+        .arg(&csv_path)
+        .output()
+        .expect("java runs");
+    assert!(java.status.success(), "java: {}", String::from_utf8_lossy(&java.stderr));
+    let csv = common::read(&csv_path);
+    let last = csv
+        .lines()
+        .rev()
+        .find(|l| !l.starts_with('#') && !l.starts_with('"'))
+        .expect("interval rows");
+    let cols: Vec<&str> = last.split(',').collect();
+    let (java_count, java_p50_ms): (u64, f64) = (cols[5].parse().expect("count"), cols[6].parse().expect("p50"));
+    assert_eq!(java_count, merged.len());
+    let ours_ms = p["stages"]["produce"]["p50_ns"].as_u64().unwrap_or(0) as f64 / 1e6;
+    assert!(
+        (java_p50_ms - ours_ms).abs() <= 0.01 * ours_ms + 0.001,
+        "java p50 {java_p50_ms} ms, rebuilt {ours_ms} ms"
+    );
+
+    // report.html renders in Chromium with data.
+    let html = run.join("report.html");
+    let url = format!("file://{}", html.display());
+    let dom = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", dir.path().join("profile").display()))
+        .arg(&url)
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom.contains("incomplete") && dom.contains("data-charts-with-data"),
+        "{}",
+        &dom[..dom.len().min(600)]
+    );
+
+    // The audit runs on it, from the ledger it flushed (the memory store died with it).
+    let (code, out, err) = common::eventbench(&["audit", run.to_str().expect("utf8")]);
+    assert!(matches!(code, Some(0) | Some(3)), "{out} {err}");
+    assert!(out.contains("audit:") && out.contains("flushed ledger"), "{out}");
+}
+
+#[test]
+fn merge_takes_a_shard_that_died_and_names_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let scen = scenario(dir.path());
+    let scen = scen.to_str().expect("utf8");
+    let shard = |i: usize| dir.path().join(format!("shard-{i}"));
+    let set_duration = ["--set", "duration=8s"];
+    let mut a = vec!["run", scen, "--quiet", "--shard", "0/2", "--out"];
+    let s0 = shard(0);
+    a.push(s0.to_str().expect("utf8"));
+    a.extend(set_duration);
+    let mut b = vec!["run", scen, "--quiet", "--shard", "1/2", "--out"];
+    let s1 = shard(1);
+    b.push(s1.to_str().expect("utf8"));
+    b.extend(set_duration);
+    let survivor = spawn(&a);
+    let doomed = spawn(&b);
+    let printed = kill_after(doomed, Duration::from_secs(5));
+    let finished = survivor.wait_with_output().expect("wait");
+    assert!(finished.status.code().is_some(), "{printed}");
+    let merged = dir.path().join("merged");
+    let (code, out, err) = common::eventbench(&[
+        "merge",
+        s0.to_str().expect("utf8"),
+        s1.to_str().expect("utf8"),
+        "--out",
+        merged.to_str().expect("utf8"),
+    ]);
+    assert!(matches!(code, Some(0) | Some(3) | Some(4)), "{out} {err}");
+    let s: serde_json::Value = serde_json::from_str(&common::read(&merged.join("summary.json"))).expect("summary");
+    let why = s["incomplete"].as_str().unwrap_or_default();
+    assert!(why.contains("shard-1") && why.contains("died"), "{s}");
+    let from = s["merged_from"].to_string();
+    assert!(from.contains("shard-1 (INCOMPLETE"), "{from}");
+    assert!(common::read(&merged.join("report.html")).contains("incomplete"));
+}
+
+#[test]
+fn no_reader_accepts_a_torn_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let text = common::read(&common::root().join("scenarios/quickstart.toml"));
+    let (_s, run) = common::run_text(&text, &["duration=3s", "warmup=1s", "workload.producers.rate=2000"]);
+    let run = run.path().join("run");
+    let log = common::read(&run.join("latency.hlog"));
+    let whole = hlog::read(&run.join("latency.hlog")).expect("hlog").len();
+
+    // The interval log cut mid-line by a kill: the torn last line is dropped, the rest read.
+    let torn = dir.path().join("torn.hlog");
+    let last = log.rfind("\nTag=").expect("an interval line") + 1;
+    let end = log[last..].find('\n').map_or(log.len(), |e| last + e);
+    let cut = last + (end - last) / 2;
+    std::fs::write(&torn, &log[..cut]).expect("write");
+    let read = hlog::read(&torn).expect("a torn last line is not an error");
+    let before = log[..last].lines().filter(|l| l.starts_with("Tag=")).count();
+    assert_eq!(read.len(), before, "{whole} intervals, the torn one dropped");
+    // A damaged line inside the log is an error, never a silently wrong histogram.
+    let mut lines: Vec<&str> = log.lines().collect();
+    let k = lines.len() - 3;
+    let damaged = lines[k][..lines[k].len() - 30].to_string();
+    lines[k] = &damaged;
+    std::fs::write(&torn, lines.join("\n") + "\n").expect("write");
+    assert!(hlog::read(&torn).is_err());
+
+    // A ledger cut short is refused.
+    let ledger = std::fs::read(run.join("ledger.bin")).expect("ledger");
+    let dir2 = eventbench::report::RunDir::create(&dir.path().join("cut")).expect("dir");
+    std::fs::write(dir2.path().join("ledger.bin"), &ledger[..ledger.len() / 2]).expect("write");
+    assert!(dir2.read_ledger().is_err());
+
+    // A summary being written when the process died is a temp file beside the last
+    // complete one, which readers keep using.
+    let good = common::read(&run.join("summary.json"));
+    std::fs::write(run.join(".summary.json.tmp"), &good[..good.len() / 2]).expect("write");
+    let d = eventbench::report::RunDir::open(&run).expect("open");
+    assert!(d.read_summary().is_ok());
+    std::fs::write(run.join("summary.json"), &good[..good.len() / 2]).expect("write");
+    assert!(
+        d.read_summary().is_err(),
+        "a torn summary.json is refused, not half-read"
+    );
+
+    // A torn timeline line is dropped: the rebuild still works from the rest.
+    std::fs::remove_file(run.join("summary.json")).expect("rm");
+    let tl = common::read(&run.join("timeline.jsonl"));
+    std::fs::write(run.join("timeline.jsonl"), &tl[..tl.len() - 10]).expect("write");
+    let rebuilt = eventbench::report::rebuild::rebuild(&d).expect("rebuild");
+    assert!(rebuilt.incomplete.is_some());
+}
