@@ -11,6 +11,9 @@ use eventbench::stats::hlog;
 
 const JAR: &str = ".cache/jars/HdrHistogram-2.2.2.jar";
 
+/// Each test runs a pipeline on both cores: one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The quickstart's in-process pipeline, lighter and long enough to be killed in.
 fn scenario(dir: &std::path::Path) -> std::path::PathBuf {
     let text = common::read(&common::root().join("scenarios/quickstart.toml"))
@@ -53,6 +56,7 @@ fn kill_after(mut child: std::process::Child, after: Duration) -> String {
 
 #[test]
 fn a_killed_run_is_rebuilt_into_an_incomplete_report() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().expect("tmp");
     let scen = scenario(dir.path());
     let run = dir.path().join("run");
@@ -157,34 +161,42 @@ fn a_killed_run_is_rebuilt_into_an_incomplete_report() {
 }
 
 #[test]
-fn merge_takes_a_shard_that_died_and_names_it() {
+fn run_sharded_merges_a_shard_that_died_and_names_it() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().expect("tmp");
     let scen = scenario(dir.path());
-    let scen = scen.to_str().expect("utf8");
-    let shard = |i: usize| dir.path().join(format!("shard-{i}"));
-    let set_duration = ["--set", "duration=8s"];
-    let mut a = vec!["run", scen, "--quiet", "--shard", "0/2", "--out"];
-    let s0 = shard(0);
-    a.push(s0.to_str().expect("utf8"));
-    a.extend(set_duration);
-    let mut b = vec!["run", scen, "--quiet", "--shard", "1/2", "--out"];
-    let s1 = shard(1);
-    b.push(s1.to_str().expect("utf8"));
-    b.extend(set_duration);
-    let survivor = spawn(&a);
-    let doomed = spawn(&b);
-    let printed = kill_after(doomed, Duration::from_secs(5));
-    let finished = survivor.wait_with_output().expect("wait");
-    assert!(finished.status.code().is_some(), "{printed}");
-    let merged = dir.path().join("merged");
-    let (code, out, err) = common::eventbench(&[
-        "merge",
-        s0.to_str().expect("utf8"),
-        s1.to_str().expect("utf8"),
-        "--out",
-        merged.to_str().expect("utf8"),
-    ]);
-    assert!(matches!(code, Some(0) | Some(3) | Some(4)), "{out} {err}");
+    let reports = dir.path().join("reports");
+    let script = Command::new(common::root().join("scripts/run-sharded"))
+        .args(["2", scen.to_str().expect("utf8"), "--set", "duration=8s"])
+        .env("EVENTBENCH", common::bin())
+        .env("REPORTS_DIR", &reports)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run-sharded");
+    std::thread::sleep(Duration::from_secs(5));
+    // SIGKILL shard 1 of this test's script (its --out is under this test's tempdir).
+    let pattern = format!("{}/.*/shard-1", reports.display());
+    let killed = Command::new("pkill")
+        .args(["-KILL", "-f", &pattern])
+        .status()
+        .expect("pkill");
+    assert!(killed.success(), "shard 1 was running");
+    let out = script.wait_with_output().expect("wait");
+    let printed = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The dead shard fails the script (its exit code), after the merge is written.
+    assert_ne!(out.status.code(), Some(0), "{printed}");
+    assert!(printed.contains("shard 1/2 exited"), "{printed}");
+    let merged = std::fs::read_dir(dir.path().join("reports/quickstart"))
+        .expect("reports")
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("merged"))
+        .find(|p| p.exists())
+        .expect("a merged run");
     let s: serde_json::Value = serde_json::from_str(&common::read(&merged.join("summary.json"))).expect("summary");
     let why = s["incomplete"].as_str().unwrap_or_default();
     assert!(why.contains("shard-1") && why.contains("died"), "{s}");
@@ -195,6 +207,7 @@ fn merge_takes_a_shard_that_died_and_names_it() {
 
 #[test]
 fn no_reader_accepts_a_torn_file() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().expect("tmp");
     let text = common::read(&common::root().join("scenarios/quickstart.toml"));
     let (_s, run) = common::run_text(&text, &["duration=3s", "warmup=1s", "workload.producers.rate=2000"]);
@@ -213,8 +226,9 @@ fn no_reader_accepts_a_torn_file() {
     assert_eq!(read.len(), before, "{whole} intervals, the torn one dropped");
     // A damaged line inside the log is an error, never a silently wrong histogram.
     let mut lines: Vec<&str> = log.lines().collect();
-    let k = lines.len() - 3;
-    let damaged = lines[k][..lines[k].len() - 30].to_string();
+    let tagged: Vec<usize> = (0..lines.len()).filter(|i| lines[*i].starts_with("Tag=")).collect();
+    let k = tagged[tagged.len() / 2];
+    let damaged = lines[k][..lines[k].len() / 2].to_string();
     lines[k] = &damaged;
     std::fs::write(&torn, lines.join("\n") + "\n").expect("write");
     assert!(hlog::read(&torn).is_err());
