@@ -120,6 +120,8 @@ fn percentiles_outcomes_and_verdicts_hold_from_half_to_three_times_capacity() {
                 want as f64 / 1e6,
                 off * 100.0
             );
+            // With --nocapture: the figures docs/PERFORMANCE.md quotes.
+            eprintln!("{}", says.lines().next().unwrap_or_default());
             assert!(off.abs() <= 0.05, "{says}");
         }
         let want = if load < 1.0 { "healthy" } else { "target-saturated" };

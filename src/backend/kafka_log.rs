@@ -37,6 +37,18 @@ pub struct KafkaTopic {
     name: Arc<str>,
 }
 
+/// librdkafka properties as the scenario gives them, `<name>_env` / `<name>_file`
+/// references read now (a secret is not written in the scenario at all).
+fn properties(map: &std::collections::BTreeMap<String, String>) -> Result<Vec<(String, String)>, BackendError> {
+    map.iter()
+        .map(|(k, v)| match crate::scenario::secrets::resolve_reference(k, v) {
+            Ok(Some(resolved)) => Ok(resolved),
+            Ok(None) => Ok((k.clone(), v.clone())),
+            Err(why) => Err(BackendError::new(ErrorClass::Fatal, format!("Kafka property {why}"))),
+        })
+        .collect()
+}
+
 /// One member of a consumer group.
 pub struct KafkaConsumer {
     consumer: Arc<StreamConsumer>,
@@ -136,7 +148,7 @@ impl KafkaLog {
                 "socket.connection.setup.timeout.ms",
                 settings.connect_timeout.0.as_millis().max(1000).to_string(),
             );
-        for (k, v) in &settings.producer {
+        for (k, v) in properties(&settings.producer)? {
             cfg.set(k, v);
         }
         let producer: FutureProducer = cfg.create().map_err(|e| unreachable(&settings.bootstrap, e))?;
@@ -191,7 +203,7 @@ impl KafkaLog {
         Ok(())
     }
 
-    fn consumer_config(&self, group: &str, own: bool) -> ClientConfig {
+    fn consumer_config(&self, group: &str, own: bool) -> Result<ClientConfig, BackendError> {
         let mut cfg = ClientConfig::new();
         cfg.set("bootstrap.servers", &self.settings.bootstrap)
             .set("group.id", group)
@@ -204,10 +216,10 @@ impl KafkaLog {
             .set("topic.metadata.refresh.interval.ms", "1000")
             .set("fetch.wait.max.ms", "5")
             .set("session.timeout.ms", "10000");
-        for (k, v) in &self.settings.consumer {
+        for (k, v) in properties(&self.settings.consumer)? {
             cfg.set(k, v);
         }
-        cfg
+        Ok(cfg)
     }
 
     /// Moves consumer group `group`'s committed offsets on `topic` to its end, so a
@@ -217,7 +229,7 @@ impl KafkaLog {
     pub fn skip_backlog(&self, group: &str, topic: &str) -> Result<i64, BackendError> {
         use rdkafka::consumer::{BaseConsumer, CommitMode};
         let consumer: BaseConsumer = self
-            .consumer_config(group, false)
+            .consumer_config(group, false)?
             .set("enable.auto.commit", "false")
             .create()
             .map_err(|e| unreachable(&self.settings.bootstrap, e))?;
@@ -322,7 +334,7 @@ impl EventLog for KafkaLog {
             group.to_string()
         };
         let consumer: StreamConsumer = self
-            .consumer_config(&group, own)
+            .consumer_config(&group, own)?
             .create()
             .map_err(|e| unreachable(&self.settings.bootstrap, e))?;
         let exact = match &topics {

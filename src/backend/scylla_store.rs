@@ -90,7 +90,10 @@ impl ScyllaStore {
         let mut builder = SessionBuilder::new()
             .known_nodes(&s.nodes)
             .connection_timeout(s.connect_timeout.0);
-        if let (Some(u), Some(p)) = (&s.username, &s.password) {
+        let password = s
+            .resolved_password()
+            .map_err(|why| BackendError::new(ErrorClass::Fatal, format!("CQL password: {why}")))?;
+        if let (Some(u), Some(p)) = (&s.username, &password) {
             builder = builder.user(u, p);
         }
         let session = tokio::time::timeout(s.connect_timeout.0 + Duration::from_secs(1), builder.build())

@@ -63,13 +63,18 @@ pub struct Summary {
 
 impl ScenarioInfo {
     /// The scenario as `plan` ran it.
+    /// Secrets redacted: the text keeps its form with `"***"` for each secret's value.
     pub fn of(plan: &Plan) -> ScenarioInfo {
+        use crate::scenario::secrets::{override_shown, Secrets};
+        let secrets = Secrets::of(&plan.scenario_text, &plan.overrides);
+        let mut resolved = serde_json::to_value(plan).unwrap_or(serde_json::Value::Null);
+        secrets.json(&mut resolved);
         ScenarioInfo {
             name: plan.name.clone(),
-            description: plan.description.clone(),
-            overrides: plan.overrides.clone(),
-            resolved: serde_json::to_value(plan).unwrap_or(serde_json::Value::Null),
-            text: plan.scenario_text.clone(),
+            description: secrets.message(&plan.description),
+            overrides: plan.overrides.iter().map(|o| override_shown(o)).collect(),
+            resolved,
+            text: secrets.text(&plan.scenario_text),
         }
     }
 }

@@ -70,27 +70,26 @@ pub fn parse(source: &str, text: &str, overrides: &[String]) -> Result<Scenario,
     }
     // The file alone is valid, so whatever fails from here on is the overrides' doing.
     let mut table: Table = toml::from_str(text).map_err(|e| located(e.span(), explain(e.message())))?;
+    // Errors name an override without a secret's value.
+    let secrets = super::secrets::Secrets::of(text, overrides);
+    let shown = |o: &str| format!("--set {}", super::secrets::override_shown(o));
     for ov in overrides {
         apply_override(&mut table, ov).map_err(|message| ScenarioError {
-            source: format!("--set {ov}"),
+            source: shown(ov),
             position: None,
-            message,
+            message: secrets.message(&message),
         })?;
     }
-    let with_set = overrides
-        .iter()
-        .map(|o| format!("--set {o}"))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let with_set = overrides.iter().map(|o| shown(o)).collect::<Vec<_>>().join(" ");
     let merged = toml::to_string(&table).map_err(|e| ScenarioError {
         source: with_set.clone(),
         position: None,
-        message: e.to_string(),
+        message: secrets.message(&e.to_string()),
     })?;
     let fail = |message: String| ScenarioError {
         source: format!("{source} with {with_set}"),
         position: None,
-        message,
+        message: secrets.message(&message),
     };
     let scenario: Scenario = toml::from_str(&merged).map_err(|e| fail(explain(e.message())))?;
     validate::check(&scenario).map_err(|(_, m)| fail(m))?;

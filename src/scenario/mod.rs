@@ -1,6 +1,7 @@
 //! Scenario files: the workloads a user asks for, as written, checked to the line.
 
 mod load;
+pub mod secrets;
 mod types;
 mod validate;
 

@@ -168,8 +168,30 @@ pub struct ScyllaSettings {
     /// Rows per page of a version-range select (1..=1000000).
     pub page_size: Spanned<i32>,
     pub username: Option<String>,
+    /// A literal password works but is better given by reference (`password_env`,
+    /// `password_file`); it is redacted from every artifact either way.
     #[serde(skip_serializing)]
     pub password: Option<String>,
+    /// The environment variable holding the password.
+    pub password_env: Option<String>,
+    /// A file whose first line is the password.
+    pub password_file: Option<String>,
+}
+
+impl ScyllaSettings {
+    /// The password to authenticate with: literal, from the environment, or a file.
+    pub fn resolved_password(&self) -> Result<Option<String>, String> {
+        if let Some(p) = &self.password {
+            return Ok(Some(p.clone()));
+        }
+        if let Some(name) = &self.password_env {
+            return super::secrets::resolve_reference("password_env", name).map(|r| r.map(|(_, v)| v));
+        }
+        if let Some(path) = &self.password_file {
+            return super::secrets::resolve_reference("password_file", path).map(|r| r.map(|(_, v)| v));
+        }
+        Ok(None)
+    }
 }
 
 impl Default for ScyllaSettings {
@@ -186,6 +208,8 @@ impl Default for ScyllaSettings {
             page_size: Spanned::new(0..0, 5000),
             username: None,
             password: None,
+            password_env: None,
+            password_file: None,
         }
     }
 }
