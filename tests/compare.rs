@@ -47,7 +47,7 @@ fn same_build_is_no_change_and_a_slower_store_is_a_regression() {
     );
 
     let (code, out, _) = common::eventbench(&["compare", &a, &slow, "--fail-on-regression", "--format", "json"]);
-    assert_eq!(code, Some(3), "{out}");
+    assert_eq!(code, Some(6), "a regression exits 6: {out}");
     let c: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(c["verdict"], "slower");
     assert!(c["regressions"].as_u64().unwrap_or(0) >= 2, "{out}");
@@ -114,7 +114,7 @@ fn same_build_is_no_change_and_a_slower_store_is_a_regression() {
     let lost = lost.join("summary.json");
     let lost = lost.to_str().expect("utf8");
     let (code, out, _) = common::eventbench(&["compare", &a, lost, "--noise", "50%", "--fail-on-inconclusive"]);
-    assert_eq!(code, Some(3), "{out}");
+    assert_eq!(code, Some(6), "a regression exits 6: {out}");
     assert!(out.contains("only in the baseline"), "{out}");
 
     // Limits that allow the slowdown turn the regressions off; Markdown for CI.

@@ -156,7 +156,7 @@ fn a_killed_run_is_rebuilt_into_an_incomplete_report() {
 
     // The audit runs on it, from the ledger it flushed (the memory store died with it).
     let (code, out, err) = common::eventbench(&["audit", run.to_str().expect("utf8")]);
-    assert!(matches!(code, Some(0) | Some(3)), "{out} {err}");
+    assert!(matches!(code, Some(0) | Some(5)), "{out} {err}");
     assert!(out.contains("audit:") && out.contains("flushed ledger"), "{out}");
 }
 
@@ -203,6 +203,17 @@ fn run_sharded_merges_a_shard_that_died_and_names_it() {
     let from = s["merged_from"].to_string();
     assert!(from.contains("shard-1 (INCOMPLETE"), "{from}");
     assert!(common::read(&merged.join("report.html")).contains("incomplete"));
+    // merge itself says so with its own exit code: 8, an incomplete report.
+    let shards = merged.parent().expect("base");
+    let again = shards.join("merged-again");
+    let (code, out, err) = common::eventbench(&[
+        "merge",
+        shards.join("shard-0").to_str().expect("utf8"),
+        shards.join("shard-1").to_str().expect("utf8"),
+        "--out",
+        again.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, Some(8), "{out} {err}");
 }
 
 #[test]

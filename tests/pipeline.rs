@@ -161,7 +161,7 @@ fn audit_reports_exactly_the_events_a_persistence_worker_dropped() {
     );
     let scenario = common::root().join("scenarios/pipeline.toml");
     let (code, out, s, dir) = run(scenario.to_str().expect("utf8"), &sets, &[]);
-    assert_eq!(code, Some(3), "lost events fail the run: {out}");
+    assert_eq!(code, Some(5), "lost events fail the run's audit: exit 5: {out}");
     let dropped = s["services"]["persistence"]["dropped"].as_u64().expect("dropped");
     let consumed = s["services"]["persistence"]["consumed"].as_u64().expect("consumed");
     assert_eq!(dropped, consumed / 97, "{out}");
@@ -172,7 +172,7 @@ fn audit_reports_exactly_the_events_a_persistence_worker_dropped() {
     // `eventbench audit` re-reads the store and agrees.
     let run_dir = dir.path().join("run");
     let (code, text, _) = common::eventbench(&["audit", run_dir.to_str().expect("utf8")]);
-    assert_eq!(code, Some(3), "{text}");
+    assert_eq!(code, Some(5), "{text}");
     assert!(text.contains(&format!("lost {dropped} ")), "{text}");
 }
 

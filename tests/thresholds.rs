@@ -36,7 +36,7 @@ fn run(text: &str, sets: &[&str]) -> (Option<i32>, String, tempfile::TempDir) {
 #[test]
 fn a_failed_threshold_exits_3_with_a_table_junit_and_a_job_summary() {
     let (code, stdout, dir) = run(SLOW, &[]);
-    assert_eq!(code, Some(3), "{stdout}");
+    assert_eq!(code, Some(3), "a failed threshold exits 3: {stdout}");
     assert!(stdout.contains("FAIL  writers.persist.p99"), "{stdout}");
     assert!(stdout.contains("pass  writers.persist.p50"), "{stdout}");
     let junit = common::read(&dir.path().join("run/junit.xml"));
@@ -47,7 +47,7 @@ fn a_failed_threshold_exits_3_with_a_table_junit_and_a_job_summary() {
     );
     let md = common::read(&dir.path().join("run/summary.md"));
     assert!(
-        md.contains("(FAILED)") && md.contains("| `writers.persist.p99` | `< 1ms` |"),
+        md.contains("(FAILED: thresholds)") && md.contains("| `writers.persist.p99` | `< 1ms` |"),
         "{md}"
     );
     let summary: serde_json::Value =
@@ -74,7 +74,7 @@ fn a_sustained_breach_aborts_the_run_early_and_still_writes_the_report() {
             r#"thresholds."writers.persist.p99"={check="< 1ms",abort_after="2s"}"#,
         ],
     );
-    assert_eq!(code, Some(3), "{stdout}");
+    assert_eq!(code, Some(7), "an abort exits 7: {stdout}");
     assert!(
         stdout.contains("ABORTED: threshold writers.persist.p99 < 1ms breached for"),
         "{stdout}"

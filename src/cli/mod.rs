@@ -3,12 +3,15 @@
 //! beside this file by concern: [`runs`] (run, validate, serve), [`tools`] (audit,
 //! compare, merge, report, capacity) and [`gen`].
 //!
-//! Exit codes: 0 success; 1 runtime failure; 2 invalid input or usage; 3 the run
-//! completed but failed a check (a threshold, the integrity audit, an abort after a
-//! sustained breach; a regression found by compare); 4 the run completed and passed its
-//! checks but was unhealthy (generator-limited or target-saturated; `allow_unhealthy`
-//! opts out); 130 interrupted by SIGINT/SIGTERM (the report of what was measured is
-//! written).
+//! Exit codes, one per way a command can end, so a pipeline can tell them apart:
+//! 0 success; 1 runtime failure; 2 invalid input or usage; 3 a threshold failed; 4 the
+//! run was unhealthy (generator-limited or target-saturated; `allow_unhealthy` opts
+//! out); 5 the integrity audit failed (events lost, duplicated, hidden); 6 compare
+//! found a regression (or, with `--fail-on-inconclusive`, could not rule one out); 7 a
+//! sustained threshold breach aborted the run; 8 the report is incomplete (a run or
+//! shard died and was rebuilt from what it flushed); 130 interrupted by SIGINT/SIGTERM
+//! (the report of what was measured is written). When several apply, the first in the
+//! order 130, 7, 8, 5, 3, 4 wins.
 
 mod gen;
 mod runs;
@@ -21,8 +24,12 @@ use clap::{Parser, Subcommand};
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_RUNTIME: i32 = 1;
 pub const EXIT_INPUT: i32 = 2;
-pub const EXIT_CHECKS: i32 = 3;
+pub const EXIT_THRESHOLDS: i32 = 3;
 pub const EXIT_UNHEALTHY: i32 = 4;
+pub const EXIT_AUDIT: i32 = 5;
+pub const EXIT_REGRESSION: i32 = 6;
+pub const EXIT_ABORTED: i32 = 7;
+pub const EXIT_INCOMPLETE: i32 = 8;
 pub const EXIT_INTERRUPTED: i32 = 130;
 
 #[derive(Parser)]
@@ -71,10 +78,18 @@ pub struct ScenarioArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Ok,
-    /// A check failed: a threshold, the audit, an abort, a regression.
-    ChecksFailed,
+    /// A threshold failed.
+    ThresholdsFailed,
     /// Every check passed, but a workload was generator-limited or target-saturated.
     Unhealthy,
+    /// The integrity audit failed: events lost, duplicated or hidden.
+    AuditFailed,
+    /// compare found a regression.
+    Regression,
+    /// A sustained threshold breach ended the run early.
+    Aborted,
+    /// The report was rebuilt from what a run (or a merged shard) flushed before it died.
+    Incomplete,
     /// A signal ended the run; its report is written.
     Interrupted,
 }
@@ -116,8 +131,12 @@ impl From<crate::run::RunError> for CliError {
 pub fn exit_code(r: &Result<Outcome, CliError>) -> i32 {
     match r {
         Ok(Outcome::Ok) => EXIT_OK,
-        Ok(Outcome::ChecksFailed) => EXIT_CHECKS,
+        Ok(Outcome::ThresholdsFailed) => EXIT_THRESHOLDS,
         Ok(Outcome::Unhealthy) => EXIT_UNHEALTHY,
+        Ok(Outcome::AuditFailed) => EXIT_AUDIT,
+        Ok(Outcome::Regression) => EXIT_REGRESSION,
+        Ok(Outcome::Aborted) => EXIT_ABORTED,
+        Ok(Outcome::Incomplete) => EXIT_INCOMPLETE,
         Ok(Outcome::Interrupted) => EXIT_INTERRUPTED,
         Err(CliError::Input(_)) => EXIT_INPUT,
         Err(CliError::Runtime(_)) => EXIT_RUNTIME,
@@ -161,8 +180,14 @@ fn load(a: &ScenarioArgs) -> Result<crate::plan::Plan, CliError> {
 fn outcome(s: &crate::report::Summary) -> Outcome {
     if s.interrupted.is_some() {
         Outcome::Interrupted
+    } else if s.aborted.is_some() {
+        Outcome::Aborted
+    } else if s.incomplete.is_some() {
+        Outcome::Incomplete
+    } else if s.audit.as_ref().is_some_and(|a| !a.passed()) {
+        Outcome::AuditFailed
     } else if !s.checks_passed() {
-        Outcome::ChecksFailed
+        Outcome::ThresholdsFailed
     } else if !s.unhealthy().is_empty() {
         Outcome::Unhealthy
     } else {
@@ -179,8 +204,12 @@ mod tests {
         assert_eq!(exit_code(&Ok(Outcome::Ok)), 0);
         assert_eq!(exit_code(&Err(CliError::Runtime("x".into()))), 1);
         assert_eq!(exit_code(&Err(CliError::Input("x".into()))), 2);
-        assert_eq!(exit_code(&Ok(Outcome::ChecksFailed)), 3);
+        assert_eq!(exit_code(&Ok(Outcome::ThresholdsFailed)), 3);
         assert_eq!(exit_code(&Ok(Outcome::Unhealthy)), 4);
+        assert_eq!(exit_code(&Ok(Outcome::AuditFailed)), 5);
+        assert_eq!(exit_code(&Ok(Outcome::Regression)), 6);
+        assert_eq!(exit_code(&Ok(Outcome::Aborted)), 7);
+        assert_eq!(exit_code(&Ok(Outcome::Incomplete)), 8);
         assert_eq!(exit_code(&Ok(Outcome::Interrupted)), 130);
         let missing = crate::report::RunDir::open(std::path::Path::new("/nonexistent/run")).expect_err("missing");
         assert!(matches!(CliError::from(missing), CliError::Input(_)));

@@ -136,7 +136,7 @@ pub fn audit(a: AuditArgs) -> Result<Outcome, CliError> {
     Ok(if report.passed() {
         Outcome::Ok
     } else {
-        Outcome::ChecksFailed
+        Outcome::AuditFailed
     })
 }
 
@@ -207,7 +207,7 @@ pub fn compare(a: CompareArgs) -> Result<Outcome, CliError> {
         }
     }
     let failed = (a.fail_on_regression && c.regressions > 0) || (a.fail_on_inconclusive && c.inconclusive > 0);
-    Ok(if failed { Outcome::ChecksFailed } else { Outcome::Ok })
+    Ok(if failed { Outcome::Regression } else { Outcome::Ok })
 }
 
 pub fn capacity(a: CapacityArgs) -> Result<Outcome, CliError> {

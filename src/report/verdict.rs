@@ -38,8 +38,15 @@ impl Summary {
         if self.incomplete.is_some() {
             return (false, "INCOMPLETE (rebuilt from what the run flushed)".into());
         }
+        // Which check failed, in the order the exit codes take them (7, 5, 3).
+        if self.aborted.is_some() {
+            return (false, "FAILED: aborted by a sustained threshold breach".into());
+        }
+        if self.audit.as_ref().is_some_and(|a| !a.passed()) {
+            return (false, "FAILED: integrity audit".into());
+        }
         if !self.checks_passed() {
-            return (false, "FAILED".into());
+            return (false, "FAILED: thresholds".into());
         }
         let unhealthy = self.unhealthy();
         if unhealthy.is_empty() {
