@@ -40,6 +40,16 @@ impl Clock {
         c
     }
 
+    /// Anchors the clock at wall time `wall_ns` (ns since the Unix epoch; now if it has
+    /// passed): shards given one `--start-at` share one schedule origin.
+    pub fn start_at_wall(wall_ns: i128) -> Clock {
+        let mut c = Clock::start();
+        let delay = (wall_ns - c.wall_origin_ns).max(0) as u64;
+        c.mono_origin += delay;
+        c.wall_origin_ns = wall_ns.max(c.wall_origin_ns);
+        c
+    }
+
     /// Nanoseconds since the anchor.
     #[inline]
     pub fn now(&self) -> u64 {

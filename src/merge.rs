@@ -73,27 +73,36 @@ pub fn merge(dirs: &[PathBuf], out: &RunDir) -> Result<Summary, MergeError> {
             )));
         }
     }
+    check_shards(&inputs)?;
     let plan = first.plan_record();
     let interval_s = plan.interval_ns as f64 / 1e9;
     let warmup_s = plan.warmup_ns as f64 / 1e9;
+    // Intervals are aligned on absolute time: interval k of the merge covers
+    // [origin + k * interval, ...) where origin is the earliest run's start. Shards
+    // started with one `--start-at` share their origin exactly; others land in the slot
+    // their interval starts in.
+    let origins: Vec<i128> = inputs
+        .iter()
+        .map(|i| {
+            crate::model::GoTime::parse_rfc3339(&i.summary.started_at)
+                .map(|t| t.unix_nanos())
+                .unwrap_or(0)
+        })
+        .collect();
+    let origin = origins.iter().copied().min().unwrap_or(0);
     let slot = |start_s: f64| (start_s / interval_s + 1e-6).floor() as u64;
     let mut merged: Slots = BTreeMap::new();
-    for input in &inputs {
+    for (input, o) in inputs.iter().zip(&origins) {
+        let offset_s = (o - origin) as f64 / 1e9;
         for i in &input.intervals {
             let e = merged
-                .entry((i.tag.clone(), slot(i.start_s)))
+                .entry((i.tag.clone(), slot(i.start_s + offset_s)))
                 .or_insert_with(|| (0.0, crate::stats::empty_like(&i.histogram)));
             e.0 = e.0.max(i.length_s);
             e.1.add(&i.histogram)
                 .map_err(|e| MergeError::Input(format!("adding histograms: {e}")))?;
         }
     }
-    let origin = inputs
-        .iter()
-        .filter_map(|i| crate::model::GoTime::parse_rfc3339(&i.summary.started_at).ok())
-        .map(|t| t.unix_nanos())
-        .min()
-        .unwrap_or(0);
     write_log(out, &inputs, &merged, origin, interval_s)?;
 
     let mut s = first.clone();
@@ -147,6 +156,55 @@ pub fn merge(dirs: &[PathBuf], out: &RunDir) -> Result<Summary, MergeError> {
     }
     out.write_all(&s)?;
     Ok(s)
+}
+
+/// Shards merge only with their own kind: the same overrides, one shard count, each
+/// shard once.
+fn check_shards(inputs: &[Input]) -> Result<(), MergeError> {
+    let first = &inputs[0];
+    let mut seen = std::collections::BTreeSet::new();
+    for i in inputs {
+        if i.summary.scenario.overrides != first.summary.scenario.overrides {
+            return Err(MergeError::Input(format!(
+                "{} ran with --set {:?}, {} with {:?}: only runs of one configuration merge",
+                first.dir.display(),
+                first.summary.scenario.overrides,
+                i.dir.display(),
+                i.summary.scenario.overrides
+            )));
+        }
+        let shard = i
+            .summary
+            .shard
+            .as_deref()
+            .and_then(|s| crate::plan::Shard::parse(s).ok());
+        let first_count = first
+            .summary
+            .shard
+            .as_deref()
+            .and_then(|s| crate::plan::Shard::parse(s).ok())
+            .map(|s| s.count);
+        if shard.map(|s| s.count) != first_count {
+            return Err(MergeError::Input(format!(
+                "{} is shard {:?}, {} is shard {:?}: shards of one split merge",
+                first.dir.display(),
+                first.summary.shard,
+                i.dir.display(),
+                i.summary.shard
+            )));
+        }
+        if let Some(s) = shard {
+            if !seen.insert(s.index) {
+                return Err(MergeError::Input(format!(
+                    "shard {}/{} is given twice ({}): each shard merges once",
+                    s.index,
+                    s.count,
+                    i.dir.display()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The merged interval log, slot by slot.

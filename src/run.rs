@@ -54,7 +54,10 @@ pub fn run_to_dir(plan: &Plan, dir: &RunDir, opts: RunOptions) -> Result<Summary
 pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> Result<Summary, RunError> {
     let run_tag = crate::model::tag::new_run_tag();
     let target = backend::connect(plan, run_tag).await?;
-    let start = crate::report::rebuild::RunStart::of(plan, run_tag, crate::clock::Clock::start().wall_origin_ns());
+    let started = plan
+        .start_at_ns
+        .map_or_else(|| crate::clock::Clock::start().wall_origin_ns(), i128::from);
+    let start = crate::report::rebuild::RunStart::of(plan, run_tag, started);
     dir.write_json("run.json", &start)?;
     let hlog = dir.interval_log()?;
     let mut timeline_log = crate::report::rebuild::TimelineLog::create(dir)?;

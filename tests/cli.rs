@@ -180,3 +180,27 @@ fn sigint_stops_the_run_and_keeps_the_report() {
     let intervals = hlog::read(&out.join("latency.hlog")).expect("hlog");
     assert!(intervals.iter().filter(|i| i.tag == "producers.produce").count() >= 3);
 }
+
+#[test]
+fn start_at_is_checked_and_a_passed_one_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("run");
+    let scenario = common::root().join("scenarios/quickstart.toml");
+    let scenario = scenario.to_str().expect("utf8");
+    let out = out.to_str().expect("utf8");
+    let (code, _, err) = common::eventbench(&["run", scenario, "--quiet", "--out", out, "--start-at", "soon"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--start-at"), "{err}");
+    // A time that has passed: the shards would not share an origin, so it is refused.
+    let (code, _, err) = common::eventbench(&[
+        "run",
+        scenario,
+        "--quiet",
+        "--out",
+        out,
+        "--start-at",
+        "2020-01-01T00:00:00Z",
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("--start-at was") && err.contains("ago"), "{err}");
+}

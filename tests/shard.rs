@@ -92,6 +92,53 @@ fn two_shards_merged_equal_one_run_of_the_whole_load() {
     assert_eq!(count(&merged_dir), shard_sum);
     assert!(merged_dir.join("report.html").exists() && merged_dir.join("summary.md").exists());
 
+    // One schedule origin (run-sharded's --start-at): the shards started at the same
+    // instant, and the merged intervals match the single run's interval by interval
+    // (an operation finishing just across a boundary may land one interval later).
+    assert_eq!(shards[0]["started_at"], shards[1]["started_at"], "one origin");
+    let per_interval = |d: &std::path::Path| -> Vec<u64> {
+        let mut v = vec![0u64; 16];
+        for i in eventbench::stats::hlog::read(&d.join("latency.hlog"))
+            .expect("hlog")
+            .iter()
+            .filter(|i| i.tag.starts_with("writers.persist") && !i.tag.contains("service"))
+        {
+            let k = (i.start_s + 1e-6).floor() as usize;
+            if k < v.len() {
+                v[k] += i.histogram.len();
+            }
+        }
+        v
+    };
+    let (a, b) = (per_interval(&whole), per_interval(&merged_dir));
+    for k in 1..5 {
+        let d = (a[k] as f64 - b[k] as f64).abs();
+        assert!(
+            d <= 0.02 * a[k] as f64 + 5.0,
+            "interval {k}: whole {} merged {}",
+            a[k],
+            b[k]
+        );
+    }
+
+    // Mismatched shards do not merge: a shard twice, a shard with a whole run.
+    let shard0 = merged_dir.join("../shard-0");
+    let shard0 = shard0.to_str().expect("utf8");
+    for (other, why) in [
+        (shard0, "given twice"),
+        (whole.to_str().expect("utf8"), "shards of one split"),
+    ] {
+        let (code, _, err) = common::eventbench(&[
+            "merge",
+            shard0,
+            other,
+            "--out",
+            dir.path().join("refused").to_str().expect("utf8"),
+        ]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains(why), "{err}");
+    }
+
     // Runs of different scenarios do not merge: a real run of another scenario reaches
     // the scenario check (not the "not a run directory" one).
     let other_text = SCENARIO

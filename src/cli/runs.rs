@@ -27,6 +27,22 @@ pub struct RunArgs {
     /// deliberate overload. The same as `allow_unhealthy = true` in the scenario.
     #[arg(long)]
     allow_unhealthy: bool,
+    /// Start the schedule at this wall time (RFC 3339, or seconds since the Unix epoch),
+    /// so shards on several machines share one origin; setup happens before it.
+    #[arg(long, value_name = "TIME")]
+    start_at: Option<String>,
+}
+
+/// `--start-at`: RFC 3339 or epoch seconds, as ns since the Unix epoch.
+fn parse_start_at(s: &str) -> Result<i64, CliError> {
+    if let Ok(secs) = s.trim().parse::<f64>() {
+        if secs.is_finite() && (0.0..9.2e9).contains(&secs) {
+            return Ok((secs * 1e9) as i64);
+        }
+    }
+    crate::model::GoTime::parse_rfc3339(s.trim())
+        .map(|t| t.unix_nanos() as i64)
+        .map_err(|e| CliError::Input(format!("--start-at {s:?}: expected RFC 3339 or epoch seconds ({e})")))
 }
 
 #[derive(clap::Args)]
@@ -49,6 +65,7 @@ pub struct ServeArgs {
 pub fn run(a: RunArgs) -> Result<Outcome, CliError> {
     let mut plan = load(&a.scenario)?;
     plan.allow_unhealthy |= a.allow_unhealthy;
+    plan.start_at_ns = a.start_at.as_deref().map(parse_start_at).transpose()?;
     if let Some(s) = &a.shard {
         plan.shard = crate::plan::Shard::parse(s).map_err(CliError::Input)?;
     }

@@ -90,6 +90,9 @@ pub enum EngineError {
     IntervalLog(#[from] std::io::Error),
     #[error("{0}")]
     Backend(#[from] BackendError),
+    /// `--start-at` had passed when the run was ready.
+    #[error("{0}")]
+    Late(String),
 }
 
 /// Runs `plan` against `target`. `hlog` receives the interval log as the run goes;
@@ -117,7 +120,25 @@ pub async fn run(
     let embedded = setup::embedded(plan);
     let inboxes = Arc::new(inbox::Inboxes::default());
 
-    let clock = Clock::start_in(50_000_000);
+    let clock = match plan.start_at_ns {
+        None => Clock::start_in(50_000_000),
+        Some(at) => {
+            let late = Clock::start().wall_origin_ns() - at as i128;
+            if late > 0 {
+                return Err(EngineError::Late(format!(
+                    "--start-at was {:.3} s ago when the run was ready to start: give a later time (setup, e.g. joining Kafka groups, takes seconds)",
+                    late as f64 / 1e9
+                )));
+            }
+            // Wait off the runtime's clock until just before the origin, so nothing
+            // reads run time while it is still "before 0".
+            let ahead = (-late) as u64;
+            if ahead > 50_000_000 {
+                tokio::time::sleep(Duration::from_nanos(ahead - 50_000_000)).await;
+            }
+            Clock::start_at_wall(at as i128)
+        }
+    };
     let mut log = IntervalLog::new(
         hlog,
         &format!("eventbench {} scenario {}", env!("CARGO_PKG_VERSION"), plan.name),

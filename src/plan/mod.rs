@@ -75,6 +75,10 @@ pub struct Plan {
     #[serde(skip)]
     pub scenario_text: String,
     pub overrides: Vec<String>,
+    /// `--start-at`: the wall time (ns since the Unix epoch) the schedule starts at, so
+    /// shards on several machines share one origin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at_ns: Option<i64>,
 }
 
 impl Plan {
@@ -157,6 +161,7 @@ impl Plan {
             workloads,
             scenario_text: String::new(),
             overrides: Vec::new(),
+            start_at_ns: None,
         }
     }
 
