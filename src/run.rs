@@ -54,6 +54,7 @@ pub fn run_to_dir(plan: &Plan, dir: &RunDir, opts: RunOptions) -> Result<Summary
 pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> Result<Summary, RunError> {
     let run_tag = crate::model::tag::new_run_tag();
     let target = backend::connect(plan, run_tag).await?;
+    let target_info = target.describe(plan).await;
     let started = plan
         .start_at_ns
         .map_or_else(|| crate::clock::Clock::start().wall_origin_ns(), i128::from);
@@ -88,7 +89,8 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
     } else {
         None
     };
-    let summary = Summary::build(plan, &measured, audit);
+    let mut summary = Summary::build(plan, &measured, audit);
+    summary.provenance.target = target_info;
     if opts.record_only {
         dir.write_summary(&summary)?;
     } else {

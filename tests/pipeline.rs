@@ -136,6 +136,38 @@ fn pipeline_reports_every_stage_and_its_audit_finds_nothing_lost_or_duplicated()
         "{a}"
     );
     assert!(dir.path().join("run/audit.json").exists() && dir.path().join("run/ledger.bin").exists());
+    // Provenance: the build, and what the target said of itself: the Cassandra release
+    // scripts/services started (its pom pins it), Kafka's cluster and topics.
+    let p = &s["provenance"];
+    let pom = common::read(&common::root().join("scripts/cassandra/pom.xml"));
+    let pinned = pom
+        .split("<cassandra.version>")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("pinned version");
+    assert_eq!(p["target"]["store"]["release_version"], pinned, "{p}");
+    assert!(
+        p["target"]["store"]["cluster_name"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty()),
+        "{p}"
+    );
+    assert!(p["target"]["store"]["replication"]["class"].is_string(), "{p}");
+    assert!(
+        p["target"]["log"]["cluster_id"].as_str().is_some_and(|c| !c.is_empty()),
+        "{p}"
+    );
+    assert!(
+        p["target"]["log"]["brokers"].to_string().contains("127.0.0.1:9092"),
+        "{p}"
+    );
+    assert!(
+        p["git_commit"]
+            .as_str()
+            .is_some_and(|c| c != "unknown" && !c.is_empty()),
+        "{p}"
+    );
+    assert!(p["rustc"].as_str().is_some_and(|r| r.starts_with("rustc ")), "{p}");
 }
 
 #[test]

@@ -43,3 +43,23 @@ pub async fn connect(plan: &Plan, run_tag: u64) -> Result<Target, BackendError> 
     };
     Ok(Target { log, store })
 }
+
+impl Target {
+    /// What the run met, for its report's provenance: Kafka's cluster id, brokers and
+    /// the run's topics' partitions and replication; the CQL node's release, cluster
+    /// name, keyspace replication and compaction; or that a backend was in-process.
+    pub async fn describe(&self, plan: &Plan) -> serde_json::Value {
+        let log = match &self.log {
+            AnyLog::Kafka(k) => {
+                let t = &plan.target.topics;
+                k.describe(&[t.events.clone(), t.query.clone()])
+            }
+            AnyLog::Memory(_) => serde_json::json!({ "kind": "memory" }),
+        };
+        let store = match &self.store {
+            AnyStore::Scylla(s) => s.describe(&plan.target.scylla).await,
+            AnyStore::Memory(_) => serde_json::json!({ "kind": "memory" }),
+        };
+        serde_json::json!({ "log": log, "store": store })
+    }
+}

@@ -37,6 +37,40 @@ pub struct KafkaTopic {
     name: Arc<str>,
 }
 
+impl KafkaLog {
+    /// What the run met, for its report: the cluster id, the brokers, and each of
+    /// `topics`' partitions and replication. (The Kafka protocol does not name the
+    /// brokers' software version; the cluster id and broker list identify the cluster.)
+    pub fn describe(&self, topics: &[String]) -> serde_json::Value {
+        let timeout = self.settings.connect_timeout.0;
+        let client = self.producer.client();
+        let cluster_id = client.fetch_cluster_id(timeout);
+        let mut brokers = Vec::new();
+        let mut described = serde_json::Map::new();
+        if let Ok(meta) = client.fetch_metadata(None, timeout) {
+            brokers = meta
+                .brokers()
+                .iter()
+                .map(|b| format!("{}@{}:{}", b.id(), b.host(), b.port()))
+                .collect();
+            for t in meta.topics().iter().filter(|t| topics.iter().any(|n| n == t.name())) {
+                let replication = t.partitions().first().map_or(0, |p| p.replicas().len());
+                described.insert(
+                    t.name().to_string(),
+                    serde_json::json!({ "partitions": t.partitions().len(), "replication": replication }),
+                );
+            }
+        }
+        serde_json::json!({
+            "bootstrap": self.settings.bootstrap,
+            "cluster_id": cluster_id,
+            "brokers": brokers,
+            "topics": described,
+            "librdkafka": rdkafka::util::get_rdkafka_version().1,
+        })
+    }
+}
+
 /// librdkafka properties as the scenario gives them, `<name>_env` / `<name>_file`
 /// references read now (a secret is not written in the scenario at all).
 fn properties(map: &std::collections::BTreeMap<String, String>) -> Result<Vec<(String, String)>, BackendError> {

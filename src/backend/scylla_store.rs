@@ -79,6 +79,57 @@ pub fn events_table(kind: SchemaKind) -> &'static str {
 
 impl ScyllaStore {
     /// Connects (bounded by `connect_timeout`), creates what is missing, prepares.
+    /// What the run met, for its report: the node's release and cluster name, the
+    /// keyspace's replication and the events table's compaction.
+    pub async fn describe(&self, s: &ScyllaSettings) -> serde_json::Value {
+        type Text = Option<String>;
+        let local = async {
+            let res = self
+                .session
+                .query_unpaged("SELECT release_version, cluster_name FROM system.local", &[])
+                .await
+                .ok()?;
+            let rows = res.into_rows_result().ok()?;
+            rows.maybe_first_row::<(Text, Text)>().ok().flatten()
+        }
+        .await;
+        let map_of = |cql: &'static str, table: Option<String>| {
+            let session = &self.session;
+            let ks = s.keyspace.clone();
+            async move {
+                let res = match table {
+                    Some(t) => session.query_unpaged(cql, (ks, t)).await.ok()?,
+                    None => session.query_unpaged(cql, (ks,)).await.ok()?,
+                };
+                let rows = res.into_rows_result().ok()?;
+                rows.maybe_first_row::<(std::collections::BTreeMap<String, String>,)>()
+                    .ok()
+                    .flatten()
+                    .map(|r| r.0)
+            }
+        };
+        let replication = map_of(
+            "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?",
+            None,
+        )
+        .await;
+        let compaction = map_of(
+            "SELECT compaction FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?",
+            Some(events_table(s.schema).to_string()),
+        )
+        .await;
+        let (release, cluster) = local.unwrap_or_default();
+        serde_json::json!({
+            "nodes": s.nodes,
+            "release_version": release,
+            "cluster_name": cluster,
+            "keyspace": s.keyspace,
+            "replication": replication,
+            "events_table": events_table(s.schema),
+            "compaction": compaction,
+        })
+    }
+
     pub async fn connect(s: &ScyllaSettings) -> Result<ScyllaStore, BackendError> {
         let nodes = s.nodes.join(", ");
         let unreachable = |e: &dyn std::fmt::Display| {

@@ -251,6 +251,41 @@ pub fn render(s: &Summary, intervals: &[LoggedInterval]) -> String {
         verdict.0,
         verdict.1
     );
+    let p = &s.provenance;
+    let target = |k: &str| -> String {
+        let v = &p.target[k];
+        if v.is_null() {
+            return "not recorded".into();
+        }
+        match v["kind"].as_str() {
+            Some(kind) => kind.to_string(),
+            None if k == "store" => format!(
+                "CQL {} (cluster {}), keyspace {} replication {}, compaction {}",
+                v["release_version"].as_str().unwrap_or("?"),
+                v["cluster_name"].as_str().unwrap_or("?"),
+                v["keyspace"].as_str().unwrap_or("?"),
+                v["replication"],
+                v["compaction"]["class"].as_str().unwrap_or("?")
+            ),
+            None => format!(
+                "Kafka cluster {} ({} brokers), topics {}, librdkafka {}",
+                v["cluster_id"].as_str().unwrap_or("?"),
+                v["brokers"].as_array().map_or(0, Vec::len),
+                v["topics"],
+                v["librdkafka"].as_str().unwrap_or("?")
+            ),
+        }
+    };
+    let _ = write!(
+        o,
+        "<p class=\"provenance\">build {} ({}) · kernel {} · clock {} · log: {} · store: {}</p>",
+        esc(&p.git_commit),
+        esc(&p.rustc),
+        esc(&s.host.kernel),
+        esc(&p.clocksource),
+        esc(&target("log")),
+        esc(&target("store"))
+    );
     if let Some(why) = &s.incomplete {
         let _ = write!(o, "<p class=\"verdict bad\">incomplete: {}</p>", esc(why));
     }

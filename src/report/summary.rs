@@ -59,6 +59,37 @@ pub struct Summary {
     /// did). An incomplete run never passes its checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
+    /// Where the numbers come from: the build, the clock, and what the target said of
+    /// itself when the run connected.
+    #[serde(default)]
+    pub provenance: Provenance,
+}
+
+/// Where a run's numbers come from, beyond `host`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The git commit eventbench was built from (`-dirty`: with uncommitted changes).
+    pub git_commit: String,
+    pub rustc: String,
+    /// The kernel's clock source (`tsc`, `kvm-clock`, ...): what every latency is read from.
+    pub clocksource: String,
+    /// The target as it described itself: Kafka cluster id, brokers, topics'
+    /// partitions and replication; the CQL release, cluster, replication, compaction.
+    #[serde(default)]
+    pub target: serde_json::Value,
+}
+
+impl Provenance {
+    pub fn detect() -> Provenance {
+        Provenance {
+            git_commit: env!("EVENTBENCH_GIT_COMMIT").to_string(),
+            rustc: env!("EVENTBENCH_RUSTC").to_string(),
+            clocksource: std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| "unknown".into()),
+            target: serde_json::Value::Null,
+        }
+    }
 }
 
 impl ScenarioInfo {
@@ -363,6 +394,7 @@ impl Summary {
             shard: (plan.shard.count > 1).then(|| format!("{}/{}", plan.shard.index, plan.shard.count)),
             merged_from: Vec::new(),
             incomplete: None,
+            provenance: Provenance::detect(),
         };
         summary.thresholds = evaluate(&plan.thresholds, &summary);
         summary
