@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use eventbench::stats::hlog;
 
-const JAR: &str = ".cache/jars/HdrHistogram-2.2.2.jar";
-
 /// Each test runs a pipeline on both cores: one at a time.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -104,27 +102,8 @@ fn a_killed_run_is_rebuilt_into_an_incomplete_report() {
     );
 
     // The same percentiles as Java's HistogramLogProcessor over the same intervals.
-    let jar = common::root().join(JAR);
-    assert!(jar.exists(), "{} is missing: run scripts/setup", jar.display());
-    let csv_path = dir.path().join("processed");
-    let java = Command::new("java")
-        .arg("-cp")
-        .arg(&jar)
-        .args(["org.HdrHistogram.HistogramLogProcessor", "-i"])
-        .arg(run.join("latency.hlog"))
-        .args(["-tag", tag, "-outputValueUnitRatio", "1000000", "-csv", "-o"])
-        .arg(&csv_path)
-        .output()
-        .expect("java runs");
-    assert!(java.status.success(), "java: {}", String::from_utf8_lossy(&java.stderr));
-    let csv = common::read(&csv_path);
-    let last = csv
-        .lines()
-        .rev()
-        .find(|l| !l.starts_with('#') && !l.starts_with('"'))
-        .expect("interval rows");
-    let cols: Vec<&str> = last.split(',').collect();
-    let (java_count, java_p50_ms): (u64, f64) = (cols[5].parse().expect("count"), cols[6].parse().expect("p50"));
+    let (java_count, java_p50_ms, _) =
+        common::java_log_processor(&run.join("latency.hlog"), tag, &dir.path().join("processed"));
     assert_eq!(java_count, merged.len());
     let ours_ms = p["stages"]["produce"]["p50_ns"].as_u64().unwrap_or(0) as f64 / 1e6;
     assert!(

@@ -129,7 +129,7 @@ pub fn rebuild(dir: &RunDir) -> Result<Summary, RunDirError> {
         source,
     })?;
     let start: RunStart = serde_json::from_slice(&text).map_err(|e| invalid(format!("not a run start record: {e}")))?;
-    let plan = plan_of(&start).map_err(invalid)?;
+    let plan = start.scenario.plan(start.shard.as_deref()).map_err(invalid)?;
     let intervals = dir.read_intervals()?;
     let n = plan.workloads.len();
     let tagged = tags_warmup(&intervals);
@@ -206,21 +206,6 @@ pub fn rebuild(dir: &RunDir) -> Result<Summary, RunDirError> {
         intervals.len()
     ));
     Ok(s)
-}
-
-/// The plan a run start record describes.
-fn plan_of(start: &RunStart) -> Result<Plan, String> {
-    let scenario = crate::scenario::parse(
-        &format!("{} (as run)", start.scenario.name),
-        &start.scenario.text,
-        &start.scenario.overrides,
-    )
-    .map_err(|e| e.to_string())?;
-    let mut plan = Plan::from_scenario(&scenario);
-    if let Some(shard) = start.shard.as_deref().and_then(|s| crate::plan::Shard::parse(s).ok()) {
-        plan.shard = shard;
-    }
-    Ok(plan)
 }
 
 /// `<workload>.<stage>` (the warmup suffix is judged by `is_measured`): the longest

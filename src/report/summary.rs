@@ -94,6 +94,17 @@ impl Provenance {
 
 impl ScenarioInfo {
     /// The scenario as `plan` ran it.
+    /// The plan this scenario, as recorded, resolves to for `shard` (`i/n`).
+    pub fn plan(&self, shard: Option<&str>) -> Result<Plan, String> {
+        let scenario = crate::scenario::parse(&format!("{} (as run)", self.name), &self.text, &self.overrides)
+            .map_err(|e| e.to_string())?;
+        let mut plan = Plan::from_scenario(&scenario);
+        if let Some(shard) = shard.and_then(|s| crate::plan::Shard::parse(s).ok()) {
+            plan.shard = shard;
+        }
+        Ok(plan)
+    }
+
     /// Secrets redacted: the text keeps its form with `"***"` for each secret's value.
     pub fn of(plan: &Plan) -> ScenarioInfo {
         use crate::scenario::secrets::{override_shown, Secrets};
@@ -247,17 +258,7 @@ impl Summary {
     /// The plan this run ran, rebuilt from the scenario text and overrides it recorded
     /// (the one way every tool gets a run's plan back).
     pub fn plan(&self) -> Result<Plan, String> {
-        let scenario = crate::scenario::parse(
-            &format!("{} (as run)", self.scenario.name),
-            &self.scenario.text,
-            &self.scenario.overrides,
-        )
-        .map_err(|e| e.to_string())?;
-        let mut plan = Plan::from_scenario(&scenario);
-        if let Some(shard) = self.shard.as_deref().and_then(|s| crate::plan::Shard::parse(s).ok()) {
-            plan.shard = shard;
-        }
-        Ok(plan)
+        self.scenario.plan(self.shard.as_deref())
     }
 
     pub fn build(plan: &Plan, m: &Measured, audit: Option<AuditReport>) -> Summary {

@@ -160,3 +160,34 @@ pub fn run_scenario(dir: &Path, name: &str, text: &str, sets: &[&str]) -> (Optio
     let (code, stdout, stderr) = eventbench(&args);
     (code, stdout, stderr, out)
 }
+
+/// Java's `HistogramLogProcessor` (the jar scripts/setup fetches) over `log`'s `tag`:
+/// the total count and p50 (ms) of its last CSV row, and the CSV itself.
+pub fn java_log_processor(log: &Path, tag: &str, out: &Path) -> (u64, f64, String) {
+    let jar = root().join(".cache/jars/HdrHistogram-2.2.2.jar");
+    assert!(
+        jar.exists(),
+        "{} is missing: run scripts/setup (it fetches it with mvn)",
+        jar.display()
+    );
+    let res = std::process::Command::new("java")
+        .arg("-cp")
+        .arg(&jar)
+        .args(["org.HdrHistogram.HistogramLogProcessor", "-i"])
+        .arg(log)
+        .args(["-tag", tag, "-outputValueUnitRatio", "1000000", "-csv", "-o"])
+        .arg(out)
+        .output()
+        .expect("java runs (Java 17 is part of the set-up)");
+    assert!(res.status.success(), "java: {}", String::from_utf8_lossy(&res.stderr));
+    let csv = read(out);
+    let last = csv
+        .lines()
+        .rev()
+        .find(|l| !l.starts_with('#') && !l.starts_with('"'))
+        .expect("interval rows")
+        .to_string();
+    // Timestamp, Int_Count, Int_50%, Int_90%, Int_Max, Total_Count, Total_50%, ...
+    let cols: Vec<&str> = last.split(',').collect();
+    (cols[5].parse().expect("count"), cols[6].parse().expect("p50"), csv)
+}
