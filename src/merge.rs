@@ -162,6 +162,13 @@ pub fn merge(dirs: &[PathBuf], out: &RunDir) -> Result<Summary, MergeError> {
 /// shard once.
 fn check_shards(inputs: &[Input]) -> Result<(), MergeError> {
     let first = &inputs[0];
+    let shard_of = |i: &Input| {
+        i.summary
+            .shard
+            .as_deref()
+            .and_then(|s| crate::plan::Shard::parse(s).ok())
+    };
+    let first_count = shard_of(first).map(|s| s.count);
     let mut seen = std::collections::BTreeSet::new();
     for i in inputs {
         if i.summary.scenario.overrides != first.summary.scenario.overrides {
@@ -173,17 +180,7 @@ fn check_shards(inputs: &[Input]) -> Result<(), MergeError> {
                 i.summary.scenario.overrides
             )));
         }
-        let shard = i
-            .summary
-            .shard
-            .as_deref()
-            .and_then(|s| crate::plan::Shard::parse(s).ok());
-        let first_count = first
-            .summary
-            .shard
-            .as_deref()
-            .and_then(|s| crate::plan::Shard::parse(s).ok())
-            .map(|s| s.count);
+        let shard = shard_of(i);
         if shard.map(|s| s.count) != first_count {
             return Err(MergeError::Input(format!(
                 "{} is shard {:?}, {} is shard {:?}: shards of one split merge",

@@ -289,7 +289,6 @@ pub fn compare(base: &[Run], cand: &[Run], opts: &Options) -> Comparison {
             replicates(&bo, REPLICATES, &mut rng, outcome_stats),
             replicates(&co, REPLICATES, &mut rng, outcome_stats),
         );
-        let col = |r: &[[f64; 2]], k: usize| r.iter().map(|x| x[k]).collect::<Vec<_>>();
         let usable = |o: &[Vec<bootstrap::Outcomes>]| o.iter().all(|r| r.len() >= 3);
         let ok_reps = usable(&bo) && usable(&co);
         // An open workload's ok/s is its schedule's (which differs by chance between
@@ -304,7 +303,7 @@ pub fn compare(base: &[Run], cand: &[Run], opts: &Options) -> Comparison {
             (1, "errors", "share", Unit::Share, ERROR_FLOOR.max(opts.noise * bp[1])),
         ];
         for (k, stage, stat, unit, floor) in rows.into_iter().filter(|r| closed || r.0 == 1) {
-            let (x, y) = (col(&br, k), col(&cr, k));
+            let (x, y) = (column(&br, k), column(&cr, k));
             let reps = ok_reps.then_some(Sides { base: &x, cand: &y });
             b.push(name, stage, stat, unit, bp[k], cp[k], reps, floor);
         }
@@ -349,7 +348,7 @@ pub fn compare(base: &[Run], cand: &[Run], opts: &Options) -> Comparison {
             };
             let first_row = b.rows.len();
             for (k, (stat, _)) in STATS.iter().enumerate() {
-                let (x, y) = (col4(&brs, k), col4(&crs, k));
+                let (x, y) = (column(&brs, k), column(&crs, k));
                 let reps = with_reps.then_some(Sides { base: &x, cand: &y });
                 b.push(
                     name,
@@ -422,7 +421,8 @@ pub fn compare(base: &[Run], cand: &[Run], opts: &Options) -> Comparison {
     }
 }
 
-fn col4(r: &[[f64; 4]], k: usize) -> Vec<f64> {
+/// Statistic `k` of every replicate.
+fn column<const K: usize>(r: &[[f64; K]], k: usize) -> Vec<f64> {
     r.iter().map(|x| x[k]).collect()
 }
 

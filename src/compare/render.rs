@@ -31,6 +31,16 @@ fn ci_text(r: &Row) -> String {
     })
 }
 
+/// A row's values as every table shows them: baseline, candidate, change, interval.
+fn cells(r: &Row) -> [String; 4] {
+    [
+        value(r.unit, r.baseline),
+        value(r.unit, r.candidate),
+        r.change.map_or("-".into(), |v| change_text(r.unit, v)),
+        ci_text(r),
+    ]
+}
+
 fn gate_text(r: &Row) -> String {
     let limit = r
         .limit
@@ -70,15 +80,12 @@ pub fn text(c: &Comparison) -> String {
         "workload", "stage", "stat", "baseline", "candidate", "change", "interval"
     ));
     for r in &c.rows {
+        let [base, cand, change, ci] = cells(r);
         o.push_str(&format!(
-            "{:<12} {:<16} {:<5} {:>10} {:>10} {:>8} {:>20}  {}\n",
+            "{:<12} {:<16} {:<5} {base:>10} {cand:>10} {change:>8} {ci:>20}  {}\n",
             r.workload,
             r.stage,
             r.stat,
-            value(r.unit, r.baseline),
-            value(r.unit, r.candidate),
-            r.change.map_or("-".into(), |v| change_text(r.unit, v)),
-            ci_text(r),
             gate_text(r)
         ));
     }
@@ -105,15 +112,10 @@ pub fn markdown(c: &Comparison) -> String {
             Gate::Regression => format!("**{}**", gate_text(r)),
             _ => gate_text(r),
         };
+        let [base, cand, change, ci] = cells(r);
         o.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {v} |\n",
-            r.workload,
-            r.stage,
-            r.stat,
-            value(r.unit, r.baseline),
-            value(r.unit, r.candidate),
-            r.change.map_or("-".into(), |v| change_text(r.unit, v)),
-            ci_text(r)
+            "| {} | {} | {} | {base} | {cand} | {change} | {ci} | {v} |\n",
+            r.workload, r.stage, r.stat
         ));
     }
     for n in &c.notes {

@@ -147,7 +147,7 @@ pub fn rebuild(dir: &RunDir) -> Result<Summary, RunDirError> {
         let _ = totals[w].stages[stage as usize].add(&i.histogram);
     }
     let timeline = read_timeline(dir, n);
-    let mut classes: Vec<Option<BTreeMap<String, u64>>> = vec![None; n];
+    let mut classes: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for (w, wp) in plan.workloads.iter().enumerate() {
         let main = main_stage(wp.kind).0;
         let h = &mut totals[w];
@@ -165,7 +165,7 @@ pub fn rebuild(dir: &RunDir) -> Result<Summary, RunDirError> {
             by_class = BTreeMap::from([("unclassified".to_string(), failed)]);
         }
         h.counters.errors[ErrorClass::Fatal as usize] = failed;
-        classes[w] = Some(by_class);
+        classes.insert(wp.name.clone(), by_class);
     }
     let run_tag = u64::from_str_radix(&start.run_tag, 16).map_err(|e| invalid(format!("run_tag: {e}")))?;
     let started =
@@ -190,9 +190,9 @@ pub fn rebuild(dir: &RunDir) -> Result<Summary, RunDirError> {
         cpu_seconds: 0.0,
     };
     let mut s = Summary::build(&plan, &measured, None);
-    for ((_, w), by_class) in s.workloads.iter_mut().zip(classes) {
-        if let Some(c) = by_class {
-            w.errors = c;
+    for (name, by_class) in classes {
+        if let Some(w) = s.workloads.get_mut(&name) {
+            w.errors = by_class;
         }
     }
     s.scenario = start.scenario;
