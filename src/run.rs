@@ -39,6 +39,8 @@ pub enum RunError {
     Engine(#[from] EngineError),
     #[error("{0}")]
     Dir(#[from] RunDirError),
+    #[error("{0}")]
+    Metrics(String),
 }
 
 /// Runs `plan` into `dir` on a fresh runtime, stopping early on SIGINT/SIGTERM.
@@ -60,6 +62,19 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
         .map_or_else(|| crate::clock::Clock::start().wall_origin_ns(), i128::from);
     let start = crate::report::rebuild::RunStart::of(plan, run_tag, started);
     dir.write_json("run.json", &start)?;
+    // Live metrics: bound before the first operation, so a bad address fails the run at once.
+    let live = crate::report::metrics::Live::new(plan);
+    let endpoint = match plan.metrics_listen {
+        Some(addr) => {
+            let registry = crate::report::metrics::registry(&live, plan, run_tag);
+            let e = crate::report::metrics::Endpoint::serve(addr, registry).map_err(RunError::Metrics)?;
+            if opts.progress.is_some() {
+                eprintln!("metrics: http://{}/metrics", e.addr);
+            }
+            Some(e)
+        }
+        None => None,
+    };
     let hlog = dir.interval_log()?;
     let mut timeline_log = crate::report::rebuild::TimelineLog::create(dir)?;
     let mut progress = Progress::new(opts.progress, plan);
@@ -67,6 +82,9 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
     let mut ledger_at = 0;
     let measured = engine::run(plan, &target, run_tag, hlog, stop, &mut |t| {
         progress.interval(t.now, t.timeline, plan);
+        if endpoint.is_some() {
+            live.interval(t.now, t.totals, t.last, t.timeline, t.services);
+        }
         // Best effort: the run's own numbers do not depend on these files.
         let _ = timeline_log.append(t.timeline);
         if keeps_ledger && (ledger_at == 0 || t.now >= ledger_at + LEDGER_EVERY_NS) {
@@ -91,10 +109,20 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
     };
     let mut summary = Summary::build(plan, &measured, audit);
     summary.provenance.target = target_info;
+    if endpoint.is_some() {
+        live.finish(&measured.totals, &summary);
+    }
     if opts.record_only {
         dir.write_summary(&summary)?;
     } else {
         dir.write_all(&summary)?;
+    }
+    if let Some(e) = endpoint {
+        // A last scrape or two sees the final numbers before the endpoint goes.
+        if plan.metrics_linger_ns > 0 {
+            tokio::time::sleep(std::time::Duration::from_nanos(plan.metrics_linger_ns)).await;
+        }
+        drop(e);
     }
     Ok(summary)
 }

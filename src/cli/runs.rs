@@ -31,6 +31,14 @@ pub struct RunArgs {
     /// so shards on several machines share one origin; setup happens before it.
     #[arg(long, value_name = "TIME")]
     start_at: Option<String>,
+    /// Serve live Prometheus metrics at http://ADDR/metrics while the run goes (the
+    /// same as `[metrics] listen`); port 0 picks a free one and prints it.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// Keep the metrics endpoint up this long after the run, so a last scrape sees the
+    /// final numbers (e.g. 30s for a 15 s scrape interval).
+    #[arg(long, value_name = "DURATION")]
+    metrics_linger: Option<humantime::Duration>,
 }
 
 /// `--start-at`: RFC 3339 or epoch seconds, as ns since the Unix epoch.
@@ -66,6 +74,12 @@ pub fn run(a: RunArgs) -> Result<Outcome, CliError> {
     let mut plan = load(&a.scenario)?;
     plan.allow_unhealthy |= a.allow_unhealthy;
     plan.start_at_ns = a.start_at.as_deref().map(parse_start_at).transpose()?;
+    if let Some(addr) = a.metrics_listen {
+        plan.metrics_listen = Some(addr);
+    }
+    if let Some(d) = a.metrics_linger {
+        plan.metrics_linger_ns = d.as_nanos() as u64;
+    }
     if let Some(s) = &a.shard {
         plan.shard = crate::plan::Shard::parse(s).map_err(CliError::Input)?;
     }

@@ -86,8 +86,12 @@ impl Collector {
             return Ok(());
         }
         self.last_ns = now;
-        self.reg.collect(&mut self.interval, &mut self.spares);
         let n = self.names.len();
+        // The interval before stays readable (`last_interval`) until this one replaces it.
+        for h in &mut self.interval[..n] {
+            h.reset();
+        }
+        self.reg.collect(&mut self.interval, &mut self.spares);
         let (start_s, len_s) = (start as f64 / 1e9, (now - start) as f64 / 1e9);
         if start >= self.duration_ns && !self.drain_marked {
             self.drain_marked = true;
@@ -160,9 +164,6 @@ impl Collector {
             self.watch(now);
         }
         self.log.flush()?;
-        for h in &mut self.interval[..n] {
-            h.reset();
-        }
         Ok(())
     }
 
@@ -204,6 +205,11 @@ impl Collector {
 
     pub fn comment(&mut self, text: &str) -> io::Result<()> {
         self.log.comment(text)
+    }
+
+    /// Per workload, the interval closed last (warmup and measured operations together).
+    pub fn last_interval(&self) -> &[Hists] {
+        &self.interval[..self.names.len()]
     }
 
     pub fn last_ns(&self) -> u64 {

@@ -119,7 +119,7 @@ pub(super) async fn await_replies(
     deadline: u64,
     stop: &mut Stop,
     interrupted: &mut Option<String>,
-    ledger: &Ledger,
+    sources: &super::TickSources<'_>,
     on_interval: &mut dyn FnMut(&super::Tick),
 ) -> std::io::Result<Vec<u64>> {
     let mut next_tick = collector.last_ns() + plan.interval_ns;
@@ -127,11 +127,7 @@ pub(super) async fn await_replies(
         let now = clock.now();
         if now >= next_tick {
             collector.tick(now)?;
-            on_interval(&super::Tick {
-                now,
-                timeline: &collector.timeline,
-                ledger,
-            });
+            sources.tell(now, collector, on_interval);
             next_tick = now + plan.interval_ns;
         }
         let waiting: Vec<u64> = plan

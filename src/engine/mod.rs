@@ -32,7 +32,7 @@ use crate::backend::{BackendError, Target};
 use crate::clock::Clock;
 use crate::host::Stop;
 use crate::plan::Plan;
-use crate::service::ServiceStats;
+use crate::service::{ServiceKind, ServiceStats};
 use crate::stats::hlog::IntervalLog;
 use crate::stats::ledger::Ledger;
 use crate::stats::timeline::IntervalPoint;
@@ -81,6 +81,33 @@ pub struct Tick<'a> {
     pub timeline: &'a [Vec<IntervalPoint>],
     /// The audit's ledger as it stands.
     pub ledger: &'a Ledger,
+    /// Per workload, the measured window so far (what the summary will count).
+    pub totals: &'a [Hists],
+    /// Per workload, the interval just closed (warmup included).
+    pub last: &'a [Hists],
+    /// The embedded services' counters so far.
+    pub services: &'a [(ServiceKind, ServiceStats)],
+}
+
+/// What a [`Tick`] is made of besides the collector.
+pub(super) struct TickSources<'a> {
+    ledger: &'a Ledger,
+    services: Vec<(ServiceKind, Arc<crate::service::ServiceCounters>)>,
+}
+
+impl TickSources<'_> {
+    /// Hands the interval the collector just closed to the caller.
+    pub(super) fn tell(&self, now: u64, collector: &Collector, on_interval: &mut dyn FnMut(&Tick)) {
+        let services: Vec<_> = self.services.iter().map(|(k, c)| (*k, c.snapshot())).collect();
+        on_interval(&Tick {
+            now,
+            timeline: &collector.timeline,
+            ledger: self.ledger,
+            totals: &collector.totals,
+            last: collector.last_interval(),
+            services: &services,
+        });
+    }
 }
 
 /// Why a run could not be carried out at all.
@@ -161,6 +188,21 @@ pub async fn run(
         (run_tag, &ledger),
         &mut background,
     );
+    let sources = TickSources {
+        ledger: &ledger,
+        services: embedded
+            .iter()
+            .map(|k| {
+                (
+                    *k,
+                    match k {
+                        ServiceKind::Persistence => counters.persistence.clone(),
+                        ServiceKind::Query => counters.query.clone(),
+                    },
+                )
+            })
+            .collect(),
+    };
     let listening = listener::Listening {
         clock,
         run_tag,
@@ -194,11 +236,7 @@ pub async fn run(
         }
         if clock.now() >= next_tick {
             collector.tick(next_tick)?;
-            on_interval(&Tick {
-                now: next_tick,
-                timeline: &collector.timeline,
-                ledger: &ledger,
-            });
+            sources.tell(next_tick, &collector, on_interval);
             next_tick += plan.interval_ns;
         }
         if clock.now() >= end || collector.aborted.is_some() {
@@ -223,7 +261,7 @@ pub async fn run(
             deadline,
             &mut stop,
             &mut interrupted,
-            &ledger,
+            &sources,
             on_interval,
         )
         .await?;

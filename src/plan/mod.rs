@@ -79,6 +79,12 @@ pub struct Plan {
     /// shards on several machines share one origin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_at_ns: Option<i64>,
+    /// Where live metrics are served (`[metrics] listen`, `--metrics-listen`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// How long the metrics endpoint outlives the run.
+    #[serde(default)]
+    pub metrics_linger_ns: u64,
 }
 
 impl Plan {
@@ -162,6 +168,8 @@ impl Plan {
             scenario_text: String::new(),
             overrides: Vec::new(),
             start_at_ns: None,
+            metrics_listen: s.metrics.listen.as_ref().and_then(|l| l.get_ref().parse().ok()),
+            metrics_linger_ns: s.metrics.linger.as_nanos(),
         }
     }
 

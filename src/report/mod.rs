@@ -6,6 +6,7 @@
 pub mod ci;
 pub mod html;
 pub mod markup;
+pub mod metrics;
 pub mod progress;
 pub mod rebuild;
 pub mod rundir;
@@ -16,3 +17,4 @@ pub mod verdict;
 
 pub use rundir::{RunDir, RunDirError};
 pub use summary::Summary;
+pub use verdict::Health;

@@ -39,6 +39,9 @@ pub struct Scenario {
     pub workload: Spanned<BTreeMap<String, Spanned<Workload>>>,
     #[serde(default)]
     pub audit: Audit,
+    /// Live Prometheus metrics while the run goes (`run --metrics-listen` overrides).
+    #[serde(default)]
+    pub metrics: Metrics,
     /// Conditions for a CI verdict, e.g. `"producers.e2e.persisted.p99" = "< 50ms"`.
     #[serde(default)]
     pub thresholds: BTreeMap<String, Spanned<crate::thresholds::Spec>>,
@@ -47,6 +50,17 @@ pub struct Scenario {
     /// numbers at and past the limit.
     #[serde(default)]
     pub allow_unhealthy: bool,
+}
+
+/// Where a run serves its live metrics (Prometheus/OpenMetrics text at `/metrics`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Metrics {
+    /// `host:port` to listen on, e.g. "127.0.0.1:9464"; none serves nothing.
+    pub listen: Option<Spanned<String>>,
+    /// How long the endpoint stays up after the run, so a last scrape sees the final
+    /// numbers (a scrape interval or two).
+    pub linger: Dur,
 }
 
 /// The integrity audit after a pipeline run, and how much of each finding is allowed

@@ -31,6 +31,11 @@ const MAX_STEPS: u32 = 10_000;
 
 /// Returns the first problem found, with the span of the value at fault.
 pub fn check(s: &Scenario) -> Result<(), Fault> {
+    if let Some(l) = &s.metrics.listen {
+        if l.get_ref().parse::<std::net::SocketAddr>().is_err() {
+            return Err(at(l, "`metrics.listen` must be an address with a port, e.g. \"127.0.0.1:9464\""));
+        }
+    }
     let name = s.name.get_ref();
     if name.trim().is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
         return Err(at(

@@ -75,6 +75,14 @@ pub enum ServiceKind {
 }
 
 impl ServiceKind {
+    /// Its name in metrics and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceKind::Persistence => "persistence",
+            ServiceKind::Query => "query",
+        }
+    }
+
     /// Its concurrent handlers as the scenario sets them.
     pub fn workers(self, plan: &crate::plan::Plan) -> usize {
         match self {
