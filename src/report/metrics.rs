@@ -38,8 +38,8 @@ use crate::stats::{ErrorClass, Hists, Stage};
 /// Upper bounds of the latency histogram's buckets, seconds: 1-2-5 per decade from 1 us
 /// to 50 s, then 60 s (and +Inf).
 pub const BUCKETS_S: [f64; 25] = [
-    1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1.0,
-    2.0, 5.0, 10.0, 20.0, 50.0, 60.0,
+    1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1.0, 2.0,
+    5.0, 10.0, 20.0, 50.0, 60.0,
 ];
 
 /// The quantiles of the last interval exported as gauges (1 = max).
@@ -164,7 +164,10 @@ impl Live {
                     .filter(|st| !h.stages[**st as usize].is_empty())
                     .map(|st| {
                         let hist = &h.stages[*st as usize];
-                        (st.name(), QUANTILES.map(|(q, _)| hist.value_at_quantile(q) as f64 / 1e9))
+                        (
+                            st.name(),
+                            QUANTILES.map(|(q, _)| hist.value_at_quantile(q) as f64 / 1e9),
+                        )
                     })
                     .collect();
             }
@@ -262,8 +265,7 @@ fn counter<L: prometheus_client::encoding::EncodeLabelSet>(
     }
     let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
     for (labels, v) in rows {
-        m.encode_family(labels)?
-            .encode_counter::<NoLabelSet, _, u64>(v, None)?;
+        m.encode_family(labels)?.encode_counter::<NoLabelSet, _, u64>(v, None)?;
     }
     Ok(())
 }
@@ -433,7 +435,10 @@ pub fn registry(live: &Arc<Live>, plan: &Plan, run_tag: u64) -> Registry {
     let labels: Vec<(Cow<'static, str>, Cow<'static, str>)> = vec![
         ("run".into(), format!("{run_tag:012x}").into()),
         ("scenario".into(), plan.name.clone().into()),
-        ("shard".into(), format!("{}/{}", plan.shard.index, plan.shard.count).into()),
+        (
+            "shard".into(),
+            format!("{}/{}", plan.shard.index, plan.shard.count).into(),
+        ),
     ];
     let mut r = Registry::with_prefix_and_labels("eventbench", labels.into_iter());
     r.register_collector(Box::new(Exporter(live.clone())));
@@ -451,7 +456,13 @@ struct Info;
 
 impl Collector for Info {
     fn encode(&self, mut enc: DescriptorEncoder) -> Fmt {
-        gauge(&mut enc, "build", "Always 1; the labels say which eventbench this is.", None, &[(Labels::new(), 1.0)])
+        gauge(
+            &mut enc,
+            "build",
+            "Always 1; the labels say which eventbench this is.",
+            None,
+            &[(Labels::new(), 1.0)],
+        )
     }
 }
 
@@ -473,8 +484,7 @@ pub struct Endpoint {
 impl Endpoint {
     /// Binds `addr` (port 0 picks one) and serves `registry`.
     pub fn serve(addr: SocketAddr, registry: Registry) -> Result<Endpoint, String> {
-        let server =
-            tiny_http::Server::http(addr).map_err(|e| format!("cannot serve metrics on {addr}: {e}"))?;
+        let server = tiny_http::Server::http(addr).map_err(|e| format!("cannot serve metrics on {addr}: {e}"))?;
         let bound = server.server_addr().to_ip().unwrap_or(addr);
         let server = Arc::new(server);
         let s = server.clone();

@@ -33,7 +33,10 @@ const MAX_STEPS: u32 = 10_000;
 pub fn check(s: &Scenario) -> Result<(), Fault> {
     if let Some(l) = &s.metrics.listen {
         if l.get_ref().parse::<std::net::SocketAddr>().is_err() {
-            return Err(at(l, "`metrics.listen` must be an address with a port, e.g. \"127.0.0.1:9464\""));
+            return Err(at(
+                l,
+                "`metrics.listen` must be an address with a port, e.g. \"127.0.0.1:9464\"",
+            ));
         }
     }
     let name = s.name.get_ref();
