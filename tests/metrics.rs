@@ -288,7 +288,8 @@ fn the_dashboard_checker_refuses_what_grafana_would() {
     let mut d: Value = serde_json::from_str(&common::read(&dashboard)).expect("dashboard JSON");
     let tmp = tempfile::tempdir().expect("tempdir");
     // An unknown panel field, a panel type's option of the wrong type, a variable with no name.
-    let breakages: [(&str, fn(&mut Value)); 3] = [
+    type Breakage = (&'static str, fn(&mut Value));
+    let breakages: [Breakage; 3] = [
         ("unknown panel field", |d| d["panels"][0]["colour"] = Value::from("red")),
         ("option of the wrong type", |d| {
             d["panels"][4]["options"]["legend"]["showLegend"] = Value::from("yes")
