@@ -65,7 +65,7 @@ pub fn reaudit(dir: &RunDir) -> Result<AuditReport, ReauditError> {
         .map_err(ReauditError::Runtime)?
         .block_on(async {
             let store = AnyStore::Scylla(std::sync::Arc::new(ScyllaStore::connect(&plan.target.scylla).await?));
-            let view = audit::scan_store(&store, &plan.aggregate_ids(), &years, run_tag).await?;
+            let view = audit::scan_store(&store, &plan.aggregate_ids(), &years, run_tag, &snap).await?;
             Ok::<_, BackendError>(audit::judge(
                 &snap,
                 Some(&view),

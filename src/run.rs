@@ -5,8 +5,9 @@
 //!
 //! A run that is killed outright (SIGKILL, the OOM killer) writes no summary, so what
 //! its summary is built from goes to disk as the run goes: `run.json` before the first
-//! operation, the interval log and `timeline.jsonl` every interval, `ledger.bin` every
-//! [`LEDGER_EVERY_NS`]. `eventbench report` rebuilds such a run (`report::rebuild`).
+//! operation, the interval log and `timeline.jsonl` every interval, the ledger's books
+//! as memory-mapped files in `ledger.d/` (projections every [`LEDGER_EVERY_NS`]),
+//! turned into `ledger.bin` at the end. `eventbench report` rebuilds such a run (`report::rebuild`).
 
 use crate::audit;
 use crate::backend::{self, BackendError};
@@ -16,7 +17,8 @@ use crate::plan::Plan;
 use crate::report::progress::{Progress, Style};
 use crate::report::{RunDir, RunDirError, Summary};
 
-/// How often a pipeline run rewrites its ledger while it runs (whole, atomically).
+/// How often a pipeline run gives its ledger's pages back to the kernel and writes
+/// the readers' projections beside it.
 pub const LEDGER_EVERY_NS: u64 = 5_000_000_000;
 
 /// How a run is shown and recorded.
@@ -79,8 +81,15 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
     let mut timeline_log = crate::report::rebuild::TimelineLog::create(dir)?;
     let mut progress = Progress::new(opts.progress, plan);
     let keeps_ledger = plan.is_pipeline() && plan.audit.enabled;
+    // The ledger's books are files of the run directory, mapped: the kernel keeps
+    // what a long run's audit needs out of its resident memory, and a killed run
+    // leaves them for `report`/`audit` to read.
+    let ledger = std::sync::Arc::new(crate::stats::ledger::Ledger::in_dir(
+        &engine::ledger_books(plan),
+        keeps_ledger.then(|| dir.ledger_dir()).as_deref(),
+    ));
     let mut ledger_at = 0;
-    let measured = engine::run(plan, &target, run_tag, hlog, stop, &mut |t| {
+    let measured = engine::run(plan, &target, run_tag, hlog, ledger.clone(), stop, &mut |t| {
         progress.interval(t.now, t.timeline, plan);
         if endpoint.is_some() {
             live.interval(t.now, t.totals, t.last, t.timeline, t.services);
@@ -89,7 +98,8 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
         let _ = timeline_log.append(t.timeline);
         if keeps_ledger && (ledger_at == 0 || t.now >= ledger_at + LEDGER_EVERY_NS) {
             ledger_at = t.now;
-            let _ = dir.write_ledger(&t.ledger.snapshot());
+            t.ledger.release();
+            let _ = dir.write_ledger_projections(&crate::stats::ledger::Snapshot::projection_bytes(t.ledger));
         }
     })
     .await;
@@ -98,6 +108,9 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
     let audit = if plan.is_pipeline() && plan.audit.enabled {
         let snap = measured.ledger.snapshot();
         let written = dir.write_ledger(&snap);
+        if written.is_ok() {
+            dir.remove_ledger_dir();
+        }
         let years = audit::run::year_buckets(plan, measured.started_wall_ns, measured.elapsed_ns);
         let mut report = audit::run::after_run(plan, &target.store, &snap, run_tag, &years).await;
         if let Err(e) = written {

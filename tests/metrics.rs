@@ -24,6 +24,9 @@ struct Prometheus {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
+    /// Unix seconds every query is evaluated at: while the run's endpoint was still
+    /// up (once it is gone, Prometheus marks its series stale).
+    at: f64,
 }
 
 impl Drop for Prometheus {
@@ -60,7 +63,12 @@ impl Prometheus {
             .stderr(log)
             .spawn()
             .expect("start prometheus");
-        let p = Prometheus { child, port, dir };
+        let p = Prometheus {
+            child,
+            port,
+            dir,
+            at: 0.0,
+        };
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(60) {
             if curl(&format!("http://127.0.0.1:{port}/-/ready")).is_some_and(|b| b.contains("Ready")) {
@@ -80,6 +88,7 @@ impl Prometheus {
         let out = Command::new("curl")
             .args(["-sS", "--get", "--data-urlencode"])
             .arg(format!("query={promql}"))
+            .args(["--data-urlencode", &format!("time={:.3}", self.at)])
             .arg(format!("http://127.0.0.1:{}/api/v1/query", self.port))
             .output()
             .expect("curl");
@@ -152,7 +161,7 @@ fn check_dashboard(path: &Path) -> (bool, String, String) {
 #[test]
 fn prometheus_scrapes_a_pipeline_run_and_agrees_with_the_summary() {
     let port = free_port();
-    let prom = Prometheus::start(&format!("127.0.0.1:{port}"));
+    let mut prom = Prometheus::start(&format!("127.0.0.1:{port}"));
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("run");
     let scenario = common::root().join("scenarios/quickstart.toml");
@@ -175,6 +184,13 @@ fn prometheus_scrapes_a_pipeline_run_and_agrees_with_the_summary() {
         "--out",
         out.to_str().expect("utf-8 path"),
     ]);
+    // Queries look at the run 2 s before its process ended: in its 4 s linger, with the
+    // final numbers scraped (every second) and the series not yet stale.
+    prom.at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+        - 2.0;
     let show = format!(
         "exit {code:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n--- prometheus\n{}",
         prom.log()

@@ -5,7 +5,7 @@
 
 pub mod run;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -14,19 +14,112 @@ use crate::clock::Clock;
 use crate::model::tag::{read_tag, tagged};
 use crate::scenario::Audit as Limits;
 
-use crate::stats::ledger::{Snapshot, ACKED, FINISHED, QUERIED, REPLIED_AGAIN, REPLIED_ERR, REPLIED_OK};
+use crate::stats::ledger::{Snapshot, ACKED, FINISHED, QUERIED, REPLIED_AGAIN, REPLIED_ERR, REPLIED_OK, TRIMMED};
 
 /// What the store holds of one of the run's events.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stored {
-    /// Rows with this event's uuid (one unless it was stored under two versions).
-    pub rows: u32,
-    pub max_version: i64,
-    pub aggregate: i8,
+    /// More than one row has this event's uuid (stored under two versions).
+    pub twice: bool,
+    /// Where its highest version lies against the readers' projection of its aggregate.
+    pub class: Reach,
 }
 
-/// The run's events found in the store, by (workload, operation index).
-pub type StoreView = HashMap<(usize, u64), Stored>;
+/// Where a stored event's version lies for the readers: at or below the floor they
+/// started from, at or below their projection (so no later query returns it), or above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reach {
+    Unreachable = 0,
+    Behind = 1,
+    Ahead = 2,
+    /// No reader projected its aggregate: nothing to judge.
+    Unjudged = 3,
+}
+
+const SEEN: u8 = 1;
+const TWICE: u8 = 2;
+
+/// The run's events found in the store: one byte per operation of the ledger (seen,
+/// seen twice, reach), not a map entry per event, so a long run's audit holds 1 byte
+/// per event besides the ledger's own; rows of operations the ledger does not know
+/// are not judged and not kept.
+#[derive(Debug, Clone, Default)]
+pub struct StoreView {
+    found: Vec<Vec<u8>>,
+    distinct: u64,
+    /// Rows beyond the first of the same event.
+    pub extra_rows: u64,
+    projections: Vec<i64>,
+    floors: Vec<i64>,
+}
+
+impl StoreView {
+    /// An empty view for the operations of `snap`'s books.
+    pub fn for_ledger(snap: &Snapshot) -> StoreView {
+        StoreView {
+            found: snap
+                .flags
+                .iter()
+                .map(|f| f.as_ref().map_or_else(Vec::new, |f| vec![0; f.len()]))
+                .collect(),
+            projections: snap.projections.clone(),
+            floors: snap.floors.clone(),
+            ..StoreView::default()
+        }
+    }
+
+    /// One row of the store: operation `index` of `workload`, at `version` of `aggregate`.
+    pub fn add(&mut self, workload: usize, index: u64, aggregate: i8, version: i64) {
+        let a = aggregate as u8 as usize;
+        let projection = self.projections.get(a).copied().unwrap_or(i64::MIN);
+        let reach = if projection == i64::MIN {
+            Reach::Unjudged
+        } else if version <= self.floors.get(a).copied().unwrap_or(i64::MIN) {
+            Reach::Unreachable
+        } else if version <= projection {
+            Reach::Behind
+        } else {
+            Reach::Ahead
+        };
+        let Some(cell) = self.found.get_mut(workload).and_then(|f| f.get_mut(index as usize)) else {
+            return;
+        };
+        if *cell & SEEN == 0 {
+            self.distinct += 1;
+            *cell = SEEN | (reach as u8) << 2;
+        } else {
+            self.extra_rows += 1;
+            // The highest version decides, and reach only grows with the version.
+            let was = (*cell >> 2) & 3;
+            *cell = SEEN | TWICE | was.max(reach as u8) << 2;
+        }
+    }
+
+    pub fn get(&self, workload: usize, index: u64) -> Option<Stored> {
+        let cell = *self.found.get(workload)?.get(index as usize)?;
+        (cell & SEEN != 0).then_some(Stored {
+            twice: cell & TWICE != 0,
+            class: match (cell >> 2) & 3 {
+                0 => Reach::Unreachable,
+                1 => Reach::Behind,
+                2 => Reach::Ahead,
+                _ => Reach::Unjudged,
+            },
+        })
+    }
+
+    /// Distinct events of the run found.
+    pub fn len(&self) -> u64 {
+        self.distinct
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.distinct == 0
+    }
+}
+
+/// Versions read per query of a partition: a page of rows, not the partition at once.
+pub const PAGE_VERSIONS: i64 = 4096;
 
 /// Examples kept per finding.
 const EXAMPLES: usize = 10;
@@ -69,6 +162,10 @@ pub struct AuditReport {
     /// In the store although the log never acknowledged them (a timed-out send that
     /// did arrive).
     pub stored_unacked: u64,
+    /// Stored, then dropped by the memory store to stay within `keep_per_aggregate`
+    /// (counted in `stored`; a scan cannot see them, so they are not judged hidden).
+    #[serde(default)]
+    pub trimmed: u64,
     /// Whether readers queried while the run lasted (else `hidden` cannot be judged).
     pub readers: bool,
     pub notes: Vec<String>,
@@ -84,46 +181,44 @@ impl AuditReport {
     }
 }
 
-/// Reads every event of the run from the store.
+/// Reads every event of the run from the store, each (year, aggregate) partition in
+/// pages of [`PAGE_VERSIONS`] versions (a window that finds nothing doubles, so a
+/// partition's end is reached in a few dozen queries whatever its size).
 pub async fn scan_store(
     store: &AnyStore,
     aggregates: &[i8],
     years: &[i16],
     run_tag: u64,
+    snap: &Snapshot,
 ) -> Result<StoreView, BackendError> {
     let mut ctx = Ctx::new(Clock::start(), 0);
-    let mut view = StoreView::new();
+    let mut view = StoreView::for_ledger(snap);
     let mut rows = Vec::new();
     for &year in years {
         for &agg in aggregates {
-            rows.clear();
-            store
-                .select_events(&mut ctx, year, agg, -1, i64::MAX, &mut rows)
-                .await?;
-            for e in &rows {
-                add_row(&mut view, run_tag, e.aggregate_id, e.version, &e.uuid);
+            let (mut after, mut window) = (-1i64, PAGE_VERSIONS);
+            loop {
+                let upto = after.saturating_add(window);
+                rows.clear();
+                store.select_events(&mut ctx, year, agg, after, upto, &mut rows).await?;
+                for e in &rows {
+                    if let Some(tag) = read_tag(&e.uuid).filter(|t| t.run_tag == run_tag) {
+                        view.add(tag.workload, tag.value, e.aggregate_id, e.version);
+                    }
+                }
+                if upto == i64::MAX {
+                    break;
+                }
+                window = if rows.is_empty() {
+                    window.saturating_mul(2)
+                } else {
+                    PAGE_VERSIONS
+                };
+                after = upto;
             }
         }
     }
-    if let AnyStore::Memory(m) = store {
-        for (a, v, u) in m.trimmed_events() {
-            add_row(&mut view, run_tag, a, v, &uuid::Uuid::from_u128(u));
-        }
-    }
     Ok(view)
-}
-
-fn add_row(view: &mut StoreView, run_tag: u64, aggregate: i8, version: i64, uuid: &uuid::Uuid) {
-    let Some(tag) = read_tag(uuid).filter(|t| t.run_tag == run_tag) else {
-        return;
-    };
-    let s = view.entry((tag.workload, tag.value)).or_insert(Stored {
-        rows: 0,
-        max_version: i64::MIN,
-        aggregate,
-    });
-    s.rows += 1;
-    s.max_version = s.max_version.max(version);
 }
 
 /// Judges the run from its ledger and (when it could be read) the store. `tracked`:
@@ -131,7 +226,8 @@ fn add_row(view: &mut StoreView, run_tag: u64, aggregate: i8, version: i64, uuid
 pub fn judge(snap: &Snapshot, store: Option<&StoreView>, run_tag: u64, limits: &Limits, tracked: bool) -> AuditReport {
     let mut r = AuditReport {
         readers: snap.projections.iter().any(|p| *p != i64::MIN),
-        stored: store.map(|s| s.len() as u64),
+        stored: store.map(|s| s.len()),
+        duplicate_rows: store.map_or(0, |s| s.extra_rows),
         ..AuditReport::default()
     };
     let mut examples: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -155,9 +251,11 @@ pub fn judge(snap: &Snapshot, store: Option<&StoreView>, run_tag: u64, limits: &
             if acked && !answered {
                 r.unanswered += 1;
             }
-            let row = store.and_then(|s| s.get(&(w, i)));
+            let row = store.and_then(|s| s.get(w, i));
+            let trimmed = f & TRIMMED != 0 && row.is_none();
+            r.trimmed += trimmed as u64;
             let lost = match store {
-                Some(_) => acked && row.is_none(),
+                Some(_) => acked && row.is_none() && !trimmed,
                 None => acked && f & REPLIED_OK == 0,
             };
             let waiting = tracked && !answered && f & FINISHED == 0;
@@ -168,32 +266,31 @@ pub fn judge(snap: &Snapshot, store: Option<&StoreView>, run_tag: u64, limits: &
                 r.lost += 1;
                 note("lost", w, i);
             }
-            let extra_rows = row.map_or(0, |s| s.rows.saturating_sub(1) as u64);
-            r.duplicate_rows += extra_rows;
+            let twice = row.is_some_and(|s| s.twice);
             if f & REPLIED_AGAIN != 0 {
                 r.redelivered += 1;
             }
-            if extra_rows > 0 || f & REPLIED_AGAIN != 0 {
+            if twice || f & REPLIED_AGAIN != 0 {
                 r.duplicates += 1;
                 note("duplicates", w, i);
             }
             if let Some(s) = row {
                 r.stored_unacked += !acked as u64;
-                let a = s.aggregate as u8 as usize;
-                let (floor, projection) = (snap.floors[a], snap.projections[a]);
-                if f & QUERIED == 0 && projection != i64::MIN {
-                    if s.max_version <= floor {
-                        r.unreachable_epochs += 1;
-                    } else if s.max_version <= projection {
-                        r.hidden += 1;
-                        note("hidden", w, i);
-                    } else {
-                        r.pending += 1;
+                if f & QUERIED == 0 {
+                    match s.class {
+                        Reach::Unreachable => r.unreachable_epochs += 1,
+                        Reach::Behind => {
+                            r.hidden += 1;
+                            note("hidden", w, i);
+                        }
+                        Reach::Ahead => r.pending += 1,
+                        Reach::Unjudged => {}
                     }
                 }
             }
         }
     }
+    r.stored = r.stored.map(|n| n + r.trimmed);
     r.examples = examples;
     for (what, n, max) in [
         ("lost", r.lost, limits.max_lost),
@@ -223,6 +320,7 @@ impl std::ops::AddAssign<&AuditReport> for AuditReport {
         self.unreachable_epochs += b.unreachable_epochs;
         self.pending += b.pending;
         self.stored_unacked += b.stored_unacked;
+        self.trimmed += b.trimmed;
         self.failed.extend(b.failed.iter().cloned());
         self.notes.extend(b.notes.iter().cloned());
     }
@@ -244,20 +342,14 @@ mod tests {
         }
     }
 
-    fn stored(entries: &[(u64, u32, i64)]) -> StoreView {
-        entries
-            .iter()
-            .map(|&(i, rows, v)| {
-                (
-                    (0, i),
-                    Stored {
-                        rows,
-                        max_version: v,
-                        aggregate: 7,
-                    },
-                )
-            })
-            .collect()
+    fn stored(snap: &Snapshot, entries: &[(u64, u32, i64)]) -> StoreView {
+        let mut view = StoreView::for_ledger(snap);
+        for &(i, rows, v) in entries {
+            for r in 0..rows {
+                view.add(0, i, 7, v - r as i64);
+            }
+        }
+        view
     }
 
     #[test]
@@ -272,8 +364,9 @@ mod tests {
             ok,                  // 5: unreachable epoch (v 1 <= floor 1)
             0,                   // 6: stored though never acked
         ];
-        let view = stored(&[(0, 1, 3), (2, 1, 9), (4, 1, 4), (5, 1, 1), (6, 2, 8)]);
-        let r = judge(&snap(flags, 5), Some(&view), 0xabc, &Limits::default(), false);
+        let sn = snap(flags, 5);
+        let view = stored(&sn, &[(0, 1, 3), (2, 1, 9), (4, 1, 4), (5, 1, 1), (6, 2, 8)]);
+        let r = judge(&sn, Some(&view), 0xabc, &Limits::default(), false);
         assert_eq!(
             (r.acked, r.lost, r.errors, r.unanswered, r.hidden, r.unreachable_epochs),
             (6, 2, 1, 1, 1, 1)

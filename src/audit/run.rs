@@ -24,7 +24,7 @@ pub fn year_buckets(plan: &Plan, origin_wall_ns: i128, elapsed_ns: u64) -> Vec<i
 /// that cannot be read is a note, and `lost` then means "never answered with success".
 pub async fn after_run(plan: &Plan, store: &AnyStore, snap: &Snapshot, run_tag: u64, years: &[i16]) -> AuditReport {
     let mut notes = Vec::new();
-    let view = match super::scan_store(store, &plan.aggregate_ids(), years, run_tag).await {
+    let view = match super::scan_store(store, &plan.aggregate_ids(), years, run_tag, snap).await {
         Ok(v) => Some(v),
         Err(e) => {
             notes.push(format!(

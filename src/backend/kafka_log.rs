@@ -38,9 +38,10 @@ pub struct KafkaTopic {
 }
 
 impl KafkaLog {
-    /// What the run met, for its report: the cluster id, the brokers, and each of
-    /// `topics`' partitions and replication. (The Kafka protocol does not name the
-    /// brokers' software version; the cluster id and broker list identify the cluster.)
+    /// What the run met, for its report: the cluster id, the brokers, the release line
+    /// of a broker's software and the cluster's finalized `metadata.version` (from its
+    /// ApiVersions answer: the patch release is not on the wire), and each of `topics`'
+    /// partitions and replication.
     pub fn describe(&self, topics: &[String]) -> serde_json::Value {
         let timeout = self.settings.connect_timeout.0;
         let client = self.producer.client();
@@ -61,9 +62,33 @@ impl KafkaLog {
                 );
             }
         }
+        let first = brokers
+            .first()
+            .and_then(|b| b.split_once('@').map(|(_, a)| a.to_string()))
+            .unwrap_or_else(|| {
+                self.settings
+                    .bootstrap
+                    .split(',')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string()
+            });
+        let (release, metadata_version) = match super::kafka_features::probe(&first, timeout) {
+            Ok(f) => (
+                serde_json::json!(f.release()),
+                serde_json::json!({
+                    "supported_max": f.supported_max.map(super::kafka_features::level_name),
+                    "finalized": f.finalized.map(super::kafka_features::level_name),
+                }),
+            ),
+            Err(e) => (serde_json::Value::Null, serde_json::json!({ "unknown": e })),
+        };
         serde_json::json!({
             "bootstrap": self.settings.bootstrap,
             "cluster_id": cluster_id,
+            "kafka_release": release,
+            "metadata_version": metadata_version,
             "brokers": brokers,
             "topics": described,
             "librdkafka": rdkafka::util::get_rdkafka_version().1,

@@ -19,9 +19,10 @@ type Key = (i64, String, i64, u128);
 struct Aggregate {
     meta: HashMap<i8, i64>,
     events: HashMap<i16, BTreeMap<Key, Event>>,
-    /// (version, uuid) of events trimmed away, so an audit still finds them.
-    trimmed: Vec<(i64, u128)>,
 }
+
+/// Hears the uuid of an event the store trimmed away.
+pub struct OnTrimmed(pub Box<dyn Fn(u128) + Send + Sync>);
 
 /// z-score of the 99th percentile of a standard normal.
 const Z99: f64 = 2.326_347_874;
@@ -34,6 +35,9 @@ pub struct MemoryStore {
     keep: usize,
     /// Events dropped to stay within `keep_per_aggregate` (an audit cannot see them).
     trimmed: std::sync::atomic::AtomicU64,
+    /// Told the uuid of each event trimmed away, so a run's audit can tell it from a
+    /// lost one (in its ledger: one bit, not a list that grows with the run).
+    on_trimmed: arc_swap::ArcSwapOption<OnTrimmed>,
     /// With `concurrency`: when each server becomes free (run-time ns). A request
     /// takes the earliest free one and holds it for exactly its service time, so the
     /// store's capacity is `concurrency / service time` whatever the wake-up delays.
@@ -75,6 +79,7 @@ impl MemoryStore {
                 .map(|st| (st.get_ref().every.as_nanos(), st.get_ref().duration.as_nanos())),
             keep: s.keep_per_aggregate.max(1),
             trimmed: Default::default(),
+            on_trimmed: Default::default(),
             slots: s.concurrency.map(|n| Mutex::new(vec![0; n.max(1)])),
         }
     }
@@ -126,14 +131,9 @@ impl MemoryStore {
         self.trimmed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// (aggregate, version, uuid) of every event trimmed away, for audits.
-    pub fn trimmed_events(&self) -> Vec<(i8, i64, u128)> {
-        (0..256)
-            .flat_map(|i| {
-                let a = i as u8 as i8;
-                self.agg(a).trimmed.iter().map(|(v, u)| (a, *v, *u)).collect::<Vec<_>>()
-            })
-            .collect()
+    /// Who hears of each trimmed event from now on (the run's ledger).
+    pub fn on_trimmed(&self, f: Option<OnTrimmed>) {
+        self.on_trimmed.store(f.map(std::sync::Arc::new));
     }
 
     /// Events stored in all aggregates (for tests and audits).
@@ -205,13 +205,15 @@ impl EventStore for MemoryStore {
             let mut gone = Vec::new();
             while bucket.len() > self.keep {
                 if let Some((k, _)) = bucket.pop_first() {
-                    gone.push((k.0, k.3));
+                    gone.push(k.3);
                 }
             }
             if !gone.is_empty() {
                 self.trimmed
                     .fetch_add(gone.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                agg.trimmed.extend(gone);
+                if let Some(f) = &*self.on_trimmed.load() {
+                    gone.iter().for_each(|u| (f.0)(*u));
+                }
             }
         }
         self.serve(ctx).await;

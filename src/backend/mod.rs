@@ -6,6 +6,7 @@
 
 pub mod connect;
 pub mod ctx;
+pub mod kafka_features;
 pub mod kafka_log;
 pub mod memory_log;
 pub mod memory_store;

@@ -72,6 +72,14 @@ pub struct Measured {
     pub cpu_seconds: f64,
 }
 
+/// Which workloads keep a book in the run's ledger: the producers of a pipeline.
+pub fn ledger_books(plan: &Plan) -> Vec<bool> {
+    plan.workloads
+        .iter()
+        .map(|w| w.kind == crate::scenario::WorkloadKind::Produce && plan.is_pipeline())
+        .collect()
+}
+
 /// What the caller hears after each closed interval: enough to show progress and to
 /// keep on disk what a killed run would otherwise take with it.
 pub struct Tick<'a> {
@@ -130,18 +138,13 @@ pub async fn run(
     target: &Target,
     run_tag: u64,
     hlog: Box<dyn Write + Send>,
+    ledger: Arc<Ledger>,
     mut stop: Stop,
     on_interval: &mut dyn FnMut(&Tick),
 ) -> Result<Measured, EngineError> {
     let cpu0 = crate::host::cpu_seconds();
     let consumers = setup::listeners(plan, &target.log).await?;
-    let ledger = Arc::new(Ledger::new(
-        &plan
-            .workloads
-            .iter()
-            .map(|w| w.kind == crate::scenario::WorkloadKind::Produce && plan.is_pipeline())
-            .collect::<Vec<_>>(),
-    ));
+    setup::hear_trims(target, run_tag, &ledger);
     let projections = setup::reader_start(plan, target, &ledger).await?;
     let service_consumers = setup::service_consumers(plan, &target.log).await?;
     let embedded = setup::embedded(plan);
@@ -284,6 +287,9 @@ pub async fn run(
     let unanswered = drain::censor_unanswered(plan, &workloads, &ledger, &unanswered, clock.now());
     let elapsed = clock.now();
     collector.tick(elapsed.max(collector.last_ns() + 1))?;
+    if let crate::backend::AnyStore::Memory(m) = &target.store {
+        m.on_trimmed(None);
+    }
     let runs = |k| embedded.contains(&k);
     Ok(Measured {
         clock,

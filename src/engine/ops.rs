@@ -67,6 +67,9 @@ pub struct Done {
     pub empty: bool,
 }
 
+/// Largest buffer a worker keeps between operations (bytes).
+const KEEP_BUFFER: usize = 16 << 10;
+
 impl Operation {
     pub fn new(shared: Arc<Shared>, ctx: Ctx) -> Operation {
         Operation {
@@ -75,6 +78,18 @@ impl Operation {
             buf: Vec::with_capacity(4096),
             rows: Vec::new(),
             ctx,
+        }
+    }
+
+    /// Gives back a buffer that a rare large payload grew: every worker keeps its own,
+    /// and with a heavy-tailed payload each one's largest-ever would otherwise creep
+    /// up for as long as the run lasts (the max of more and more samples).
+    fn trim_buffers(&mut self) {
+        if self.buf.capacity() > KEEP_BUFFER {
+            self.buf = Vec::with_capacity(4096);
+        }
+        if let Some(d) = self.event.data.as_mut().filter(|d| d.capacity() > KEEP_BUFFER) {
+            *d = Vec::new();
         }
     }
 
@@ -97,6 +112,7 @@ impl Operation {
                 if let Some(book) = sh.ledger.book(sh.workload) {
                     book.mark(index, ACKED);
                 }
+                self.trim_buffers();
                 Ok(Done {
                     serialize_ns,
                     bytes: self.buf.len() as u64,

@@ -141,6 +141,22 @@ pub(super) struct Counters {
     pub query: Arc<ServiceCounters>,
 }
 
+/// The memory store tells the ledger which of this run's events it trimmed away, so
+/// the audit counts them stored (one bit each, not a list that grows with the run).
+pub(super) fn hear_trims(target: &Target, run_tag: u64, ledger: &Arc<Ledger>) {
+    if let crate::backend::AnyStore::Memory(m) = &target.store {
+        let ledger = ledger.clone();
+        m.on_trimmed(Some(crate::backend::memory_store::OnTrimmed(Box::new(move |u| {
+            let uuid = uuid::Uuid::from_u128(u);
+            if let Some(t) = crate::model::tag::read_tag(&uuid).filter(|t| t.run_tag == run_tag) {
+                if let Some(book) = ledger.book(t.workload) {
+                    book.mark(t.value, crate::stats::ledger::TRIMMED);
+                }
+            }
+        }))));
+    }
+}
+
 /// Starts each embedded service on its joined consumer.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn start_services(

@@ -58,9 +58,15 @@ async fn a_run_closes_every_interval_and_accounts_for_every_operation() {
     let target = target(&plan).await;
     let log = Captured::default();
     let mut calls = Vec::new();
-    let m = super::run(&plan, &target, 0xe7, Box::new(log.clone()), Stop::never(), &mut |t| {
-        calls.push((t.now, t.timeline[0].len()))
-    })
+    let m = super::run(
+        &plan,
+        &target,
+        0xe7,
+        Box::new(log.clone()),
+        ledger(&plan),
+        Stop::never(),
+        &mut |t| calls.push((t.now, t.timeline[0].len())),
+    )
     .await
     .expect("run");
     // 1 s in 100 ms intervals: 10 callbacks, each after one more timeline point.
@@ -103,12 +109,20 @@ async fn a_stop_ends_the_run_early_with_its_reason() {
     let (handle, stop) = Stop::new();
     let mut intervals = 0;
     let started = std::time::Instant::now();
-    let m = super::run(&plan, &target, 0xe7, Box::new(std::io::sink()), stop, &mut |_| {
-        intervals += 1;
-        if intervals == 5 {
-            handle.stop("test stop");
-        }
-    })
+    let m = super::run(
+        &plan,
+        &target,
+        0xe7,
+        Box::new(std::io::sink()),
+        ledger(&plan),
+        stop,
+        &mut |_| {
+            intervals += 1;
+            if intervals == 5 {
+                handle.stop("test stop");
+            }
+        },
+    )
     .await
     .expect("run");
     assert_eq!(m.interrupted.as_deref(), Some("test stop"));
@@ -120,4 +134,8 @@ async fn a_stop_ends_the_run_early_with_its_reason() {
     assert!(m.elapsed_ns < 2_000_000_000, "{}", m.elapsed_ns);
     // Stopped after 0.5 s of a 30 s run: what was measured is there.
     assert!(m.totals[0].stages[Stage::Persist as usize].len() > 50);
+}
+
+fn ledger(plan: &crate::plan::Plan) -> std::sync::Arc<crate::stats::ledger::Ledger> {
+    std::sync::Arc::new(crate::stats::ledger::Ledger::new(&super::ledger_books(plan)))
 }

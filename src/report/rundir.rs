@@ -105,8 +105,20 @@ impl RunDir {
         crate::stats::hlog::read(&path).map_err(|source| RunDirError::Read { path, source })
     }
 
+    /// Where a running pipeline keeps its ledger's books (memory-mapped files, so the
+    /// run's resident memory does not grow with its length); replaced by `ledger.bin`
+    /// when the run ends.
+    pub fn ledger_dir(&self) -> PathBuf {
+        self.file("ledger.d")
+    }
+
+    /// The ledger: `ledger.bin`, or for a run that was killed, its `ledger.d`.
     pub fn read_ledger(&self) -> Result<Snapshot, RunDirError> {
         let path = self.file("ledger.bin");
+        let dir = self.ledger_dir();
+        if !path.exists() && dir.is_dir() {
+            return Snapshot::read_dir(&dir).map_err(|source| RunDirError::Read { path: dir, source });
+        }
         std::fs::File::open(&path)
             .and_then(|f| Snapshot::read(&mut std::io::BufReader::new(f)))
             .map_err(|source| RunDirError::Read { path, source })
@@ -124,6 +136,23 @@ impl RunDir {
             source,
         })?;
         self.write_bytes("ledger.bin", &bytes)
+    }
+
+    /// The running ledger's projections (its books are written through their mappings).
+    pub fn write_ledger_projections(&self, bytes: &[u8]) -> Result<(), RunDirError> {
+        let name = crate::stats::ledger::PROJECTIONS_FILE;
+        let (path, tmp) = (
+            self.ledger_dir().join(name),
+            self.ledger_dir().join(format!(".{name}.tmp")),
+        );
+        std::fs::write(&tmp, bytes)
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .map_err(|source| RunDirError::Write { path, source })
+    }
+
+    /// Once `ledger.bin` holds the ledger, its working directory goes.
+    pub fn remove_ledger_dir(&self) {
+        let _ = std::fs::remove_dir_all(self.ledger_dir());
     }
 
     /// summary.json and every view built from it: audit.json, summary.md,

@@ -146,6 +146,13 @@ pub fn audit(a: &crate::audit::AuditReport) -> String {
             a.pending, a.unreachable_epochs
         );
     }
+    if a.trimmed > 0 {
+        let _ = writeln!(
+            o,
+            "  trimmed: {} stored events the memory store dropped to stay within keep_per_aggregate (counted stored)",
+            a.trimmed
+        );
+    }
     if a.backlog > 0 {
         let _ = writeln!(
             o,

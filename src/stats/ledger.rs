@@ -4,6 +4,7 @@
 //! query result names its cell without a lookup.
 
 use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
 use std::sync::OnceLock;
 
@@ -21,32 +22,86 @@ pub const QUERIED: u8 = 16;
 /// it on purpose. Acknowledged, unstored events without it were still waiting for the
 /// service when the run ended: its backlog, not its loss.
 pub const FINISHED: u8 = 32;
+/// The memory store stored the event, then dropped it to stay within its
+/// `keep_per_aggregate`: stored, not lost, though no scan finds it.
+pub const TRIMMED: u8 = 64;
 
-const CHUNK_BITS: u32 = 16;
-const CHUNK: usize = 1 << CHUNK_BITS;
-/// Enough for 2^32 operations per workload; chunks are allocated on first touch.
-const MAX_CHUNKS: usize = 1 << 16;
+/// A segment holds 2^24 operations (16 MiB of flags); 256 of them 2^32 per workload.
+const SEGMENT_BITS: u32 = 24;
+const SEGMENT: usize = 1 << SEGMENT_BITS;
+const MAX_SEGMENTS: usize = 1 << 8;
 
-/// The flags of one producing workload.
-pub struct Book {
-    chunks: Box<[OnceLock<Box<[AtomicU8]>>]>,
+/// One segment of flags: an anonymous mapping, or a file's (a run directory's
+/// `ledger.d/`), which the kernel pages out and back as the run needs it.
+struct Segment {
+    map: memmap2::MmapMut,
+    file_backed: bool,
 }
 
-impl Default for Book {
-    fn default() -> Self {
-        Book {
-            chunks: (0..MAX_CHUNKS).map(|_| OnceLock::new()).collect(),
-        }
+impl Segment {
+    fn cells(&self) -> &[AtomicU8] {
+        // SAFETY: AtomicU8 has the size, alignment and bit validity of u8; the mapping
+        // lives as long as `self`, and every access to it goes through these atomics.
+        unsafe { std::slice::from_raw_parts(self.map.as_ptr() as *const AtomicU8, self.map.len()) }
     }
 }
 
+/// The flags of one producing workload: segments mapped on first touch.
+pub struct Book {
+    segments: Box<[OnceLock<Option<Segment>>]>,
+    /// Where file-backed segments go (`<dir>/w<workload>-<segment>.flags`); `None`
+    /// keeps them in anonymous memory.
+    dir: Option<(PathBuf, usize)>,
+}
+
 impl Book {
+    fn new(dir: Option<(PathBuf, usize)>) -> Book {
+        Book {
+            segments: (0..MAX_SEGMENTS).map(|_| OnceLock::new()).collect(),
+            dir,
+        }
+    }
+
+    fn segment_path(dir: &Path, workload: usize, segment: usize) -> PathBuf {
+        dir.join(format!("w{workload}-{segment:03}.flags"))
+    }
+
+    /// Maps a segment: a file of the run directory when there is one (an existing
+    /// file's flags are kept: a rebuilt ledger reads them), else anonymous memory.
+    fn map(&self, segment: usize) -> Option<Segment> {
+        if let Some((dir, w)) = &self.dir {
+            let path = Book::segment_path(dir, *w, segment);
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .and_then(|f| f.set_len(SEGMENT as u64).map(|_| f));
+            // SAFETY: the file is the run's own, mapped shared and only through atomics;
+            // nothing else in the process writes it while the run lasts.
+            if let Ok(map) = file.and_then(|f| unsafe { memmap2::MmapOptions::new().len(SEGMENT).map_mut(&f) }) {
+                return Some(Segment { map, file_backed: true });
+            }
+            // A full disk or no directory: keep the run going on anonymous memory.
+        }
+        memmap2::MmapOptions::new()
+            .len(SEGMENT)
+            .map_anon()
+            .ok()
+            .map(|map| Segment {
+                map,
+                file_backed: false,
+            })
+    }
+
     fn cell(&self, index: u64) -> Option<&AtomicU8> {
-        let chunk = self
-            .chunks
-            .get((index >> CHUNK_BITS) as usize)?
-            .get_or_init(|| (0..CHUNK).map(|_| AtomicU8::new(0)).collect());
-        chunk.get(index as usize & (CHUNK - 1))
+        let seg = self
+            .segments
+            .get((index >> SEGMENT_BITS) as usize)?
+            .get_or_init(|| self.map((index >> SEGMENT_BITS) as usize))
+            .as_ref()?;
+        seg.cells().get(index as usize & (SEGMENT - 1))
     }
 
     /// Sets `flag` on operation `index`; returns the flags it had before.
@@ -66,15 +121,28 @@ impl Book {
     /// Flags of every touched operation, in index order, up to the last nonzero one.
     pub fn flags(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        for (c, chunk) in self.chunks.iter().enumerate() {
-            if let Some(chunk) = chunk.get() {
-                out.resize(c * CHUNK, 0);
-                out.extend(chunk.iter().map(|f| f.load(Ordering::Relaxed)));
+        for (c, seg) in self.segments.iter().enumerate() {
+            if let Some(Some(seg)) = seg.get() {
+                out.resize(c * SEGMENT, 0);
+                out.extend(seg.cells().iter().map(|f| f.load(Ordering::Relaxed)));
+                let len = out.iter().rposition(|f| *f != 0).map_or(0, |i| i + 1);
+                out.truncate(len);
             }
         }
-        let len = out.iter().rposition(|f| *f != 0).map_or(0, |i| i + 1);
-        out.truncate(len);
         out
+    }
+
+    /// Drops file-backed pages from this process's memory: they stay in the file (and
+    /// the page cache), and a later mark faults its page back in. What keeps a long
+    /// run's ledger from growing its resident memory.
+    fn release(&self) {
+        for seg in self.segments.iter().filter_map(|s| s.get()).flatten() {
+            if seg.file_backed {
+                // SAFETY: a shared file mapping loses no data to MADV_DONTNEED; the
+                // pages are read back from the file on the next access.
+                let _ = unsafe { seg.map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+            }
+        }
     }
 }
 
@@ -90,9 +158,22 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// A ledger in anonymous memory (1 byte per operation, resident once touched).
     pub fn new(producers: &[bool]) -> Ledger {
+        Ledger::in_dir(producers, None)
+    }
+
+    /// A ledger whose books live in files under `dir` (created if missing; files
+    /// already there are read back), so the run's resident memory stays flat:
+    /// [`Ledger::release`] gives the touched pages back to the kernel.
+    pub fn in_dir(producers: &[bool], dir: Option<&Path>) -> Ledger {
+        let dir = dir.filter(|d| std::fs::create_dir_all(d).is_ok());
         Ledger {
-            books: producers.iter().map(|p| p.then(Book::default)).collect(),
+            books: producers
+                .iter()
+                .enumerate()
+                .map(|(w, p)| p.then(|| Book::new(dir.map(|d| (d.to_path_buf(), w)))))
+                .collect(),
             projections: (0..256).map(|_| AtomicI64::new(i64::MIN)).collect(),
             floors: (0..256).map(|_| AtomicI64::new(i64::MIN)).collect(),
         }
@@ -105,6 +186,11 @@ impl Ledger {
     /// A reader's projection of `aggregate` reached `version`.
     pub fn projected(&self, aggregate: i8, version: i64) {
         self.projections[aggregate as u8 as usize].fetch_max(version, Ordering::Relaxed);
+    }
+
+    /// Gives the file-backed pages touched so far back to the kernel.
+    pub fn release(&self) {
+        self.books.iter().flatten().for_each(Book::release);
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -126,6 +212,10 @@ pub struct Snapshot {
 
 const MAGIC: &[u8; 16] = b"eventbench-ledgr";
 
+/// In a ledger directory: the readers' projections and floors (256 + 256 i64, little
+/// endian), rewritten as the run goes; the books are its `w<N>-<S>.flags` files.
+pub const PROJECTIONS_FILE: &str = "projections.bin";
+
 impl Snapshot {
     /// Format: magic, u32 workloads, per workload (u8 has-book, u64 len, flags),
     /// then 256 i64 projections and 256 i64 floors; integers little-endian.
@@ -146,6 +236,74 @@ impl Snapshot {
             w.write_all(&p.to_le_bytes())?;
         }
         Ok(())
+    }
+
+    /// The projections and floors as [`PROJECTIONS_FILE`] holds them.
+    pub fn projection_bytes(ledger: &Ledger) -> Vec<u8> {
+        ledger
+            .projections
+            .iter()
+            .chain(&ledger.floors)
+            .flat_map(|p| p.load(Ordering::Relaxed).to_le_bytes())
+            .collect()
+    }
+
+    /// A ledger directory left by a run that did not finish (its books' files and the
+    /// last projections written).
+    pub fn read_dir(dir: &Path) -> std::io::Result<Snapshot> {
+        let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("ledger: {what}"));
+        let mut books: Vec<Option<Vec<(usize, PathBuf)>>> = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+            let Some(stem) = name.strip_suffix(".flags").and_then(|n| n.strip_prefix('w')) else {
+                continue;
+            };
+            let parsed = stem
+                .split_once('-')
+                .and_then(|(w, s)| Some((w.parse::<usize>().ok()?, s.parse::<usize>().ok()?)));
+            let Some((w, seg)) = parsed.filter(|(w, s)| *w < 4096 && *s < MAX_SEGMENTS) else {
+                return Err(bad(format!("unexpected file {name}")));
+            };
+            if books.len() <= w {
+                books.resize(w + 1, None);
+            }
+            books[w].get_or_insert_with(Vec::new).push((seg, path));
+        }
+        let mut flags = Vec::with_capacity(books.len());
+        for book in books {
+            flags.push(match book {
+                None => None,
+                Some(mut segs) => {
+                    segs.sort();
+                    let mut out = Vec::new();
+                    for (seg, path) in segs {
+                        let bytes = std::fs::read(&path)?;
+                        out.resize(seg * SEGMENT, 0);
+                        out.extend_from_slice(&bytes[..bytes.len().min(SEGMENT)]);
+                        let len = out.iter().rposition(|f| *f != 0).map_or(0, |i| i + 1);
+                        out.truncate(len);
+                    }
+                    Some(out)
+                }
+            });
+        }
+        let words = match std::fs::read(dir.join(PROJECTIONS_FILE)) {
+            Ok(b) if b.len() == 512 * 8 => b
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect(),
+            Ok(_) => return Err(bad(format!("{PROJECTIONS_FILE} is cut"))),
+            // Killed before the first write: no reader had projected anything yet.
+            Err(_) => vec![i64::MIN; 512],
+        };
+        let mut projections = words;
+        let floors = projections.split_off(256);
+        Ok(Snapshot {
+            flags,
+            projections,
+            floors,
+        })
     }
 
     pub fn read(r: &mut impl Read) -> std::io::Result<Snapshot> {
@@ -172,7 +330,7 @@ impl Snapshot {
             let mut u64b = [0u8; 8];
             r.read_exact(&mut u64b)?;
             let len = u64::from_le_bytes(u64b);
-            if len > (MAX_CHUNKS * CHUNK) as u64 {
+            if len > (MAX_SEGMENTS * SEGMENT) as u64 {
                 return Err(bad("book longer than any run"));
             }
             let mut f = vec![0u8; len as usize];
