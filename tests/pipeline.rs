@@ -173,6 +173,23 @@ fn pipeline_reports_every_stage_and_its_audit_finds_nothing_lost_or_duplicated()
         p["target"]["log"]["brokers"].to_string().contains("127.0.0.1:9092"),
         "{p}"
     );
+    // The broker's release line (its ApiVersions answer: the highest metadata.version
+    // its software supports) is the one scripts/kafka/pom.xml pins, e.g. 4.1 of 4.1.1;
+    // the patch release is not on the wire.
+    let kafka_pom = common::read(&common::root().join("scripts/kafka/pom.xml"));
+    let kafka_pinned = kafka_pom
+        .split("<kafka.version>")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("pinned Kafka version");
+    let line: String = kafka_pinned.split('.').take(2).collect::<Vec<_>>().join(".");
+    assert_eq!(p["target"]["log"]["kafka_release"], line.as_str(), "{p}");
+    assert!(
+        p["target"]["log"]["metadata_version"]["finalized"]
+            .as_str()
+            .is_some_and(|v| v.starts_with(&line)),
+        "{p}"
+    );
     assert!(
         p["git_commit"]
             .as_str()

@@ -268,7 +268,9 @@ pub fn render(s: &Summary, intervals: &[LoggedInterval]) -> String {
                 v["compaction"]["class"].as_str().unwrap_or("?")
             ),
             None => format!(
-                "Kafka cluster {} ({} brokers), topics {}, librdkafka {}",
+                "Kafka {} (metadata.version {}), cluster {} ({} brokers), topics {}, librdkafka {}",
+                v["kafka_release"].as_str().unwrap_or("?"),
+                v["metadata_version"]["finalized"].as_str().unwrap_or("?"),
                 v["cluster_id"].as_str().unwrap_or("?"),
                 v["brokers"].as_array().map_or(0, Vec::len),
                 v["topics"],
