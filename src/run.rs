@@ -59,6 +59,25 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
     let run_tag = crate::model::tag::new_run_tag();
     let target = backend::connect(plan, run_tag).await?;
     let target_info = target.describe(plan).await;
+    // Say what this run made where something may have been expected to exist (a real
+    // deployment's topics or keyspace): summary.json keeps the list too.
+    for side in ["log", "store"] {
+        let made: Vec<&str> = target_info[side]["created"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        if !made.is_empty() {
+            let what = if side == "log" {
+                "Kafka topics"
+            } else {
+                "CQL schema objects"
+            };
+            eprintln!(
+                "note: eventbench created {what} that did not exist: {}",
+                made.join(", ")
+            );
+        }
+    }
     let started = plan
         .start_at_ns
         .map_or_else(|| crate::clock::Clock::start().wall_origin_ns(), i128::from);

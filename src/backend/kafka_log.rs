@@ -29,6 +29,8 @@ pub struct KafkaLog {
     producer: FutureProducer,
     settings: Arc<KafkaSettings>,
     run_tag: u64,
+    /// Topics this connection created (they did not exist): the report names them.
+    created: Arc<Vec<String>>,
 }
 
 /// A topic name.
@@ -91,6 +93,7 @@ impl KafkaLog {
             "metadata_version": metadata_version,
             "brokers": brokers,
             "topics": described,
+            "created": self.created.as_slice(),
             "librdkafka": rdkafka::util::get_rdkafka_version().1,
         })
     }
@@ -218,21 +221,24 @@ impl KafkaLog {
             .await
             .map_err(|e| unreachable(&bootstrap, e))?
             .map_err(|e| unreachable(&bootstrap, format!("{e} (no answer within {timeout:?})")))?;
-        let log = KafkaLog {
+        let mut log = KafkaLog {
             producer,
             settings: Arc::new(settings.clone()),
             run_tag,
+            created: Arc::default(),
         };
         if settings.create_topics {
-            log.create_topics(topics, settings.partitions).await?;
-            log.create_topics(replies, 1).await?;
+            let mut created = log.create_topics(topics, settings.partitions).await?;
+            created.extend(log.create_topics(replies, 1).await?);
+            log.created = Arc::new(created);
         }
         Ok(log)
     }
 
-    async fn create_topics(&self, names: &[String], partitions: i32) -> Result<(), BackendError> {
+    /// Creates the topics that do not exist; returns those it created.
+    async fn create_topics(&self, names: &[String], partitions: i32) -> Result<Vec<String>, BackendError> {
         if names.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
             .set("bootstrap.servers", &self.settings.bootstrap)
@@ -248,9 +254,11 @@ impl KafkaLog {
             .create_topics(new, &opts)
             .await
             .map_err(|e| BackendError::new(ErrorClass::Fatal, format!("create topics: {e}")))?;
+        let mut created = Vec::new();
         for r in results {
             match r {
-                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Ok(t) => created.push(t),
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
                 Err((t, code)) => {
                     return Err(BackendError::new(
                         ErrorClass::Fatal,
@@ -259,7 +267,7 @@ impl KafkaLog {
                 }
             }
         }
-        Ok(())
+        Ok(created)
     }
 
     fn consumer_config(&self, group: &str, own: bool) -> Result<ClientConfig, BackendError> {

@@ -20,6 +20,8 @@ use crate::stats::ErrorClass;
 /// One session and the four statements the original services use.
 pub struct ScyllaStore {
     session: Session,
+    /// Schema objects this connection created (they did not exist): the report names them.
+    created: Vec<String>,
     read_meta: PreparedStatement,
     write_meta: PreparedStatement,
     insert: PreparedStatement,
@@ -127,6 +129,7 @@ impl ScyllaStore {
             "replication": replication,
             "events_table": events_table(s.schema),
             "compaction": compaction,
+            "created": self.created,
         })
     }
 
@@ -152,7 +155,9 @@ impl ScyllaStore {
             .map_err(|_| unreachable(&format!("no answer within {:?}", s.connect_timeout.0)))?
             .map_err(|e| unreachable(&e))?;
         let ks = &s.keyspace;
+        let mut created = Vec::new();
         if s.create_schema {
+            let before = schema_objects(&session, ks).await;
             for cql in schema_cql(ks, &s.replication, s.schema) {
                 session
                     .query_unpaged(cql.as_str(), &[])
@@ -160,6 +165,8 @@ impl ScyllaStore {
                     .map_err(|e| failed(format!("{cql}: {e}")))?;
             }
             session.await_schema_agreement().await.map_err(failed)?;
+            let after = schema_objects(&session, ks).await;
+            created = after.into_iter().filter(|o| !before.contains(o)).collect();
         }
         let table = events_table(s.schema);
         let prepare = |cql: String| {
@@ -211,6 +218,7 @@ impl ScyllaStore {
         .await?;
         Ok(ScyllaStore {
             session,
+            created,
             read_meta,
             write_meta,
             insert,
@@ -241,6 +249,34 @@ impl ScyllaStore {
         let first = rows.maybe_first_row::<(Option<i64>,)>().map_err(failed)?;
         Ok(first.and_then(|(v,)| v))
     }
+}
+
+/// The keyspace (as `ks`) and its tables (as `ks.table`) that exist now.
+async fn schema_objects(session: &Session, ks: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let q = "SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?";
+    if let Some(r) = session
+        .query_unpaged(q, (ks,))
+        .await
+        .ok()
+        .and_then(|r| r.into_rows_result().ok())
+    {
+        if r.rows_num() > 0 {
+            out.push(ks.to_string());
+        }
+    }
+    let q = "SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?";
+    if let Some(r) = session
+        .query_unpaged(q, (ks,))
+        .await
+        .ok()
+        .and_then(|r| r.into_rows_result().ok())
+    {
+        if let Ok(rows) = r.rows::<(String,)>() {
+            out.extend(rows.flatten().map(|(t,)| format!("{ks}.{t}")));
+        }
+    }
+    out
 }
 
 pub fn schema_cql(ks: &str, replication: &str, kind: SchemaKind) -> Vec<String> {
