@@ -201,3 +201,47 @@ fn unreachable_broker_is_a_clear_error_in_bounded_time() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(took < Duration::from_secs(20), "took {took:?}");
 }
+
+/// A TLS client against the plaintext listener: exit 1 within `connect_timeout` + 5 s,
+/// naming the address and the cause in librdkafka's words, and no run directory left.
+#[test]
+fn a_tls_client_against_a_plaintext_port_names_the_handshake_failure() {
+    common::require_kafka();
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("run");
+    let started = Instant::now();
+    let (code, stdout, stderr) = kafka_run(
+        "eventbench.never.tls",
+        &out,
+        &[
+            "target.kafka.connect_timeout=5s",
+            "target.kafka.client={'security.protocol'='SSL'}",
+        ],
+    );
+    let took = started.elapsed();
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("cannot reach Kafka at 127.0.0.1:9092"), "{stderr}");
+    assert!(stderr.contains("SSL handshake failed"), "{stderr}");
+    assert!(took < Duration::from_secs(10), "took {took:?}: {stderr}");
+    assert!(!out.exists(), "a run that never started left {}", out.display());
+}
+
+/// librdkafka is built with TLS, every SASL mechanism the bundled build offers, and
+/// every codec the scenario reference names.
+#[test]
+fn librdkafka_has_tls_sasl_and_every_codec() {
+    let features = eventbench::backend::kafka_log::builtin_features();
+    for f in [
+        "ssl",
+        "sasl_plain",
+        "sasl_scram",
+        "sasl_gssapi",
+        "sasl_oauthbearer",
+        "gzip",
+        "snappy",
+        "lz4",
+        "zstd",
+    ] {
+        assert!(features.split(',').any(|x| x == f), "{f} missing from {features}");
+    }
+}

@@ -76,7 +76,17 @@ impl KafkaLog {
                     .trim()
                     .to_string()
             });
-        let (release, metadata_version) = match super::kafka_features::probe(&first, timeout) {
+        let secured = self
+            .settings
+            .client
+            .get("security.protocol")
+            .is_some_and(|p| !p.eq_ignore_ascii_case("plaintext"));
+        let probed = if secured {
+            Err("not asked: the version probe speaks plaintext only".to_string())
+        } else {
+            super::kafka_features::probe(&first, timeout)
+        };
+        let (release, metadata_version) = match probed {
             Ok(f) => (
                 serde_json::json!(f.release()),
                 serde_json::json!({
@@ -95,6 +105,7 @@ impl KafkaLog {
             "topics": described,
             "created": self.created.as_slice(),
             "librdkafka": rdkafka::util::get_rdkafka_version().1,
+            "librdkafka_features": builtin_features(),
         })
     }
 }
@@ -184,6 +195,65 @@ impl std::fmt::Debug for Ack {
     }
 }
 
+/// Why a client could not talk to the broker, in librdkafka's own words: when the
+/// connection check fails, a short-lived client with the same settings records the
+/// errors librdkafka reports (an SSL handshake failure, a SASL authentication failure,
+/// a refused connection), which the check alone only shows as a timeout.
+fn diagnose(settings: &KafkaSettings, e: impl std::fmt::Display, timeout: Duration) -> String {
+    #[derive(Default)]
+    struct Heard(std::sync::Mutex<Vec<String>>);
+    impl rdkafka::client::ClientContext for Heard {
+        fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+            if let Ok(mut h) = self.0.lock() {
+                if h.len() < 8 && !h.iter().any(|r| r == reason) {
+                    h.push(format!("{reason} ({error})"));
+                }
+            }
+        }
+        fn log(&self, _: rdkafka::config::RDKafkaLogLevel, _: &str, _: &str) {}
+    }
+    impl rdkafka::consumer::ConsumerContext for Heard {}
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", &settings.bootstrap).set(
+        "socket.connection.setup.timeout.ms",
+        timeout.as_millis().max(1000).to_string(),
+    );
+    if let Ok(props) = properties(&settings.client) {
+        for (k, v) in props {
+            cfg.set(k, v);
+        }
+    }
+    let heard = match cfg.create_with_context::<Heard, rdkafka::consumer::BaseConsumer<Heard>>(Heard::default()) {
+        Ok(c) => {
+            // Errors reach the context when the client is polled.
+            let until = std::time::Instant::now() + Duration::from_secs(3).min(timeout);
+            while std::time::Instant::now() < until {
+                let _ = c.fetch_metadata(None, Timeout::After(Duration::from_millis(200)));
+                let _ = c.poll(Duration::from_millis(100));
+                if c.context().0.lock().is_ok_and(|h| !h.is_empty()) {
+                    break;
+                }
+            }
+            c.context().0.lock().map(|h| h.clone()).unwrap_or_default()
+        }
+        Err(e) => vec![e.to_string()],
+    };
+    if heard.is_empty() {
+        format!("{e} (no answer within {timeout:?})")
+    } else {
+        format!("{} (no usable answer within {timeout:?})", heard.join("; "))
+    }
+}
+
+/// librdkafka's compiled-in features (`builtin.features`: codecs, ssl, sasl mechanisms).
+pub fn builtin_features() -> String {
+    ClientConfig::new()
+        .create_native_config()
+        .ok()
+        .and_then(|c| c.get("builtin.features").ok())
+        .unwrap_or_default()
+}
+
 fn unreachable(bootstrap: &str, e: impl std::fmt::Display) -> BackendError {
     BackendError::new(ErrorClass::Fatal, format!("cannot reach Kafka at {bootstrap}: {e}"))
 }
@@ -210,7 +280,10 @@ impl KafkaLog {
                 "socket.connection.setup.timeout.ms",
                 settings.connect_timeout.0.as_millis().max(1000).to_string(),
             );
-        for (k, v) in properties(&settings.producer)? {
+        for (k, v) in properties(&settings.client)?
+            .into_iter()
+            .chain(properties(&settings.producer)?)
+        {
             cfg.set(k, v);
         }
         let producer: FutureProducer = cfg.create().map_err(|e| unreachable(&settings.bootstrap, e))?;
@@ -220,7 +293,7 @@ impl KafkaLog {
         tokio::task::spawn_blocking(move || probe.client().fetch_metadata(None, Timeout::After(timeout)).map(|_| ()))
             .await
             .map_err(|e| unreachable(&bootstrap, e))?
-            .map_err(|e| unreachable(&bootstrap, format!("{e} (no answer within {timeout:?})")))?;
+            .map_err(|e| unreachable(&bootstrap, diagnose(settings, e, timeout)))?;
         let mut log = KafkaLog {
             producer,
             settings: Arc::new(settings.clone()),
@@ -240,10 +313,13 @@ impl KafkaLog {
         if names.is_empty() {
             return Ok(Vec::new());
         }
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.settings.bootstrap)
-            .create()
-            .map_err(|e| unreachable(&self.settings.bootstrap, e))?;
+        let mut cfg = ClientConfig::new();
+        cfg.set("bootstrap.servers", &self.settings.bootstrap);
+        for (k, v) in properties(&self.settings.client)? {
+            cfg.set(k, v);
+        }
+        let admin: AdminClient<DefaultClientContext> =
+            cfg.create().map_err(|e| unreachable(&self.settings.bootstrap, e))?;
         let new: Vec<NewTopic> = names
             .iter()
             .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(self.settings.replication)))
@@ -283,7 +359,10 @@ impl KafkaLog {
             .set("topic.metadata.refresh.interval.ms", "1000")
             .set("fetch.wait.max.ms", "5")
             .set("session.timeout.ms", "10000");
-        for (k, v) in properties(&self.settings.consumer)? {
+        for (k, v) in properties(&self.settings.client)?
+            .into_iter()
+            .chain(properties(&self.settings.consumer)?)
+        {
             cfg.set(k, v);
         }
         Ok(cfg)

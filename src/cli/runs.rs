@@ -103,7 +103,11 @@ pub fn run(a: RunArgs) -> Result<Outcome, CliError> {
         progress,
         record_only: false,
     };
-    let summary = run_to_dir(&plan, &dir, opts)?;
+    let summary = run_to_dir(&plan, &dir, opts).inspect_err(|_| {
+        // A run that never started (an unreachable or refusing target) leaves no
+        // empty run directory behind (remove_dir only takes an empty one).
+        let _ = std::fs::remove_dir(dir.path());
+    })?;
     print!("{}", crate::report::text::render(&summary));
     println!("report: {}", dir.path().display());
     Ok(outcome(&summary))

@@ -333,6 +333,14 @@ pub struct KafkaSettings {
     pub timeout: Dur,
     /// How long to wait for the broker to answer at start.
     pub connect_timeout: Dur,
+    /// librdkafka properties for every client eventbench makes (producers, its own
+    /// consumers, the admin client that creates topics, the embedded services, `serve`):
+    /// where security goes, e.g. `"security.protocol" = "SASL_SSL"`,
+    /// `"sasl.mechanisms" = "SCRAM-SHA-512"`, `"sasl.username"`, `"sasl.password_env" =
+    /// "KAFKA_PASSWORD"`, `"ssl.ca.location"`, `"ssl.certificate.location"`,
+    /// `"ssl.key.location"`, `"ssl.key.password_file"`,
+    /// `"ssl.endpoint.identification.algorithm" = "none"`.
+    pub client: BTreeMap<String, String>,
     /// Extra librdkafka properties for the producer, e.g. `"queue.buffering.max.kbytes" = "1048576"`.
     pub producer: BTreeMap<String, String>,
     /// Extra librdkafka properties for consumers.
@@ -354,6 +362,7 @@ impl Default for KafkaSettings {
             create_topics: true,
             timeout: Dur::from_secs(30),
             connect_timeout: Dur::from_secs(10),
+            client: BTreeMap::new(),
             producer: BTreeMap::new(),
             consumer: BTreeMap::new(),
         }
