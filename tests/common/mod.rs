@@ -121,7 +121,16 @@ pub fn run_with_outage(
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    std::thread::sleep(after);
+    // `after` is run time: the first interval in timeline.jsonl marks 1 s of it (setup
+    // before the clock, joining groups under a loaded CI host, can take seconds).
+    let timeline = out.join("timeline.jsonl");
+    let t0 = std::time::Instant::now();
+    while std::fs::metadata(&timeline).map_or(true, |m| m.len() == 0)
+        && t0.elapsed() < std::time::Duration::from_secs(60)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(after.saturating_sub(std::time::Duration::from_secs(1)));
     services("down");
     if let Some(gap) = restart_after {
         std::thread::sleep(gap);
