@@ -28,6 +28,10 @@ arrival = "poisson"
 
 #[test]
 fn a_hundred_seeds_of_a_healthy_poisson_run_are_all_healthy() {
+    // One unjudged run first: the process's first run still met a host busy from the
+    // fault tests' restarts (seed 1 held up 10.7 ms in CI); the verdict was true, the
+    // chance this test is about was not what it measured.
+    let _ = common::run_text(SCENARIO, &["seed=0"]);
     let mut flagged = Vec::new();
     let mut counts = Vec::new();
     for seed in 1..=100 {
