@@ -5,6 +5,7 @@
 //! no boxed future per operation.
 
 pub mod connect;
+pub mod cql_tls;
 pub mod ctx;
 pub mod kafka_features;
 pub mod kafka_log;

@@ -136,10 +136,12 @@ impl ScyllaStore {
     pub async fn connect(s: &ScyllaSettings) -> Result<ScyllaStore, BackendError> {
         let nodes = s.nodes.join(", ");
         let unreachable = |e: &dyn std::fmt::Display| {
-            BackendError::new(
-                ErrorClass::Fatal,
-                format!("cannot reach Cassandra/ScyllaDB at {nodes}: {e}"),
-            )
+            let e = e.to_string();
+            let why = match super::cql_tls::diagnose(&e, s.tls.is_some()) {
+                Some(cause) => format!("cannot connect to Cassandra/ScyllaDB at {nodes}: {cause}: {e}"),
+                None => format!("cannot reach Cassandra/ScyllaDB at {nodes}: {e}"),
+            };
+            BackendError::new(ErrorClass::Fatal, why)
         };
         let mut builder = SessionBuilder::new()
             .known_nodes(&s.nodes)
@@ -149,6 +151,10 @@ impl ScyllaStore {
             .map_err(|why| BackendError::new(ErrorClass::Fatal, format!("CQL password: {why}")))?;
         if let (Some(u), Some(p)) = (&s.username, &password) {
             builder = builder.user(u, p);
+        }
+        if let Some(tls) = &s.tls {
+            let context = super::cql_tls::context(tls).map_err(|why| BackendError::new(ErrorClass::Fatal, why))?;
+            builder = builder.tls_context(Some(context));
         }
         let session = tokio::time::timeout(s.connect_timeout.0 + Duration::from_secs(1), builder.build())
             .await

@@ -190,21 +190,81 @@ pub struct ScyllaSettings {
     pub password_env: Option<String>,
     /// A file whose first line is the password.
     pub password_file: Option<String>,
+    /// CQL over TLS: present (even empty, `tls = {}`) means every connection is TLS.
+    pub tls: Option<CqlTls>,
+}
+
+/// TLS for CQL connections (`[target.scylla.tls]`).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CqlTls {
+    /// PEM file of the CA(s) the nodes' certificates chain to; absent: the system's.
+    pub ca: Option<String>,
+    /// Client certificate (PEM) for mutual TLS, with `key`.
+    pub cert: Option<String>,
+    /// The client certificate's private key (PEM; PKCS#8 when encrypted).
+    pub key: Option<String>,
+    /// The key's password: literal (redacted everywhere, but better by reference)...
+    #[serde(skip_serializing)]
+    pub key_password: Option<String>,
+    /// ... from this environment variable...
+    pub key_password_env: Option<String>,
+    /// ... or the first line of this file.
+    pub key_password_file: Option<String>,
+    /// Check that each node's certificate names the address it is reached at (IP SAN).
+    /// Off only for clusters whose certificates do not name their nodes.
+    pub verify_hostname: bool,
+}
+
+impl Default for CqlTls {
+    fn default() -> Self {
+        CqlTls {
+            ca: None,
+            cert: None,
+            key: None,
+            key_password: None,
+            key_password_env: None,
+            key_password_file: None,
+            verify_hostname: true,
+        }
+    }
+}
+
+impl CqlTls {
+    pub fn resolved_key_password(&self) -> Result<Option<String>, String> {
+        resolve_secret(
+            &self.key_password,
+            ("key_password_env", &self.key_password_env),
+            ("key_password_file", &self.key_password_file),
+        )
+    }
+}
+
+/// A secret given literally, by environment variable, or by file (first of the three set).
+fn resolve_secret(
+    literal: &Option<String>,
+    env: (&str, &Option<String>),
+    file: (&str, &Option<String>),
+) -> Result<Option<String>, String> {
+    if let Some(p) = literal {
+        return Ok(Some(p.clone()));
+    }
+    for (kind, reference) in [env, file] {
+        if let Some(r) = reference {
+            return super::secrets::resolve_reference(kind, r).map(|r| r.map(|(_, v)| v));
+        }
+    }
+    Ok(None)
 }
 
 impl ScyllaSettings {
     /// The password to authenticate with: literal, from the environment, or a file.
     pub fn resolved_password(&self) -> Result<Option<String>, String> {
-        if let Some(p) = &self.password {
-            return Ok(Some(p.clone()));
-        }
-        if let Some(name) = &self.password_env {
-            return super::secrets::resolve_reference("password_env", name).map(|r| r.map(|(_, v)| v));
-        }
-        if let Some(path) = &self.password_file {
-            return super::secrets::resolve_reference("password_file", path).map(|r| r.map(|(_, v)| v));
-        }
-        Ok(None)
+        resolve_secret(
+            &self.password,
+            ("password_env", &self.password_env),
+            ("password_file", &self.password_file),
+        )
     }
 }
 
@@ -224,6 +284,7 @@ impl Default for ScyllaSettings {
             password: None,
             password_env: None,
             password_file: None,
+            tls: None,
         }
     }
 }
