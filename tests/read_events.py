@@ -1,8 +1,10 @@
 """Reads back what eventbench wrote, with DataStax's Python cassandra-driver: an
 independent client must find the seed's column types and the values eventbench sent.
 
-usage: read_events.py KEYSPACE  ->  prints one JSON object per event row, and the
-column types of the events table as {"types": {...}} on the first line.
+usage: read_events.py KEYSPACE [PORT CA_FILE USER PASSWORD_FILE]  ->  prints one JSON
+object per event row, and the column types of the events table as {"types": {...}} on
+the first line. With the four more arguments it connects over TLS (verifying the node's
+certificate against CA_FILE) and logs in: the secured node.
 """
 import base64
 import json
@@ -11,7 +13,19 @@ import sys
 from cassandra.cluster import Cluster
 
 ks = sys.argv[1]
-cluster = Cluster(["127.0.0.1"], port=9042)
+if len(sys.argv) > 2:
+    import ssl
+    from cassandra.auth import PlainTextAuthProvider
+
+    port, ca, user, password_file = sys.argv[2:6]
+    tls = ssl.create_default_context(cafile=ca)
+    tls.check_hostname = False  # the driver dials an IP; the chain is still verified
+    with open(password_file) as f:
+        password = f.readline().strip()
+    cluster = Cluster(["127.0.0.1"], port=int(port), ssl_context=tls,
+                      auth_provider=PlainTextAuthProvider(username=user, password=password))
+else:
+    cluster = Cluster(["127.0.0.1"], port=9042)
 session = cluster.connect()
 types = {
     r.column_name: r.type

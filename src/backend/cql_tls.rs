@@ -26,7 +26,8 @@ pub fn context(t: &CqlTls) -> Result<TlsContext, String> {
     match (&t.cert, &t.key) {
         (Some(cert), Some(key)) => {
             readable("cert", cert)?;
-            b.set_certificate_chain_file(cert).map_err(|e| tls(&format!("cert {cert}"), e))?;
+            b.set_certificate_chain_file(cert)
+                .map_err(|e| tls(&format!("cert {cert}"), e))?;
             let pem = std::fs::read(key).map_err(|e| format!("CQL TLS key: cannot read {key}: {e}"))?;
             let password = t.resolved_key_password().map_err(|why| format!("CQL TLS {why}"))?;
             let pkey = match &password {
@@ -34,11 +35,16 @@ pub fn context(t: &CqlTls) -> Result<TlsContext, String> {
                 None => PKey::private_key_from_pem(&pem),
             }
             .map_err(|e| {
-                let hint = if password.is_some() { " (wrong key_password?)" } else { " (encrypted? give key_password_file or key_password_env)" };
+                let hint = if password.is_some() {
+                    " (wrong key_password?)"
+                } else {
+                    " (encrypted? give key_password_file or key_password_env)"
+                };
                 format!("CQL TLS key {key}: {e}{hint}")
             })?;
             b.set_private_key(&pkey).map_err(|e| tls(&format!("key {key}"), e))?;
-            b.check_private_key().map_err(|e| tls(&format!("key {key} does not match cert {cert}"), e))?;
+            b.check_private_key()
+                .map_err(|e| tls(&format!("key {key} does not match cert {cert}"), e))?;
         }
         (None, None) => {}
         _ => return Err("CQL TLS: cert and key go together (mutual TLS needs both)".into()),
@@ -52,7 +58,9 @@ pub fn context(t: &CqlTls) -> Result<TlsContext, String> {
 }
 
 fn readable(what: &str, path: &str) -> Result<(), String> {
-    std::fs::metadata(path).map(|_| ()).map_err(|e| format!("CQL TLS {what}: cannot read {path}: {e}"))
+    std::fs::metadata(path)
+        .map(|_| ())
+        .map_err(|e| format!("CQL TLS {what}: cannot read {path}: {e}"))
 }
 
 /// The cause of a failed first connection, in the user's terms, from the driver's error
@@ -69,7 +77,9 @@ pub fn diagnose(error: &str, tls: bool) -> Option<&'static str> {
     if tls && e.contains("certificate verify failed") {
         return Some("TLS handshake failed: the node's certificate is not trusted by the CA in [target.scylla.tls] ca, or does not name the address dialled (verify_hostname)");
     }
-    if tls && (e.contains("wrong version number") || e.contains("packet length too long") || e.contains("unexpected eof")) {
+    if tls
+        && (e.contains("wrong version number") || e.contains("packet length too long") || e.contains("unexpected eof"))
+    {
         return Some("TLS handshake failed: is this a plaintext CQL port?");
     }
     if !tls && e.contains("connection reset") {

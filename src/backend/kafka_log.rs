@@ -241,7 +241,28 @@ fn diagnose(settings: &KafkaSettings, e: impl std::fmt::Display, timeout: Durati
     if heard.is_empty() {
         format!("{e} (no answer within {timeout:?})")
     } else {
-        format!("{} (no usable answer within {timeout:?})", heard.join("; "))
+        let heard = heard.join("; ");
+        let cause = handshake_cause(&heard).map(|c| format!("{c}: ")).unwrap_or_default();
+        format!("{cause}{heard} (no usable answer within {timeout:?})")
+    }
+}
+
+/// The cause of a failed handshake in the user's terms, from what librdkafka reported.
+fn handshake_cause(heard: &str) -> Option<&'static str> {
+    let h = heard.to_ascii_lowercase();
+    if h.contains("invalid credentials") || h.contains("authentication failed") {
+        Some("authentication failed (wrong sasl.username or SASL password)")
+    } else if h.contains("unsupported sasl mechanism") || h.contains("sasl mechanism") && h.contains("not enabled") {
+        Some("SASL mechanism not enabled on this listener (sasl.mechanisms)")
+    } else if h.contains("certificate verify failed") {
+        Some("TLS handshake failed: the broker's certificate is not trusted by ssl.ca.location, or does not name the host dialled")
+    } else if h.contains("alert bad certificate")
+        || h.contains("certificate required")
+        || h.contains("alert unknown ca")
+    {
+        Some("TLS handshake failed: the broker refused the client (mutual TLS: it wants a certificate it trusts, ssl.certificate.location and ssl.key.location)")
+    } else {
+        None
     }
 }
 

@@ -70,6 +70,31 @@ pub fn eventbench(args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
+/// Fails loudly when the secured listeners scripts/services starts are not there: the
+/// local Kafka's SASL_SSL (9094) and mTLS (9095) listeners and the TLS + password
+/// Cassandra node (9142), with their fixtures in .cache/secure.
+pub fn require_secure_services() {
+    for (port, what) in [
+        (9094, "Kafka's SASL_SSL listener (scripts/services up kafka)"),
+        (9095, "Kafka's mTLS listener (scripts/services up kafka)"),
+        (
+            9142,
+            "the secured Cassandra node (scripts/services up cassandra-secure)",
+        ),
+    ] {
+        let ok = std::net::TcpStream::connect_timeout(
+            &format!("127.0.0.1:{port}").parse().expect("addr"),
+            std::time::Duration::from_secs(2),
+        )
+        .is_ok();
+        assert!(ok, "no {what} at 127.0.0.1:{port}: run the tests with scripts/test");
+    }
+    assert!(
+        root().join(".cache/secure/.complete").exists(),
+        "no .cache/secure fixtures: scripts/services up makes them"
+    );
+}
+
 /// Fails loudly when the Cassandra node that scripts/services starts is not there.
 pub fn require_cassandra() {
     let ok = std::net::TcpStream::connect_timeout(
