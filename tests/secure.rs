@@ -19,13 +19,35 @@ fn scenario(name: &str) -> String {
 /// `eventbench run SCENARIO --set ...` into `out`; the secured scenarios name their
 /// fixtures relative to the checkout, where the tests run.
 fn run(scenario: &str, out: &Path, sets: &[String]) -> (Option<i32>, String) {
-    let out_s = out.display().to_string();
-    let mut args = vec!["run", scenario, "--quiet", "--out", &out_s];
+    run_with_env(scenario, out, sets, &[])
+}
+
+/// The same with environment variables (a password given by `_env`); what it printed
+/// holds none of the secured services' passwords.
+fn run_with_env(scenario: &str, out: &Path, sets: &[String], env: &[(&str, String)]) -> (Option<i32>, String) {
+    let mut cmd = Command::new(common::bin());
+    cmd.args(["run", scenario, "--quiet", "--out"]).arg(out);
     for s in sets {
-        args.extend(["--set", s.as_str()]);
+        cmd.args(["--set", s.as_str()]);
     }
-    let (code, stdout, stderr) = common::eventbench(&args);
-    (code, format!("stdout:\n{stdout}\nstderr:\n{stderr}"))
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    let res = cmd.output().expect("spawn eventbench");
+    let printed = format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&res.stdout),
+        String::from_utf8_lossy(&res.stderr)
+    );
+    for f in ["kafka-password", "cql-password", "client-key-password"] {
+        let pw = fixture(f);
+        assert!(!printed.contains(&pw), "the {f} was printed: {printed}");
+    }
+    (res.status.code(), printed)
+}
+
+fn fixture(name: &str) -> String {
+    common::read(&common::root().join(".cache/secure").join(name))
+        .trim()
+        .to_string()
 }
 
 fn summary(out: &Path) -> serde_json::Value {
@@ -43,8 +65,8 @@ fn no_errors(w: &serde_json::Value, printed: &str) {
 /// The secured services' own passwords are in no file eventbench wrote.
 fn no_fixture_password_in(dir: &Path) {
     for f in ["kafka-password", "cql-password", "client-key-password"] {
-        let pw = common::read(&common::root().join(".cache/secure").join(f));
-        let pw = pw.trim();
+        let pw = fixture(f);
+        let pw = pw.as_str();
         let mut stack = vec![dir.to_path_buf()];
         while let Some(d) = stack.pop() {
             for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
@@ -175,8 +197,8 @@ fn cql_over_tls_with_a_password() {
 
 /// The whole pipeline with every connection secured: producers, the embedded persistence
 /// and query services, the reply listeners and the admin client that creates every
-/// topic over SASL_SSL/SCRAM-SHA-512; the services' store and the audit over CQL TLS with
-/// a password. The plaintext pipeline test's checks; then `eventbench audit` again.
+/// topic over SASL_SSL/SCRAM-SHA-512 (the password from the environment); the services'
+/// store and the audit over CQL TLS with a password (from a file). The plaintext pipeline test's checks; then `eventbench audit` again.
 #[test]
 fn the_whole_pipeline_over_sasl_ssl_and_cql_tls() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
@@ -198,7 +220,7 @@ fn the_whole_pipeline_over_sasl_ssl_and_cql_tls() {
         "workload.readers.rate=20".into(),
         "target.kafka.bootstrap=127.0.0.1:9094".into(),
         "target.kafka.client={'security.protocol'='SASL_SSL','sasl.mechanisms'='SCRAM-SHA-512',\
-         'sasl.username'='bench','sasl.password_file'='.cache/secure/kafka-password',\
+         'sasl.username'='bench','sasl.password_env'='EVENTBENCH_KAFKA_PASSWORD',\
          'ssl.ca.location'='.cache/secure/ca.pem'}"
             .into(),
         "target.scylla.nodes=['127.0.0.1:9142']".into(),
@@ -208,7 +230,8 @@ fn the_whole_pipeline_over_sasl_ssl_and_cql_tls() {
         "target.scylla.tls={ca='.cache/secure/ca.pem'}".into(),
     ]
     .into();
-    let (code, printed) = run(&scenario("pipeline.toml"), &out, &sets);
+    let env = [("EVENTBENCH_KAFKA_PASSWORD", fixture("kafka-password"))];
+    let (code, printed) = run_with_env(&scenario("pipeline.toml"), &out, &sets, &env);
     assert!(matches!(code, Some(0) | Some(4)), "{printed}");
     let s = summary(&out);
     let p = &s["workloads"]["producers"];

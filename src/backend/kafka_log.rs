@@ -113,13 +113,27 @@ impl KafkaLog {
 /// librdkafka properties as the scenario gives them, `<name>_env` / `<name>_file`
 /// references read now (a secret is not written in the scenario at all).
 fn properties(map: &std::collections::BTreeMap<String, String>) -> Result<Vec<(String, String)>, BackendError> {
-    map.iter()
-        .map(|(k, v)| match crate::scenario::secrets::resolve_reference(k, v) {
-            Ok(Some(resolved)) => Ok(resolved),
-            Ok(None) => Ok((k.clone(), v.clone())),
-            Err(why) => Err(BackendError::new(ErrorClass::Fatal, format!("Kafka property {why}"))),
-        })
-        .collect()
+    let fatal = |why: String| BackendError::new(ErrorClass::Fatal, why);
+    let mut out: Vec<(String, String)> = Vec::with_capacity(map.len());
+    let mut given_as: Vec<&str> = Vec::with_capacity(map.len());
+    for (k, v) in map {
+        let (name, value) = match crate::scenario::secrets::resolve_reference(k, v) {
+            Ok(Some(resolved)) => resolved,
+            Ok(None) => (k.clone(), v.clone()),
+            Err(why) => return Err(fatal(format!("Kafka property {why}"))),
+        };
+        // `x`, `x_env` and `x_file` name one property: which one wins must not be a
+        // matter of spelling order.
+        if let Some(i) = out.iter().position(|(n, _)| *n == name) {
+            return Err(fatal(format!(
+                "Kafka property {name} is given twice ({} and {k}): keep one",
+                given_as[i]
+            )));
+        }
+        out.push((name, value));
+        given_as.push(k);
+    }
+    Ok(out)
 }
 
 /// One member of a consumer group.

@@ -172,8 +172,17 @@ pub fn main() -> i32 {
 
 /// Loads a scenario into a plan.
 fn load(a: &ScenarioArgs) -> Result<crate::plan::Plan, CliError> {
-    let loaded = crate::scenario::load(&a.scenario, &a.set)?;
+    let loaded = load_scenario(a)?;
     Ok(crate::plan::Plan::from_loaded(&loaded))
+}
+
+/// Loads a scenario, printing what it should change (a literal secret) on stderr.
+fn load_scenario(a: &ScenarioArgs) -> Result<crate::scenario::Loaded, CliError> {
+    let loaded = crate::scenario::load(&a.scenario, &a.set)?;
+    for w in &loaded.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(loaded)
 }
 
 /// A run's outcome from its summary.

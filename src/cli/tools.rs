@@ -211,7 +211,7 @@ pub fn compare(a: CompareArgs) -> Result<Outcome, CliError> {
 }
 
 pub fn capacity(a: CapacityArgs) -> Result<Outcome, CliError> {
-    let loaded = crate::scenario::load(&a.scenario.scenario, &a.scenario.set)?;
+    let loaded = super::load_scenario(&a.scenario)?;
     let plan = crate::plan::Plan::from_loaded(&loaded);
     let opts = capacity_options(&a, &plan).map_err(CliError::Input)?;
     let out = RunDir::create(&opts.out)?;

@@ -37,6 +37,8 @@ pub struct Loaded {
     pub text: String,
     pub scenario: Scenario,
     pub overrides: Vec<String>,
+    /// What the file holds that works but should change, e.g. a literal secret.
+    pub warnings: Vec<String>,
 }
 
 /// Reads, overrides and checks a scenario file.
@@ -48,11 +50,21 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Loaded, ScenarioError> 
         message: format!("cannot read scenario: {e}"),
     })?;
     let scenario = parse(&source, &text, overrides)?;
+    let warnings = super::secrets::literal_secrets(&text)
+        .into_iter()
+        .map(|(key, line, col)| {
+            format!(
+                "{source}:{line}:{col}: {key} holds a literal secret; it works and is redacted from every \
+                 report, but belongs in the environment or a file: {key}_env = \"NAME\" or {key}_file = \"path\""
+            )
+        })
+        .collect();
     Ok(Loaded {
         path: path.to_path_buf(),
         text,
         scenario,
         overrides: overrides.to_vec(),
+        warnings,
     })
 }
 

@@ -118,6 +118,28 @@ fn collect(v: &toml::Value, secret: bool, out: &mut Vec<String>) {
     }
 }
 
+/// Where a scenario's text gives a secret literally: `(key, line, column)` of each
+/// `key = "value"` whose key marks a secret (inline tables included).
+pub fn literal_secrets(text: &str) -> Vec<(String, usize, usize)> {
+    let mut found = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let code = line.split('#').next().unwrap_or("");
+        let mut from = 0;
+        while let Some(eq) = code[from..].find('=').map(|i| i + from) {
+            let before = &code[..eq];
+            let start = before.rfind(['{', ',', '[']).map(|i| i + 1).unwrap_or(0);
+            let key = before[start..].trim().trim_matches(|c| c == '"' || c == '\'');
+            let value = code[eq + 1..].trim_start();
+            if is_secret_key(key) && (value.starts_with('"') || value.starts_with('\'')) {
+                let col = start + before[start..].len() - before[start..].trim_start().len() + 1;
+                found.push((key.to_string(), n + 1, col));
+            }
+            from = eq + 1;
+        }
+    }
+    found
+}
+
 /// A secret given by reference: `NAME_env` (an environment variable) or `NAME_file`
 /// (a file's first line). `Ok(None)` when `key` is neither; the error names the
 /// variable or the file, never a value.
@@ -136,6 +158,17 @@ pub fn resolve_reference(key: &str, reference: &str) -> Result<Option<(String, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literal_secrets_are_found_with_their_place() {
+        let text = "[target.scylla]\npassword = \"x\"\npassword_file = \"p\"\n\
+                    [target.kafka]\nclient = { \"sasl.username\" = \"u\", \"sasl.password\" = \"y\" }\n\
+                    # password = \"in a comment\"\n";
+        assert_eq!(
+            literal_secrets(text),
+            vec![("password".to_string(), 2, 1), ("sasl.password".to_string(), 5, 35)]
+        );
+    }
 
     #[test]
     fn secret_names_and_values_are_found_and_redacted_everywhere() {
