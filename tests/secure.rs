@@ -323,6 +323,24 @@ fn bad_handshakes_fail_fast_and_name_their_cause() {
         "Kafka at 127.0.0.1:9095",
         "the broker refused the client (mutual TLS",
     );
+    // A SASL mechanism the listener does not offer.
+    refused(
+        "secure-kafka-scram.toml",
+        &[
+            "target.kafka.client={'security.protocol'='SASL_SSL','sasl.mechanisms'='OAUTHBEARER',\
+           'enable.sasl.oauthbearer.unsecure.jwt'='true','sasl.oauthbearer.config'='principal=bench',\
+           'ssl.ca.location'='.cache/secure/ca.pem'}",
+        ],
+        "Kafka at 127.0.0.1:9094",
+        "SASL mechanism not enabled on this listener",
+    );
+    // A plaintext client at the SASL_SSL listener.
+    refused(
+        "kafka-produce.toml",
+        &["target.kafka.bootstrap=127.0.0.1:9094"],
+        "Kafka at 127.0.0.1:9094",
+        "a TLS or SASL listener? set security.protocol",
+    );
     // Wrong CQL password.
     refused(
         "secure-cql.toml",

@@ -224,10 +224,22 @@ fn diagnose(settings: &KafkaSettings, e: impl std::fmt::Display, timeout: Durati
                 }
             }
         }
-        fn log(&self, _: rdkafka::config::RDKafkaLogLevel, _: &str, _: &str) {}
+        // librdkafka says why a connection closed (e.g. "connecting to a SSL
+        // listener?") in its log, while the error callback only hears "all brokers down".
+        fn log(&self, level: rdkafka::config::RDKafkaLogLevel, _: &str, message: &str) {
+            if (level as i32) <= (rdkafka::config::RDKafkaLogLevel::Warning as i32) && message.contains('?') {
+                if let Ok(mut h) = self.0.lock() {
+                    if h.len() < 8 && !h.iter().any(|r| r == message) {
+                        h.push(message.to_string());
+                    }
+                }
+            }
+        }
     }
     impl rdkafka::consumer::ConsumerContext for Heard {}
     let mut cfg = ClientConfig::new();
+    // (rdkafka derives librdkafka's log level from the `log` crate's, off here.)
+    cfg.set_log_level(rdkafka::config::RDKafkaLogLevel::Warning);
     cfg.set("bootstrap.servers", &settings.bootstrap).set(
         "socket.connection.setup.timeout.ms",
         timeout.as_millis().max(1000).to_string(),
@@ -255,8 +267,21 @@ fn diagnose(settings: &KafkaSettings, e: impl std::fmt::Display, timeout: Durati
     if heard.is_empty() {
         format!("{e} (no answer within {timeout:?})")
     } else {
+        let hung_up = heard.iter().all(|r| r.contains("brokers are down"));
         let heard = heard.join("; ");
-        let cause = handshake_cause(&heard).map(|c| format!("{c}: ")).unwrap_or_default();
+        let plaintext = settings
+            .client
+            .get("security.protocol")
+            .is_none_or(|p| p.eq_ignore_ascii_case("plaintext"));
+        let cause = match handshake_cause(&heard) {
+            Some(c) => format!("{c}: "),
+            // A plaintext client at a TLS listener hears only that the broker hung up.
+            None if plaintext && hung_up => {
+                "the broker hung up (a TLS or SASL listener? set security.protocol in [target.kafka.client]): "
+                    .to_string()
+            }
+            None => String::new(),
+        };
         format!("{cause}{heard} (no usable answer within {timeout:?})")
     }
 }
@@ -270,6 +295,8 @@ fn handshake_cause(heard: &str) -> Option<&'static str> {
         Some("SASL mechanism not enabled on this listener (sasl.mechanisms)")
     } else if h.contains("certificate verify failed") {
         Some("TLS handshake failed: the broker's certificate is not trusted by ssl.ca.location, or does not name the host dialled")
+    } else if h.contains("connecting to a ssl listener?") {
+        Some("a plaintext client against a TLS listener (set security.protocol)")
     } else if h.contains("alert bad certificate")
         || h.contains("certificate required")
         || h.contains("alert unknown ca")
