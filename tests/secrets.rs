@@ -37,22 +37,6 @@ rate = 200
     )
 }
 
-fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<String> {
-    let mut hits = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if std::fs::read(&p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes())) {
-                hits.push(p.display().to_string());
-            }
-        }
-    }
-    hits
-}
-
 #[test]
 fn no_secret_reaches_a_file_or_the_terminal() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -172,7 +156,7 @@ fn no_secret_reaches_a_file_or_the_terminal() {
     }
 
     assert!(!printed.borrow().contains(SECRET), "printed: {}", printed.borrow());
-    let hits: Vec<String> = files_containing(dir.path(), SECRET)
+    let hits: Vec<String> = common::files_containing(dir.path(), SECRET)
         .into_iter()
         .filter(|p| !p.ends_with("secrets.toml") && !p.ends_with("cql-password"))
         .collect();

@@ -225,3 +225,20 @@ pub fn java_log_processor(log: &Path, tag: &str, out: &Path) -> (u64, f64, Strin
     let cols: Vec<&str> = last.split(',').collect();
     (cols[5].parse().expect("count"), cols[6].parse().expect("p50"), csv)
 }
+
+/// Every file under `dir` holding `needle`'s bytes (a secret that must not be there).
+pub fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<String> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read(&p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes())) {
+                hits.push(p.display().to_string());
+            }
+        }
+    }
+    hits
+}
