@@ -151,13 +151,8 @@ fn pipeline_reports_every_stage_and_its_audit_finds_nothing_lost_or_duplicated()
     // Provenance: the build, and what the target said of itself: the Cassandra release
     // scripts/services started (its pom pins it), Kafka's cluster and topics.
     let p = &s["provenance"];
-    let pom = common::read(&common::root().join("scripts/cassandra/pom.xml"));
-    let pinned = pom
-        .split("<cassandra.version>")
-        .nth(1)
-        .and_then(|r| r.split('<').next())
-        .expect("pinned version");
-    assert_eq!(p["target"]["store"]["release_version"], pinned, "{p}");
+    let pinned = common::pinned("cassandra");
+    assert_eq!(p["target"]["store"]["release_version"], pinned.as_str(), "{p}");
     assert!(
         p["target"]["store"]["cluster_name"]
             .as_str()
@@ -176,12 +171,7 @@ fn pipeline_reports_every_stage_and_its_audit_finds_nothing_lost_or_duplicated()
     // The broker's release line (its ApiVersions answer: the highest metadata.version
     // its software supports) is the one scripts/kafka/pom.xml pins, e.g. 4.1 of 4.1.1;
     // the patch release is not on the wire.
-    let kafka_pom = common::read(&common::root().join("scripts/kafka/pom.xml"));
-    let kafka_pinned = kafka_pom
-        .split("<kafka.version>")
-        .nth(1)
-        .and_then(|r| r.split('<').next())
-        .expect("pinned Kafka version");
+    let kafka_pinned = common::pinned("kafka");
     let line: String = kafka_pinned.split('.').take(2).collect::<Vec<_>>().join(".");
     assert_eq!(p["target"]["log"]["kafka_release"], line.as_str(), "{p}");
     assert!(

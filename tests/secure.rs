@@ -108,6 +108,11 @@ fn produce_and_e2e(scenario_file: &str, listener: &str) {
     let log = &s["provenance"]["target"]["log"];
     assert!(log["brokers"].to_string().contains(listener), "{log}");
     assert!(log["created"].to_string().contains(&topic), "{log}");
+    // The broker's release line, asked over the listener's own TLS (with the client
+    // certificate on the mTLS one; before SASL, so no password is sent).
+    let pinned = common::pinned("kafka");
+    let line = pinned.split('.').take(2).collect::<Vec<_>>().join(".");
+    assert_eq!(log["kafka_release"], line.as_str(), "{log}");
     assert!(
         printed.contains(&format!("created Kafka topics that did not exist: {topic}")),
         "{printed}"

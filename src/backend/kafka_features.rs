@@ -2,9 +2,9 @@
 //! (v3, KIP-584) carries the `metadata.version` range the broker's software supports
 //! and the level the cluster finalized. The highest supported level names the release
 //! line of the broker's binaries (4.1-IV1 is Kafka 4.1); the patch release is not on
-//! the wire. librdkafka does not expose these fields, so this asks once, on a plain
-//! TCP connection of its own (a broker that wants TLS or SASL first answers nothing,
-//! and the report then says so).
+//! the wire. librdkafka does not expose these fields, so this asks once, on a
+//! connection of its own: plain TCP, or TLS with the client's CA, certificate and key
+//! (a broker answers ApiVersions before SASL authentication, so no password is sent).
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -43,16 +43,81 @@ impl Features {
     }
 }
 
-/// Asks `addr` (host:port) for its ApiVersions v3 answer.
-pub fn probe(addr: &str, timeout: Duration) -> Result<Features, String> {
+/// How the probe reaches a broker: librdkafka's TLS settings, when its listener wants TLS.
+/// (No `Debug`: it holds the key's password.)
+#[derive(Default)]
+pub struct ProbeTls {
+    pub ca: Option<String>,
+    pub certificate: Option<String>,
+    pub key: Option<String>,
+    pub key_password: Option<String>,
+    pub verify_hostname: bool,
+}
+
+impl ProbeTls {
+    /// From resolved librdkafka properties; `None` for PLAINTEXT and SASL_PLAINTEXT.
+    pub fn from_properties(props: &[(String, String)]) -> Option<ProbeTls> {
+        let get = |k: &str| props.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let protocol = get("security.protocol").unwrap_or_default().to_ascii_lowercase();
+        if protocol != "ssl" && protocol != "sasl_ssl" {
+            return None;
+        }
+        Some(ProbeTls {
+            ca: get("ssl.ca.location"),
+            certificate: get("ssl.certificate.location"),
+            key: get("ssl.key.location"),
+            key_password: get("ssl.key.password"),
+            verify_hostname: get("ssl.endpoint.identification.algorithm").is_none_or(|a| a != "none"),
+        })
+    }
+
+    fn connect(&self, host: &str, tcp: TcpStream) -> Result<openssl::ssl::SslStream<TcpStream>, String> {
+        use openssl::ssl::{SslConnector, SslMethod};
+        let e = |what: &str, e: &dyn std::fmt::Display| format!("TLS {what}: {e}");
+        let mut b = SslConnector::builder(SslMethod::tls_client()).map_err(|x| e("set-up", &x))?;
+        if let Some(ca) = &self.ca {
+            b.set_ca_file(ca).map_err(|x| e(ca, &x))?;
+        }
+        if let (Some(cert), Some(key)) = (&self.certificate, &self.key) {
+            b.set_certificate_chain_file(cert).map_err(|x| e(cert, &x))?;
+            let pem = std::fs::read(key).map_err(|x| e(key, &x))?;
+            let pkey = match &self.key_password {
+                Some(p) => openssl::pkey::PKey::private_key_from_pem_passphrase(&pem, p.as_bytes()),
+                None => openssl::pkey::PKey::private_key_from_pem(&pem),
+            }
+            .map_err(|x| e(key, &x))?;
+            b.set_private_key(&pkey).map_err(|x| e(key, &x))?;
+        }
+        let config = b
+            .build()
+            .configure()
+            .map_err(|x| e("set-up", &x))?
+            .verify_hostname(self.verify_hostname);
+        config.connect(host, tcp).map_err(|x| e("handshake", &x))
+    }
+}
+
+/// Asks `addr` (host:port) for its ApiVersions v3 answer, over TLS when `tls` says so.
+pub fn probe(addr: &str, timeout: Duration, tls: Option<&ProbeTls>) -> Result<Features, String> {
     let sock = addr
         .to_socket_addrs()
         .map_err(|e| format!("{addr}: {e}"))?
         .next()
         .ok_or_else(|| format!("{addr}: no address"))?;
-    let mut s = TcpStream::connect_timeout(&sock, timeout).map_err(|e| format!("{addr}: {e}"))?;
-    s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    s.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    let tcp = TcpStream::connect_timeout(&sock, timeout).map_err(|e| format!("{addr}: {e}"))?;
+    tcp.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    tcp.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    match tls {
+        Some(t) => {
+            let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+            let mut s = t.connect(host, tcp).map_err(|e| format!("{addr}: {e}"))?;
+            exchange(addr, &mut s)
+        }
+        None => exchange(addr, &mut { tcp }),
+    }
+}
+
+fn exchange(addr: &str, s: &mut impl ReadWrite) -> Result<Features, String> {
     s.write_all(&request()).map_err(|e| format!("{addr}: {e}"))?;
     let mut len = [0u8; 4];
     s.read_exact(&mut len)
@@ -65,6 +130,9 @@ pub fn probe(addr: &str, timeout: Duration) -> Result<Features, String> {
     s.read_exact(&mut body).map_err(|e| format!("{addr}: {e}"))?;
     parse(&body).ok_or_else(|| format!("{addr}: an ApiVersions answer this build cannot read"))
 }
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
 
 /// ApiVersions v3 with request header v2.
 fn request() -> Vec<u8> {

@@ -76,16 +76,12 @@ impl KafkaLog {
                     .trim()
                     .to_string()
             });
-        let secured = self
-            .settings
-            .client
-            .get("security.protocol")
-            .is_some_and(|p| !p.eq_ignore_ascii_case("plaintext"));
-        let probed = if secured {
-            Err("not asked: the version probe speaks plaintext only".to_string())
-        } else {
-            super::kafka_features::probe(&first, timeout)
-        };
+        let probed = properties(&self.settings.client)
+            .map_err(|e| e.to_string())
+            .and_then(|props| {
+                let tls = super::kafka_features::ProbeTls::from_properties(&props);
+                super::kafka_features::probe(&first, timeout, tls.as_ref())
+            });
         let (release, metadata_version) = match probed {
             Ok(f) => (
                 serde_json::json!(f.release()),

@@ -242,3 +242,15 @@ pub fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<String> {
     }
     hits
 }
+
+/// The version a pom under scripts/ pins, e.g. `pinned("kafka")` reads
+/// `<kafka.version>` of scripts/kafka/pom.xml.
+pub fn pinned(service: &str) -> String {
+    let pom = read(&root().join("scripts").join(service).join("pom.xml"));
+    let tag = format!("<{service}.version>");
+    pom.split(tag.as_str())
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("pinned version")
+        .to_string()
+}
