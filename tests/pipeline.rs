@@ -11,17 +11,13 @@ use std::time::Duration;
 /// Unique topics, groups and a keyspace for one test run of a pipeline scenario.
 fn isolated(name: &str) -> Vec<String> {
     let t = common::unique_topic(&format!("eventbench.test.{name}"));
-    vec![
-        format!("target.topics.events={t}.events"),
-        format!("target.topics.persistence_group={t}.persistence"),
-        format!("target.topics.persistence_response={t}.persistence.response"),
-        format!("target.topics.query={t}.esquery"),
-        format!("target.topics.query_group={t}.esquery.group"),
-        format!("target.topics.query_response={t}.esresponse"),
+    let mut sets = common::pipeline_topics(&t);
+    sets.extend([
         "target.scylla.keyspace=eventbench_pipeline_test".to_string(),
         // Fewer reply topics to create per test.
         "data.aggregates={dist='uniform',min=1,max=8}".to_string(),
-    ]
+    ]);
+    sets
 }
 
 /// The pipeline tests take the whole machine (2 cores, a broker and a CQL node):

@@ -31,14 +31,7 @@ fn broker_restarted_mid_pipeline_run_is_survived_counted_and_audited() {
     ]
     .iter()
     .map(|s| s.to_string())
-    .chain([
-        format!("target.topics.events={t}.events"),
-        format!("target.topics.persistence_group={t}.persistence"),
-        format!("target.topics.persistence_response={t}.persistence.response"),
-        format!("target.topics.query={t}.esquery"),
-        format!("target.topics.query_group={t}.esquery.group"),
-        format!("target.topics.query_response={t}.esresponse"),
-    ])
+    .chain(common::pipeline_topics(&t))
     .collect();
     let (code, stderr, s, dir) = common::run_with_outage(
         "scenarios/pipeline.toml",

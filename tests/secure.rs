@@ -203,13 +203,8 @@ fn the_whole_pipeline_over_sasl_ssl_and_cql_tls() {
     let dir = tempfile::tempdir().expect("tmp");
     let out = dir.path().join("run");
     let t = common::unique_topic("eventbench.test.secure.pipeline");
-    let sets: Vec<String> = [
-        format!("target.topics.events={t}.events"),
-        format!("target.topics.persistence_group={t}.persistence"),
-        format!("target.topics.persistence_response={t}.persistence.response"),
-        format!("target.topics.query={t}.esquery"),
-        format!("target.topics.query_group={t}.esquery.group"),
-        format!("target.topics.query_response={t}.esresponse"),
+    let mut sets = common::pipeline_topics(&t);
+    sets.extend([
         "data.aggregates={dist='uniform',min=1,max=8}".into(),
         "duration=8s".into(),
         "warmup=2s".into(),
@@ -225,8 +220,7 @@ fn the_whole_pipeline_over_sasl_ssl_and_cql_tls() {
         "target.scylla.username=bench".into(),
         "target.scylla.password_file=.cache/secure/cql-password".into(),
         "target.scylla.tls={ca='.cache/secure/ca.pem'}".into(),
-    ]
-    .into();
+    ]);
     let env = [("EVENTBENCH_KAFKA_PASSWORD", fixture("kafka-password"))];
     let (code, printed) = run_with_env(&scenario("pipeline.toml"), &out, &sets, &env);
     assert!(matches!(code, Some(0) | Some(4)), "{printed}");

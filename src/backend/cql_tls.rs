@@ -5,8 +5,7 @@
 //! behave the same for Kafka and CQL. The driver checks each node's certificate against
 //! the IP it dials (an IP SAN), which is what `verify_hostname` turns off.
 
-use openssl::pkey::PKey;
-use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+use openssl::ssl::SslVerifyMode;
 use scylla::client::session::{OpenSsl010Config, TlsContext};
 
 use crate::scenario::CqlTls;
@@ -17,50 +16,24 @@ const NAME_MISMATCH: [i32; 2] = [62, 64];
 
 /// The driver's TLS context; the error names the file or setting at fault.
 pub fn context(t: &CqlTls) -> Result<TlsContext, String> {
-    let tls = |what: &str, e: openssl::error::ErrorStack| format!("CQL TLS {what}: {e}");
-    let mut b = SslConnector::builder(SslMethod::tls_client()).map_err(|e| tls("set-up", e))?;
-    if let Some(ca) = &t.ca {
-        readable("ca", ca)?;
-        b.set_ca_file(ca).map_err(|e| tls(&format!("ca {ca}"), e))?;
-    }
-    match (&t.cert, &t.key) {
-        (Some(cert), Some(key)) => {
-            readable("cert", cert)?;
-            b.set_certificate_chain_file(cert)
-                .map_err(|e| tls(&format!("cert {cert}"), e))?;
-            let pem = std::fs::read(key).map_err(|e| format!("CQL TLS key: cannot read {key}: {e}"))?;
-            let password = t.resolved_key_password().map_err(|why| format!("CQL TLS {why}"))?;
-            let pkey = match &password {
-                Some(p) => PKey::private_key_from_pem_passphrase(&pem, p.as_bytes()),
-                None => PKey::private_key_from_pem(&pem),
-            }
-            .map_err(|e| {
-                let hint = if password.is_some() {
-                    " (wrong key_password?)"
-                } else {
-                    " (encrypted? give key_password_file or key_password_env)"
-                };
-                format!("CQL TLS key {key}: {e}{hint}")
-            })?;
-            b.set_private_key(&pkey).map_err(|e| tls(&format!("key {key}"), e))?;
-            b.check_private_key()
-                .map_err(|e| tls(&format!("key {key} does not match cert {cert}"), e))?;
-        }
-        (None, None) => {}
-        _ => return Err("CQL TLS: cert and key go together (mutual TLS needs both)".into()),
-    }
+    let password = match &t.key {
+        Some(_) => t.resolved_key_password().map_err(|why| format!("CQL TLS {why}"))?,
+        None => None,
+    };
+    let mut b = super::tls::client_connector(&super::tls::ClientFiles {
+        who: "CQL TLS",
+        ca: t.ca.as_deref(),
+        cert: t.cert.as_deref(),
+        key: t.key.as_deref(),
+        key_password: password.as_deref(),
+        key_password_setting: "key_password",
+    })?;
     if !t.verify_hostname {
         b.set_verify_callback(SslVerifyMode::PEER, |ok, ctx| {
             ok || NAME_MISMATCH.contains(&ctx.error().as_raw())
         });
     }
     Ok(TlsContext::from(OpenSsl010Config::new(b)))
-}
-
-fn readable(what: &str, path: &str) -> Result<(), String> {
-    std::fs::metadata(path)
-        .map(|_| ())
-        .map_err(|e| format!("CQL TLS {what}: cannot read {path}: {e}"))
 }
 
 /// The cause of a failed first connection, in the user's terms, from the driver's error

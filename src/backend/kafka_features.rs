@@ -72,28 +72,20 @@ impl ProbeTls {
     }
 
     fn connect(&self, host: &str, tcp: TcpStream) -> Result<openssl::ssl::SslStream<TcpStream>, String> {
-        use openssl::ssl::{SslConnector, SslMethod};
-        let e = |what: &str, e: &dyn std::fmt::Display| format!("TLS {what}: {e}");
-        let mut b = SslConnector::builder(SslMethod::tls_client()).map_err(|x| e("set-up", &x))?;
-        if let Some(ca) = &self.ca {
-            b.set_ca_file(ca).map_err(|x| e(ca, &x))?;
-        }
-        if let (Some(cert), Some(key)) = (&self.certificate, &self.key) {
-            b.set_certificate_chain_file(cert).map_err(|x| e(cert, &x))?;
-            let pem = std::fs::read(key).map_err(|x| e(key, &x))?;
-            let pkey = match &self.key_password {
-                Some(p) => openssl::pkey::PKey::private_key_from_pem_passphrase(&pem, p.as_bytes()),
-                None => openssl::pkey::PKey::private_key_from_pem(&pem),
-            }
-            .map_err(|x| e(key, &x))?;
-            b.set_private_key(&pkey).map_err(|x| e(key, &x))?;
-        }
+        let b = super::tls::client_connector(&super::tls::ClientFiles {
+            who: "TLS",
+            ca: self.ca.as_deref(),
+            cert: self.certificate.as_deref(),
+            key: self.key.as_deref(),
+            key_password: self.key_password.as_deref(),
+            key_password_setting: "ssl.key.password",
+        })?;
         let config = b
             .build()
             .configure()
-            .map_err(|x| e("set-up", &x))?
+            .map_err(|e| format!("TLS set-up: {e}"))?
             .verify_hostname(self.verify_hostname);
-        config.connect(host, tcp).map_err(|x| e("handshake", &x))
+        config.connect(host, tcp).map_err(|e| format!("TLS handshake: {e}"))
     }
 }
 

@@ -220,22 +220,10 @@ fn diagnose(settings: &KafkaSettings, e: impl std::fmt::Display, timeout: Durati
                 }
             }
         }
-        // librdkafka says why a connection closed (e.g. "connecting to a SSL
-        // listener?") in its log, while the error callback only hears "all brokers down".
-        fn log(&self, level: rdkafka::config::RDKafkaLogLevel, _: &str, message: &str) {
-            if (level as i32) <= (rdkafka::config::RDKafkaLogLevel::Warning as i32) && message.contains('?') {
-                if let Ok(mut h) = self.0.lock() {
-                    if h.len() < 8 && !h.iter().any(|r| r == message) {
-                        h.push(message.to_string());
-                    }
-                }
-            }
-        }
+        fn log(&self, _: rdkafka::config::RDKafkaLogLevel, _: &str, _: &str) {}
     }
     impl rdkafka::consumer::ConsumerContext for Heard {}
     let mut cfg = ClientConfig::new();
-    // (rdkafka derives librdkafka's log level from the `log` crate's, off here.)
-    cfg.set_log_level(rdkafka::config::RDKafkaLogLevel::Warning);
     cfg.set("bootstrap.servers", &settings.bootstrap).set(
         "socket.connection.setup.timeout.ms",
         timeout.as_millis().max(1000).to_string(),

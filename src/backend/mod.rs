@@ -12,6 +12,7 @@ pub mod kafka_log;
 pub mod memory_log;
 pub mod memory_store;
 pub mod scylla_store;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;

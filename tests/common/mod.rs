@@ -254,3 +254,15 @@ pub fn pinned(service: &str) -> String {
         .expect("pinned version")
         .to_string()
 }
+
+/// `--set`s giving a pipeline scenario its own topics and groups, all named from `t`.
+pub fn pipeline_topics(t: &str) -> Vec<String> {
+    vec![
+        format!("target.topics.events={t}.events"),
+        format!("target.topics.persistence_group={t}.persistence"),
+        format!("target.topics.persistence_response={t}.persistence.response"),
+        format!("target.topics.query={t}.esquery"),
+        format!("target.topics.query_group={t}.esquery.group"),
+        format!("target.topics.query_response={t}.esresponse"),
+    ]
+}
