@@ -60,6 +60,97 @@ pub fn cpu_seconds() -> f64 {
     t(ru.ru_utime) + t(ru.ru_stime)
 }
 
+/// The whole machine's CPU time from `/proc/stat` (clock ticks, summed over CPUs),
+/// with this process's own, so a run can say how busy the host was and how much of
+/// that was not eventbench.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CpuTimes {
+    /// Ticks spent running anything (user, nice, system, irq, softirq), steal excluded.
+    pub busy: u64,
+    /// Ticks the hypervisor ran something else while a CPU of this guest wanted to run.
+    pub steal: u64,
+    /// Every tick, idle and iowait included.
+    pub total: u64,
+    /// This process's user + system CPU seconds.
+    pub ours_s: f64,
+}
+
+impl CpuTimes {
+    /// Now; `None` where `/proc/stat` cannot be read (not Linux, a sandbox).
+    pub fn sample() -> Option<CpuTimes> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let mut t = CpuTimes::parse(stat.lines().next()?)?;
+        t.ours_s = cpu_seconds();
+        Some(t)
+    }
+
+    /// The aggregate `cpu` line of `/proc/stat`.
+    pub fn parse(line: &str) -> Option<CpuTimes> {
+        let mut f = line.split_whitespace();
+        if f.next()? != "cpu" {
+            return None;
+        }
+        let v: Vec<u64> = f.map_while(|x| x.parse().ok()).collect();
+        let at = |i: usize| v.get(i).copied().unwrap_or(0);
+        // user nice system idle iowait irq softirq steal (guest is inside user).
+        let busy = at(0) + at(1) + at(2) + at(5) + at(6);
+        let steal = at(7);
+        (v.len() >= 4).then(|| CpuTimes {
+            busy,
+            steal,
+            total: busy + steal + at(3) + at(4),
+            ours_s: 0.0,
+        })
+    }
+
+    /// Cores busy, stolen, and used by this process between `self` and a later sample
+    /// `to`, over `cpus` CPUs.
+    pub fn cores_until(&self, to: &CpuTimes, cpus: usize) -> HostCores {
+        let total = to.total.saturating_sub(self.total);
+        if total == 0 {
+            return HostCores::default();
+        }
+        let share = |a: u64, b: u64| a.saturating_sub(b) as f64 / total as f64 * cpus as f64;
+        // Wall seconds of the span: ticks over CPUs over the tick rate.
+        let secs = total as f64 / cpus.max(1) as f64 / ticks_per_second();
+        let busy = share(to.busy, self.busy);
+        let ours = if secs > 0.0 {
+            ((to.ours_s - self.ours_s) / secs).max(0.0)
+        } else {
+            0.0
+        };
+        HostCores {
+            busy,
+            steal: share(to.steal, self.steal),
+            ours: ours.min(busy),
+            others: (busy - ours).max(0.0),
+        }
+    }
+}
+
+/// A span's CPU use in cores (a 2-CPU machine has 2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostCores {
+    /// Every process on the machine, eventbench included.
+    pub busy: f64,
+    /// Taken by the hypervisor for other guests.
+    pub steal: f64,
+    /// eventbench (embedded services included).
+    pub ours: f64,
+    /// Everything else on the machine.
+    pub others: f64,
+}
+
+fn ticks_per_second() -> f64 {
+    // SAFETY: sysconf with a valid name has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
+}
+
 /// Every task that waits precisely (the memory store's simulated service time) holds a
 /// timerfd, and max_in_flight can be large: lift the soft descriptor limit to the hard one.
 pub fn raise_fd_limit() {
@@ -168,6 +259,18 @@ impl StopHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proc_stat_cpu_line_gives_busy_steal_and_cores() {
+        let a = CpuTimes::parse("cpu  100 0 50 800 10 5 5 30 0 0").expect("parses");
+        assert_eq!((a.busy, a.steal, a.total), (160, 30, 1000));
+        let b = CpuTimes::parse("cpu  200 0 100 1500 10 10 10 70 0 0").expect("parses");
+        let c = a.cores_until(&b, 2);
+        // 1,000 ticks in all: 170 busy (0.34 of 2 cores), 40 stolen.
+        assert!((c.busy - 0.34).abs() < 1e-9 && (c.steal - 0.08).abs() < 1e-9, "{c:?}");
+        assert_eq!(CpuTimes::parse("cpu0 1 2 3 4"), None);
+        assert!(CpuTimes::sample().is_some_and(|t| t.total > 0));
+    }
 
     #[tokio::test]
     async fn a_stop_keeps_its_first_reason_and_wakes_every_waiter() {

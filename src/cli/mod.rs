@@ -6,12 +6,13 @@
 //! Exit codes, one per way a command can end, so a pipeline can tell them apart:
 //! 0 success; 1 runtime failure; 2 invalid input or usage; 3 a threshold failed; 4 the
 //! run was unhealthy (generator-limited or target-saturated; `allow_unhealthy` opts
-//! out); 5 the integrity audit failed (events lost, duplicated, hidden); 6 compare
+//! out); 9 the run was host-limited (the machine held the generator: nothing was
+//! learned about the target; `allow_unhealthy` opts out too); 5 the integrity audit failed (events lost, duplicated, hidden); 6 compare
 //! found a regression (or, with `--fail-on-inconclusive`, could not rule one out); 7 a
 //! sustained threshold breach aborted the run; 8 the report is incomplete (a run or
 //! shard died and was rebuilt from what it flushed); 130 interrupted by SIGINT/SIGTERM
 //! (the report of what was measured is written). When several apply, the first in the
-//! order 130, 7, 8, 5, 3, 4 wins.
+//! order 130, 7, 8, 5, 3, 4, 9 wins (9 only when every unhealthy workload was host-limited).
 
 mod gen;
 mod runs;
@@ -30,6 +31,7 @@ pub const EXIT_AUDIT: i32 = 5;
 pub const EXIT_REGRESSION: i32 = 6;
 pub const EXIT_ABORTED: i32 = 7;
 pub const EXIT_INCOMPLETE: i32 = 8;
+pub const EXIT_HOST_LIMITED: i32 = 9;
 pub const EXIT_INTERRUPTED: i32 = 130;
 
 #[derive(Parser)]
@@ -90,6 +92,9 @@ pub enum Outcome {
     Aborted,
     /// The report was rebuilt from what a run (or a merged shard) flushed before it died.
     Incomplete,
+    /// Every unhealthy workload was held by the host (hiccup meter, other processes,
+    /// steal): the run says nothing about the target; run it again on a quieter machine.
+    HostLimited,
     /// A signal ended the run; its report is written.
     Interrupted,
 }
@@ -137,6 +142,7 @@ pub fn exit_code(r: &Result<Outcome, CliError>) -> i32 {
         Ok(Outcome::Regression) => EXIT_REGRESSION,
         Ok(Outcome::Aborted) => EXIT_ABORTED,
         Ok(Outcome::Incomplete) => EXIT_INCOMPLETE,
+        Ok(Outcome::HostLimited) => EXIT_HOST_LIMITED,
         Ok(Outcome::Interrupted) => EXIT_INTERRUPTED,
         Err(CliError::Input(_)) => EXIT_INPUT,
         Err(CliError::Runtime(_)) => EXIT_RUNTIME,
@@ -198,7 +204,12 @@ fn outcome(s: &crate::report::Summary) -> Outcome {
     } else if !s.checks_passed() {
         Outcome::ThresholdsFailed
     } else if !s.unhealthy().is_empty() {
-        Outcome::Unhealthy
+        let host = |w: &crate::report::summary::WorkloadSummary| w.health == crate::report::Health::HostLimited;
+        if s.unhealthy().iter().all(|(_, w)| host(w)) {
+            Outcome::HostLimited
+        } else {
+            Outcome::Unhealthy
+        }
     } else {
         Outcome::Ok
     }
@@ -219,6 +230,7 @@ mod tests {
         assert_eq!(exit_code(&Ok(Outcome::Regression)), 6);
         assert_eq!(exit_code(&Ok(Outcome::Aborted)), 7);
         assert_eq!(exit_code(&Ok(Outcome::Incomplete)), 8);
+        assert_eq!(exit_code(&Ok(Outcome::HostLimited)), 9);
         assert_eq!(exit_code(&Ok(Outcome::Interrupted)), 130);
         let missing = crate::report::RunDir::open(std::path::Path::new("/nonexistent/run")).expect_err("missing");
         assert!(matches!(CliError::from(missing), CliError::Input(_)));

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::plan::{Load, Plan};
 use crate::stats::hlog::{IntervalLog, WARMUP_SUFFIX};
+use crate::stats::platform::{Platform, HICCUP_TAG};
 use crate::stats::timeline::IntervalPoint;
 use crate::stats::{Hists, Registry, Stage};
 
@@ -35,10 +36,12 @@ pub struct Collector {
     /// The schedule's end: intervals from here on are the drain.
     duration_ns: u64,
     drain_marked: bool,
+    /// The hiccup meter and the host's CPU, closed with every interval.
+    pub platform: Platform,
 }
 
 impl Collector {
-    pub fn new(plan: &Plan, reg: Arc<Registry>, log: IntervalLog) -> Collector {
+    pub fn new(plan: &Plan, reg: Arc<Registry>, log: IntervalLog, clock: crate::clock::Clock) -> Collector {
         let n = plan.workloads.len();
         Collector {
             reg,
@@ -75,6 +78,7 @@ impl Collector {
             shards: plan.shard.count as f64,
             duration_ns: plan.duration_ns,
             drain_marked: false,
+            platform: Platform::start(clock),
         }
     }
 
@@ -113,6 +117,13 @@ impl Collector {
                 }
             }
         }
+        let warmup = start < self.reg.warmup_ns();
+        let hiccup = self.platform.close(start, now, warmup);
+        if !hiccup.is_empty() {
+            let suffix = if warmup { WARMUP_SUFFIX } else { "" };
+            self.log
+                .interval(&format!("{HICCUP_TAG}{suffix}"), start_s, len_s, hiccup)?;
+        }
         for w in 0..n {
             let (measured, warm) = self.interval.split_at_mut(n);
             self.totals[w].add(&measured[w]);
@@ -121,7 +132,6 @@ impl Collector {
             measured[w].add(&warm[w]);
             warm[w].reset();
         }
-        let warmup = start < self.reg.warmup_ns();
         for (w, h) in self.interval[..n].iter().enumerate() {
             let main = &h.stages[self.mains[w] as usize];
             let target = self.profiles[w]
@@ -149,6 +159,8 @@ impl Collector {
                     main.value_at_quantile(0.99)
                 },
                 max_ns: main.max(),
+                lag_p99_ns: h.stages[Stage::Lag as usize].value_at_quantile(0.99),
+                lag_max_ns: h.stages[Stage::Lag as usize].max(),
                 e2e_p99_ns: h.stages[Stage::E2e as usize]
                     .value_at_quantile(0.99)
                     .max(h.stages[Stage::E2ePersisted as usize].value_at_quantile(0.99)),

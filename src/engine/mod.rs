@@ -70,6 +70,8 @@ pub struct Measured {
     /// What happened to each produced event (pipeline runs), for the audit.
     pub ledger: Arc<Ledger>,
     pub cpu_seconds: f64,
+    /// The hiccup meter and the host's CPU beside the run.
+    pub platform: Option<crate::stats::platform::PlatformMeasured>,
 }
 
 /// Which workloads keep a book in the run's ledger: the producers of a pipeline.
@@ -176,7 +178,7 @@ pub async fn run(
     )?;
     setup::write_plan_comments(&mut log, plan)?;
     let reg = Registry::new(plan.workloads.len(), plan.warmup_ns);
-    let mut collector = Collector::new(plan, reg.clone(), log);
+    let mut collector = Collector::new(plan, reg.clone(), log, clock);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut background = JoinSet::new();
@@ -316,6 +318,7 @@ pub async fn run(
         strays,
         ledger,
         cpu_seconds: crate::host::cpu_seconds() - cpu0,
+        platform: Some(collector.platform.finish()),
     })
 }
 

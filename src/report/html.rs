@@ -186,6 +186,20 @@ fn workload_section(o: &mut String, s: &Summary, name: &str, w: &WorkloadSummary
         series: rates,
         bands: bands.clone(),
     }));
+    let lag = lag_series(tl, s.platform.as_ref());
+    if !lag.is_empty() {
+        o.push_str(&svg::render(&Chart {
+            id: &format!("lag-{id}"),
+            title: "schedule lag per interval, beside the platform floor (hiccup meter)",
+            x_label: "run time, s",
+            y_label: "lag",
+            x_axis: Axis::Linear,
+            y_axis: Axis::Log,
+            y_fmt: &ms,
+            series: lag,
+            bands: bands.clone(),
+        }));
+    }
     let errors = error_series(tl);
     o.push_str(&svg::render(&Chart {
         id: &format!("errors-{id}"),
@@ -205,6 +219,16 @@ fn workload_section(o: &mut String, s: &Summary, name: &str, w: &WorkloadSummary
             d.from_s,
             d.to_s,
             d.outcome()
+        );
+    }
+    for st in &w.stalls {
+        let _ = write!(
+            o,
+            "<p class=\"verdict\">schedule stall {:.1}–{:.1} s: lag up to {}, {} operations late</p>",
+            st.from_s,
+            st.to_s,
+            ms(st.lag_max_ns as f64 / 1e6),
+            st.late
         );
     }
     stage_table(o, w);
@@ -251,6 +275,9 @@ pub fn render(s: &Summary, intervals: &[LoggedInterval]) -> String {
         verdict.0,
         verdict.1
     );
+    if let Some(pl) = &s.platform {
+        let _ = write!(o, "<p class=\"platform\">{}</p>", esc(&pl.line()));
+    }
     let p = &s.provenance;
     let target = |k: &str| -> String {
         let v = &p.target[k];
@@ -368,6 +395,42 @@ fn latency_series(tl: &[Point<'_>]) -> Vec<Series> {
         });
     }
     latency
+}
+
+/// Schedule lag p99 and max per interval, and the hiccup meter's p99 and max beside
+/// them: a lag that the floor shares is the host's.
+fn lag_series(tl: &[Point<'_>], platform: Option<&crate::report::platform::PlatformSummary>) -> Vec<Series> {
+    if tl.iter().all(|p| p.lag_max_ns == 0) {
+        return Vec::new();
+    }
+    // Zero does not fit a log axis: a floor of 1 us.
+    let v = |ns: u64| (ns.max(1_000)) as f64 / 1e6;
+    let mut out = vec![
+        Series {
+            name: "lag p99".into(),
+            color: PALETTE[0],
+            points: tl.iter().map(|p| (mid(p), v(p.lag_p99_ns))).collect(),
+        },
+        Series {
+            name: "lag max".into(),
+            color: PALETTE[1],
+            points: tl.iter().map(|p| (mid(p), v(p.lag_max_ns))).collect(),
+        },
+    ];
+    if let Some(pl) = platform.filter(|p| !p.timeline.is_empty()) {
+        let at = |p: &crate::stats::platform::HostPoint| p.t_s + p.length_s / 2.0;
+        out.push(Series {
+            name: "hiccup p99".into(),
+            color: PALETTE[2],
+            points: pl.timeline.iter().map(|p| (at(p), v(p.hiccup_p99_ns))).collect(),
+        });
+        out.push(Series {
+            name: "hiccup max".into(),
+            color: PALETTE[7],
+            points: pl.timeline.iter().map(|p| (at(p), v(p.hiccup_max_ns))).collect(),
+        });
+    }
+    out
 }
 
 /// Achieved rate per interval, and the target for an open model.

@@ -197,6 +197,7 @@ impl Live {
                     crate::report::Health::Healthy => "healthy",
                     crate::report::Health::GeneratorLimited => "generator-limited",
                     crate::report::Health::TargetSaturated => "target-saturated",
+                    crate::report::Health::HostLimited => "host-limited",
                 };
             }
         }

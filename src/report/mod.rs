@@ -7,6 +7,7 @@ pub mod ci;
 pub mod html;
 pub mod markup;
 pub mod metrics;
+pub mod platform;
 pub mod progress;
 pub mod rebuild;
 pub mod rundir;

@@ -136,9 +136,15 @@ pub fn rebuild(dir: &RunDir) -> Result<Summary, RunDirError> {
     let warmup_s = plan.warmup_ns as f64 / 1e9;
     let mut totals = vec![Hists::new(); n];
     let mut last_end_s: f64 = 0.0;
+    let mut hiccup: Option<hdrhistogram::Histogram<u64>> = None;
     for i in &intervals {
         last_end_s = last_end_s.max(i.start_s + i.length_s);
         if !is_measured(i, tagged, warmup_s) {
+            continue;
+        }
+        if i.tag == crate::stats::platform::HICCUP_TAG {
+            let h = hiccup.get_or_insert_with(|| crate::stats::empty_like(&i.histogram));
+            let _ = h.add(&i.histogram);
             continue;
         }
         let Some((w, stage)) = split_tag(&plan, &i.tag) else {
@@ -188,6 +194,16 @@ pub fn rebuild(dir: &RunDir) -> Result<Summary, RunDirError> {
         strays: Strays::default(),
         ledger: Arc::new(Ledger::new(&[])),
         cpu_seconds: 0.0,
+        // The meter's histograms are in the log; its CPU samples and stalls were not flushed.
+        platform: hiccup.map(|h| crate::stats::platform::PlatformMeasured {
+            period_ns: crate::stats::platform::HICCUP_PERIOD_NS,
+            cpus: start.host.cpus,
+            hiccup: h,
+            cores: None,
+            timeline: Vec::new(),
+            stalls: Vec::new(),
+            stalls_total: 0,
+        }),
     };
     let mut s = Summary::build(&plan, &measured, None);
     for (name, by_class) in classes {

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::verdict::{answered, completed, health, Evidence};
+use super::platform::PlatformSummary;
+use super::verdict::{answered, completed, health, Evidence, LAG_BOUND_NS};
 pub use super::verdict::{evaluate, Health};
 use crate::audit::AuditReport;
 use crate::engine::Measured;
@@ -14,7 +15,7 @@ use crate::plan::main_stage;
 use crate::plan::{Load, Plan};
 use crate::scenario::WorkloadKind;
 use crate::service::ServiceStats;
-use crate::stats::timeline::{disruptions, Disruption, IntervalPoint};
+use crate::stats::timeline::{disruptions, schedule_stalls, Disruption, IntervalPoint, ScheduleStall};
 use crate::stats::{ErrorClass, Stage, StageSummary};
 
 /// Bumped on any change a reader of summary.json would notice.
@@ -63,6 +64,9 @@ pub struct Summary {
     /// itself when the run connected.
     #[serde(default)]
     pub provenance: Provenance,
+    /// The floor the run stood on (the hiccup meter) and the host's CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<PlatformSummary>,
 }
 
 /// Where a run's numbers come from, beyond `host`.
@@ -239,6 +243,10 @@ pub struct WorkloadSummary {
     /// each took to recover.
     #[serde(default)]
     pub disruptions: Vec<Disruption>,
+    /// Stretches of measured intervals whose schedule lag p99 exceeded 10 ms: stalls of
+    /// the generator, told with their time and length (a verdict only when sustained).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stalls: Vec<ScheduleStall>,
     pub health: Health,
     pub health_reason: String,
     pub stages: BTreeMap<String, StageSummary>,
@@ -265,6 +273,7 @@ impl Summary {
         let measured_ns = m.elapsed_ns.min(plan.duration_ns).saturating_sub(plan.warmup_ns).max(1);
         let measured_s = measured_ns as f64 / 1e9;
         let mut workloads = BTreeMap::new();
+        let platform = m.platform.as_ref().map(PlatformSummary::of);
         for (w, wp) in plan.workloads.iter().enumerate() {
             let h = &m.totals[w];
             let stages: BTreeMap<String, StageSummary> = Stage::ALL
@@ -332,6 +341,16 @@ impl Summary {
                 offered_rate,
                 generator_busy: m.elapsed_ns > 0
                     && m.cpu_seconds / (m.elapsed_ns as f64 / 1e9) >= 0.8 * plan.threads.max(1) as f64,
+                late_share: {
+                    let lag = &h.stages[Stage::Lag as usize];
+                    if lag.is_empty() {
+                        0.0
+                    } else {
+                        1.0 - lag.count_between(0, LAG_BOUND_NS) as f64 / lag.len() as f64
+                    }
+                },
+                stalls: schedule_stalls(&m.timeline[w], LAG_BOUND_NS),
+                host: platform.as_ref().map(|p| p.evidence()),
             };
             let (health, health_reason) = health(wp, &evidence);
             workloads.insert(
@@ -355,6 +374,7 @@ impl Summary {
                     bytes: h.counters.bytes,
                     empty: h.counters.empty,
                     disruptions: disruptions(&m.timeline[w]),
+                    stalls: evidence.stalls.clone(),
                     health,
                     health_reason,
                     stages,
@@ -396,6 +416,7 @@ impl Summary {
             merged_from: Vec::new(),
             incomplete: None,
             provenance: Provenance::detect(),
+            platform,
         };
         summary.thresholds = evaluate(&plan.thresholds, &summary);
         summary

@@ -50,6 +50,16 @@ pub fn render(s: &Summary) -> String {
         for d in &w.disruptions {
             let _ = writeln!(o, "  disrupted {:.1}s-{:.1}s: {}", d.from_s, d.to_s, d.outcome());
         }
+        for st in &w.stalls {
+            let _ = writeln!(
+                o,
+                "  schedule stall {:.1}s-{:.1}s: lag up to {}, {} operations late",
+                st.from_s,
+                st.to_s,
+                crate::units::fmt_ns(st.lag_max_ns),
+                st.late
+            );
+        }
         let _ = writeln!(o, "  health: {} ({})", w.health, w.health_reason);
         let _ = writeln!(
             o,
@@ -127,6 +137,9 @@ pub fn render(s: &Summary) -> String {
         "generator: {:.2} CPU s, {:.2} cores busy on average ({} threads)",
         s.generator.cpu_seconds, s.generator.cpu_cores, s.generator.threads
     );
+    if let Some(p) = &s.platform {
+        let _ = writeln!(o, "{}", p.line());
+    }
     o
 }
 

@@ -19,6 +19,9 @@ pub enum Health {
     Healthy,
     GeneratorLimited,
     TargetSaturated,
+    /// The schedule slipped because the machine held the generator: the hiccup meter
+    /// stalled with it, or other processes and the hypervisor took the CPU.
+    HostLimited,
 }
 
 impl std::fmt::Display for Health {
@@ -27,6 +30,7 @@ impl std::fmt::Display for Health {
             Health::Healthy => "healthy",
             Health::GeneratorLimited => "generator-limited",
             Health::TargetSaturated => "target-saturated",
+            Health::HostLimited => "host-limited",
         })
     }
 }
@@ -77,7 +81,19 @@ pub(super) struct Evidence {
     pub(super) offered_rate: f64,
     /// The process used 80% or more of its threads' CPU over the run.
     pub(super) generator_busy: bool,
+    /// Share of the window's operations that started more than [`LAG_BOUND_NS`] late.
+    pub(super) late_share: f64,
+    /// The schedule's stalls: stretches of measured intervals with lag p99 over the bound.
+    pub(super) stalls: Vec<crate::stats::timeline::ScheduleStall>,
+    /// What the machine did meanwhile (the hiccup meter, the host's CPU).
+    pub(super) host: Option<super::platform::HostEvidence>,
 }
+
+/// A slip is sustained, and so a verdict, when more than this share of the window's
+/// operations started over [`LAG_BOUND_NS`] late ...
+pub const SUSTAINED_LATE_SHARE: f64 = 0.05;
+/// ... or when the schedule was over the bound for this many intervals in a row.
+pub const SUSTAINED_INTERVALS: usize = 3;
 
 /// Completions over the intervals wholly inside [warmup, duration), and their seconds:
 /// `None` with fewer than two of them.
@@ -106,25 +122,32 @@ fn within(timeline: &[IntervalPoint], plan: &Plan, count: impl Fn(&IntervalPoint
 /// unhealthy: a few stragglers at the drain are noise, not a verdict.
 const BEHIND_SHARE: f64 = 0.01;
 
-/// Healthy, or which side could not keep up, from evidence:
-/// - the schedule was kept (schedule-lag p99 within [`LAG_BOUND_NS`]) but operations
-///   ended censored or failed: the target fell behind (`target-saturated`);
-/// - the schedule slipped while every worker was busy (releases had to wait for a
-///   free worker) and, by Little's law, the target's service time explains it
-///   (offered rate x service-time p99 reaches half of `max_in_flight`): the target
-///   held the workers (`target-saturated`);
-/// - the schedule slipped while the generator's CPU was busy (80% of its threads):
-///   the generator could not keep up (`generator-limited`);
-/// - the schedule slipped with CPU to spare while the target failed or kept the work:
-///   the target's client held the generator up (`target-saturated`);
-/// - the schedule slipped with CPU to spare and the target keeping up: the generator's
-///   threads were held up by something else (`generator-limited`).
+/// Healthy, or which side could not keep up, from evidence. The schedule is *kept*
+/// when schedule-lag p99 is within [`LAG_BOUND_NS`]; it has *slipped* when that is not
+/// so for a sustained share (more than [`SUSTAINED_LATE_SHARE`] of the operations over
+/// the bound, or [`SUSTAINED_INTERVALS`] intervals in a row); anything between is a
+/// *stall*, reported with its time and length and failing nothing:
+/// - kept (or stalled), but operations ended censored or failed: the target fell
+///   behind (`target-saturated`);
+/// - slipped while every worker was busy and, by Little's law, the target's service time
+///   explains it (offered rate x service-time p99 reaches half of `max_in_flight`): the
+///   target held the workers (`target-saturated`);
+/// - slipped while the generator's CPU was busy (80% of its threads): the generator
+///   could not keep up (`generator-limited`);
+/// - slipped while the hiccup meter stalled too, or other processes and the hypervisor
+///   took the machine's CPU: the host held the generator (`host-limited`);
+/// - slipped with CPU to spare while the target failed or kept the work: the target's
+///   client held the generator up (`target-saturated`);
+/// - slipped with CPU to spare, a quiet host and the target keeping up: the generator's
+///   threads were held up by something of its own, a blocking call (`generator-limited`).
 pub(super) fn health(wp: &crate::plan::WorkloadPlan, e: &Evidence) -> (Health, String) {
     let Load::Open { max_in_flight, .. } = &wp.load else {
         return (Health::Healthy, "closed model: no schedule to keep".into());
     };
     let lag = crate::units::fmt_ns(e.lag_p99_ns);
     let lag_kept = e.lag_p99_ns <= LAG_BOUND_NS;
+    let sustained = e.late_share > SUSTAINED_LATE_SHARE || e.stalls.iter().any(|s| s.intervals >= SUSTAINED_INTERVALS);
+    let slipped = !lag_kept && sustained;
     let not_ok = e.censored + e.errors;
     // Completions trail arrivals by chance too (a few slow answers straddle the
     // window's edges): short only beyond 1% and three standard deviations of a count.
@@ -157,13 +180,48 @@ pub(super) fn health(wp: &crate::plan::WorkloadPlan, e: &Evidence) -> (Health, S
         "{} of {} offered operations ok{unanswered}, {} failed, {} censored",
         e.ok, e.ops, e.errors, e.censored
     );
-    match (lag_kept, behind, e.waited_for_worker > 0) {
-        (true, false, _) => (Health::Healthy, format!("{outcome}; schedule lag p99 {lag}")),
-        (true, true, _) => (
-            Health::TargetSaturated,
-            format!("{outcome}{slower}: the schedule was kept (lag p99 {lag}) and the target fell behind"),
-        ),
-        (false, _, true) if e.offered_rate * e.service_p99_ns as f64 / 1e9 >= 0.5 * *max_in_flight as f64 => (
+    let late = format!("{:.1}% of operations started over 10 ms late", 100.0 * e.late_share);
+    // A stall is told, not judged: when, how long, and whether the host stalled too.
+    let stalled = if lag_kept || e.stalls.is_empty() {
+        String::new()
+    } else {
+        let longest = e
+            .stalls
+            .iter()
+            .max_by_key(|s| s.lag_max_ns)
+            .map(|s| {
+                format!(
+                    "lag up to {} at {:.0}-{:.0} s",
+                    crate::units::fmt_ns(s.lag_max_ns),
+                    s.from_s,
+                    s.to_s
+                )
+            })
+            .unwrap_or_default();
+        let host = e
+            .host
+            .as_ref()
+            .filter(|h| h.stalls > 0)
+            .map(|h| format!("; the hiccup meter saw {} host stalls of 10 ms or more", h.stalls))
+            .unwrap_or_default();
+        format!(
+            "; {} schedule stall(s), {longest} ({late}{host}): a disruption of the generator, not sustained, so no verdict; the tail percentiles include it",
+            e.stalls.len()
+        )
+    };
+    if !slipped {
+        return if behind {
+            (
+                Health::TargetSaturated,
+                format!("{outcome}{slower}: the schedule was kept (lag p99 {lag}{stalled}) and the target fell behind"),
+            )
+        } else {
+            (Health::Healthy, format!("{outcome}; schedule lag p99 {lag}{stalled}"))
+        };
+    }
+    let host = e.host.as_ref().and_then(|h| h.blames());
+    match (behind, e.waited_for_worker > 0) {
+        (_, true) if e.offered_rate * e.service_p99_ns as f64 / 1e9 >= 0.5 * *max_in_flight as f64 => (
             Health::TargetSaturated,
             format!(
                 "{outcome}; schedule lag p99 {lag} because all {max_in_flight} workers were busy with the target ({} releases waited for one; service p99 {})",
@@ -171,20 +229,27 @@ pub(super) fn health(wp: &crate::plan::WorkloadPlan, e: &Evidence) -> (Health, S
                 crate::units::fmt_ns(e.service_p99_ns)
             ),
         ),
-        (false, _, _) if e.generator_busy => (
+        _ if e.generator_busy => (
             Health::GeneratorLimited,
-            format!("{outcome}; schedule lag p99 {lag} with the generator's CPU busy: the generator could not keep the schedule"),
+            format!("{outcome}; schedule lag p99 {lag} ({late}) with the generator's CPU busy: the generator could not keep the schedule"),
         ),
-        (false, true, _) => (
-            Health::TargetSaturated,
+        _ if host.is_some() => (
+            Health::HostLimited,
             format!(
-                "{outcome}{slower}; schedule lag p99 {lag}, but the generator's CPU was not the limit and the target failed or kept the work: the target held the generator up"
+                "{outcome}; schedule lag p99 {lag} ({late}) with the generator's CPU not busy, and the host held it: {}",
+                host.unwrap_or_default()
             ),
         ),
-        (false, false, _) => (
+        (true, _) => (
+            Health::TargetSaturated,
+            format!(
+                "{outcome}{slower}; schedule lag p99 {lag} ({late}), but the generator's CPU was not the limit and the target failed or kept the work: the target held the generator up"
+            ),
+        ),
+        (false, _) => (
             Health::GeneratorLimited,
             format!(
-                "{outcome}; schedule lag p99 {lag} with workers free and the target keeping up: the generator's threads were held up (a blocking call, the host pausing it)"
+                "{outcome}; schedule lag p99 {lag} ({late}) with workers free, the target keeping up and a quiet host (the hiccup meter kept time): the generator's own threads were held up (a blocking call)"
             ),
         ),
     }

@@ -2,6 +2,7 @@
 
 pub mod hlog;
 pub mod ledger;
+pub mod platform;
 mod recorder;
 mod stage;
 mod summary;

@@ -21,6 +21,12 @@ pub struct IntervalPoint {
     pub p50_ns: u64,
     pub p99_ns: u64,
     pub max_ns: u64,
+    /// Schedule lag p99 and max of the interval (open model): where the schedule
+    /// slipped, and for how long.
+    #[serde(default)]
+    pub lag_p99_ns: u64,
+    #[serde(default)]
+    pub lag_max_ns: u64,
     /// End-to-end p99 where the workload has that stage.
     pub e2e_p99_ns: u64,
     /// End-to-end answers that arrived in the interval (replies, or records read back):
@@ -90,4 +96,77 @@ pub fn disruptions(timeline: &[IntervalPoint]) -> Vec<Disruption> {
     }
     out.extend(open);
     out
+}
+
+/// A stretch of intervals in which the schedule ran late (lag p99 over a bound): a
+/// disruption of the generator, with its time and length.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScheduleStall {
+    pub from_s: f64,
+    pub to_s: f64,
+    /// How many intervals in a row.
+    pub intervals: usize,
+    /// The largest schedule lag in it, ns.
+    pub lag_max_ns: u64,
+    /// Operations that started more than 1 ms late in it.
+    pub late: u64,
+}
+
+/// The measured intervals whose schedule-lag p99 exceeds `bound_ns`, as stretches.
+pub fn schedule_stalls(timeline: &[IntervalPoint], bound_ns: u64) -> Vec<ScheduleStall> {
+    let mut out: Vec<ScheduleStall> = Vec::new();
+    let mut open: Option<ScheduleStall> = None;
+    for p in timeline.iter().filter(|p| !p.warmup && p.target_rate > 0.0) {
+        if p.lag_p99_ns > bound_ns {
+            let s = open.get_or_insert(ScheduleStall {
+                from_s: p.t_s,
+                to_s: p.t_s,
+                intervals: 0,
+                lag_max_ns: 0,
+                late: 0,
+            });
+            s.to_s = p.t_s + p.length_s;
+            s.intervals += 1;
+            s.lag_max_ns = s.lag_max_ns.max(p.lag_max_ns);
+            s.late += p.late;
+        } else {
+            out.extend(open.take());
+        }
+    }
+    out.extend(open);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stalls_are_stretches_of_late_measured_intervals() {
+        let pt = |t: f64, lag_ms: u64, warmup: bool| IntervalPoint {
+            t_s: t,
+            length_s: 1.0,
+            warmup,
+            target_rate: 100.0,
+            lag_p99_ns: lag_ms * 1_000_000,
+            lag_max_ns: 2 * lag_ms * 1_000_000,
+            late: lag_ms,
+            ..IntervalPoint::default()
+        };
+        let tl = [
+            pt(0.0, 50, true),
+            pt(1.0, 1, false),
+            pt(2.0, 30, false),
+            pt(3.0, 40, false),
+            pt(4.0, 1, false),
+            pt(5.0, 20, false),
+        ];
+        let s = schedule_stalls(&tl, 10_000_000);
+        assert_eq!(s.len(), 2, "{s:?}");
+        assert_eq!(
+            (s[0].from_s, s[0].to_s, s[0].intervals, s[0].lag_max_ns),
+            (2.0, 4.0, 2, 80_000_000)
+        );
+        assert_eq!((s[1].from_s, s[1].to_s, s[1].intervals), (5.0, 6.0, 1));
+    }
 }
