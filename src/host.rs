@@ -264,10 +264,10 @@ mod tests {
     fn proc_stat_cpu_line_gives_busy_steal_and_cores() {
         let a = CpuTimes::parse("cpu  100 0 50 800 10 5 5 30 0 0").expect("parses");
         assert_eq!((a.busy, a.steal, a.total), (160, 30, 1000));
-        let b = CpuTimes::parse("cpu  200 0 100 1500 10 10 10 70 0 0").expect("parses");
+        let b = CpuTimes::parse("cpu  200 0 100 1600 10 10 10 70 0 0").expect("parses");
         let c = a.cores_until(&b, 2);
-        // 1,000 ticks in all: 170 busy (0.34 of 2 cores), 40 stolen.
-        assert!((c.busy - 0.34).abs() < 1e-9 && (c.steal - 0.08).abs() < 1e-9, "{c:?}");
+        // 1,000 ticks in all: 160 busy (0.32 of 2 cores), 40 stolen.
+        assert!((c.busy - 0.32).abs() < 1e-9 && (c.steal - 0.08).abs() < 1e-9, "{c:?}");
         assert_eq!(CpuTimes::parse("cpu0 1 2 3 4"), None);
         assert!(CpuTimes::sample().is_some_and(|t| t.total > 0));
     }

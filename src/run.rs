@@ -112,6 +112,9 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
         progress.interval(t.now, t.timeline, plan);
         if endpoint.is_some() {
             live.interval(t.now, t.totals, t.last, t.timeline, t.services);
+            if let Some(h) = t.host {
+                live.host(h);
+            }
         }
         // Best effort: the run's own numbers do not depend on these files.
         let _ = timeline_log.append(t.timeline);

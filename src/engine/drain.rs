@@ -51,7 +51,8 @@ impl Workloads {
         while self.workers[w].join_next().await.is_some() {}
         let (stage, _) = main_stage(kind);
         let mut n = 0;
-        for hand in &self.hands[w] {
+        let hands = self.pools[w].as_ref().map(|p| p.hands()).unwrap_or_default();
+        for hand in &hands {
             if let Some(intended) = hand.intended() {
                 self.reg
                     .with(w, intended, |h| h.censor(stage, now.saturating_sub(intended)));
@@ -84,6 +85,36 @@ impl Workloads {
             if cut_short {
                 self.stop_open(w, stop_at, clock.now(), &mut dropped, kind);
             }
+            // An open workload's dispatcher starts its workers: once it is done, they
+            // are all there to wait for.
+            if let (Some(pool), Some(mut dispatcher)) = (self.pools[w].clone(), self.dispatchers[w].take()) {
+                loop {
+                    let asked = interrupted.is_none();
+                    tokio::select! {
+                        _ = &mut dispatcher => break,
+                        _ = sleep_until(clock, deadline) => {
+                            // Ends the schedule and closes the channel: it returns at once.
+                            self.stop_open(w, stop_at, clock.now(), &mut dropped, kind);
+                            let _ = (&mut dispatcher).await;
+                            break;
+                        }
+                        why = stop.requested(), if asked => {
+                            *interrupted = Some(why);
+                            self.stop_open(w, clock.now(), clock.now(), &mut dropped, kind);
+                        }
+                    }
+                }
+                if let Some(stats) = &self.dispatch[w] {
+                    let (stage, _) = main_stage(kind);
+                    if let Some(intended) = stats.unsent.swap(0, Ordering::AcqRel).checked_sub(1) {
+                        let now = clock.now();
+                        self.reg
+                            .with(w, intended, |h| h.censor(stage, now.saturating_sub(intended)));
+                        dropped[w] += 1;
+                    }
+                }
+                self.workers[w] = pool.take_workers();
+            }
             loop {
                 let asked = interrupted.is_none();
                 tokio::select! {
@@ -101,7 +132,7 @@ impl Workloads {
                 }
             }
         }
-        for d in &self.dispatchers {
+        for d in self.dispatchers.iter().flatten() {
             d.abort();
         }
         Leftovers { dropped, abandoned }

@@ -1,6 +1,6 @@
 //! Starting the load: per workload, the shared state its operations use, and either a
-//! schedule with its dispatcher and `max_in_flight` open-loop workers, or `concurrency`
-//! closed-loop workers.
+//! schedule with its dispatcher and a pool of up to `max_in_flight` open-loop workers
+//! (started on demand), or `concurrency` closed-loop workers.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use super::inbox::Inboxes;
 use super::ops::{Operation, Shared};
 use super::schedule::{Claim, Schedule};
-use super::workers::{self, DispatchStats, InHand};
+use super::workers::{self, DispatchStats, Pool};
 use crate::backend::{Ctx, EventLog, Target};
 use crate::clock::Clock;
 use crate::datagen::Generator;
@@ -39,11 +39,11 @@ pub(super) struct Workloads {
     /// Open workloads: claims released by the dispatcher but not yet taken by a worker.
     pub released: Vec<Option<async_channel::Receiver<Claim>>>,
     pub workers: Vec<JoinSet<()>>,
-    pub dispatchers: Vec<tokio::task::JoinHandle<()>>,
+    pub dispatchers: Vec<Option<tokio::task::JoinHandle<()>>>,
     /// Closed workloads stop taking new operations once this is set.
     pub closed_stop: Arc<AtomicBool>,
-    /// Open workloads: what each worker holds, for censoring at the deadline.
-    pub hands: Vec<Vec<Arc<InHand>>>,
+    /// Open workloads: their workers, started on demand by the dispatcher.
+    pub pools: Vec<Option<Arc<Pool>>>,
     /// Open workloads: what the dispatcher saw.
     pub dispatch: Vec<Option<Arc<DispatchStats>>>,
     pub reg: Arc<Registry>,
@@ -58,7 +58,7 @@ pub(super) fn launch(c: &Common<'_>) -> Workloads {
         workers: Vec::new(),
         dispatchers: Vec::new(),
         closed_stop: Arc::new(AtomicBool::new(false)),
-        hands: Vec::new(),
+        pools: Vec::new(),
         dispatch: Vec::new(),
         reg: c.reg.clone(),
     };
@@ -79,21 +79,30 @@ pub(super) fn launch(c: &Common<'_>) -> Workloads {
                     plan.shard,
                 ));
                 let (tx, rx) = async_channel::bounded(*max_in_flight);
-                let mut hands = Vec::with_capacity(*max_in_flight);
-                for i in 0..*max_in_flight {
-                    let op = Operation::new(shared.clone(), Ctx::new(c.clock, seed(i)));
-                    let hand = Arc::new(InHand::default());
-                    hands.push(hand.clone());
-                    set.spawn(workers::open_loop(op, rx.clone(), c.reg.clone(), w, wp.kind, hand));
-                }
+                let (worker_rx, reg, clock, kind, base) = (rx.clone(), c.reg.clone(), c.clock, wp.kind, plan.seed);
+                let shared = shared.clone();
+                let pool = Pool::new(*max_in_flight, move |i, hand, idle| {
+                    let seed = base ^ ((w as u64) << 48) ^ (i as u64);
+                    let op = Operation::new(shared.clone(), Ctx::new(clock, seed));
+                    Box::pin(workers::open_loop(
+                        op,
+                        worker_rx.clone(),
+                        reg.clone(),
+                        w,
+                        kind,
+                        hand,
+                        idle,
+                    ))
+                });
                 let stats = Arc::new(DispatchStats::default());
-                out.dispatchers.push(tokio::spawn(workers::dispatch(
+                out.dispatchers.push(Some(tokio::spawn(workers::dispatch(
                     schedule.clone(),
                     tx,
                     c.clock,
                     stats.clone(),
-                )));
-                out.hands.push(hands);
+                    pool.clone(),
+                ))));
+                out.pools.push(Some(pool));
                 out.dispatch.push(Some(stats));
                 out.released.push(Some(rx));
                 out.schedules.push(Some(schedule));
@@ -114,7 +123,8 @@ pub(super) fn launch(c: &Common<'_>) -> Workloads {
                 }
                 out.released.push(None);
                 out.schedules.push(None);
-                out.hands.push(Vec::new());
+                out.pools.push(None);
+                out.dispatchers.push(None);
                 out.dispatch.push(None);
             }
         }

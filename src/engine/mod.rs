@@ -64,6 +64,8 @@ pub struct Measured {
     /// Per open workload: releases that found all `max_in_flight` workers busy (the
     /// target held every slot: evidence for the health verdict).
     pub waited_for_worker: Vec<u64>,
+    /// Per open workload: how many workers its pool started (at most `max_in_flight`).
+    pub workers_started: Vec<u64>,
     pub persistence: Option<ServiceStats>,
     pub query_service: Option<ServiceStats>,
     pub strays: Strays,
@@ -97,6 +99,8 @@ pub struct Tick<'a> {
     pub last: &'a [Hists],
     /// The embedded services' counters so far.
     pub services: &'a [(ServiceKind, ServiceStats)],
+    /// The platform's interval just closed (hiccup meter, host CPU).
+    pub host: Option<&'a crate::stats::platform::HostPoint>,
 }
 
 /// What a [`Tick`] is made of besides the collector.
@@ -116,6 +120,7 @@ impl TickSources<'_> {
             totals: &collector.totals,
             last: collector.last_interval(),
             services: &services,
+            host: collector.platform.timeline.last(),
         });
     }
 }
@@ -312,6 +317,11 @@ pub async fn run(
                 d.as_ref()
                     .map_or(0, |d| d.waited_for_worker.load(std::sync::atomic::Ordering::Relaxed))
             })
+            .collect(),
+        workers_started: workloads
+            .pools
+            .iter()
+            .map(|p| p.as_ref().map_or(0, |p| p.started() as u64))
             .collect(),
         persistence: runs(crate::service::ServiceKind::Persistence).then(|| counters.persistence.snapshot()),
         query_service: runs(crate::service::ServiceKind::Query).then(|| counters.query.snapshot()),

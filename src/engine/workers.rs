@@ -3,7 +3,7 @@
 //! the intended start. Only the dispatcher waits, so the thread sleeps at most once per
 //! idle gap, not once per operation. Closed model: workers run back to back.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::ops::{record, Operation};
@@ -19,31 +19,137 @@ pub struct DispatchStats {
     /// Releases that found an earlier claim still waiting for a worker (or the queue
     /// full): every worker was busy, evidence for the health verdict.
     pub waited_for_worker: AtomicU64,
+    /// The intended start (+1; 0 for none) of a claim the dispatcher held when the
+    /// channel closed under it: the drain counts it as dropped, so it too has an outcome.
+    pub unsent: AtomicU64,
+}
+
+/// An open workload's workers, started on demand (k6's pre-allocated / maximum VUs):
+/// the dispatcher starts one whenever a release finds none idle, up to `max_in_flight`.
+/// Starting all `max_in_flight` at the origin would hold the runtime for their first
+/// polls (100,000 workers: over a second), and that burst would then queue at the target
+/// and read as its latency; on demand, the pool is as large as the target's concurrency
+/// asks and the first interval looks like the tenth.
+pub struct Pool {
+    /// Workers that finished an operation and wait for the next: one token each, taken
+    /// by the release that will reach it.
+    idle: Arc<Idle>,
+    max: usize,
+    inner: std::sync::Mutex<PoolInner>,
+    start: Box<StartWorker>,
+}
+
+type WorkerFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+/// Makes worker `i`'s loop, given its hand and the pool's idle count.
+type StartWorker = dyn Fn(usize, Arc<InHand>, Arc<Idle>) -> WorkerFuture + Send + Sync;
+
+#[derive(Default)]
+struct PoolInner {
+    set: tokio::task::JoinSet<()>,
+    hands: Vec<Arc<InHand>>,
+}
+
+/// The pool's count of idle workers, on a cache line of its own (it is touched once
+/// per operation by a worker and once by the dispatcher).
+#[repr(align(64))]
+#[derive(Debug, Default)]
+pub struct Idle(AtomicUsize);
+
+impl Idle {
+    /// A worker is idle again.
+    fn back(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+impl Pool {
+    /// A pool of at most `max` workers; `start(i, hand)` makes worker `i`'s loop.
+    pub fn new(
+        max: usize,
+        start: impl Fn(usize, Arc<InHand>, Arc<Idle>) -> WorkerFuture + Send + Sync + 'static,
+    ) -> Arc<Pool> {
+        Arc::new(Pool {
+            idle: Arc::default(),
+            max,
+            inner: std::sync::Mutex::new(PoolInner::default()),
+            start: Box::new(start),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes an idle worker's token, if there is one.
+    fn take_idle(&self) -> bool {
+        self.idle
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    /// Starts one more worker; false when the pool is at `max_in_flight`.
+    fn grow(&self) -> bool {
+        let mut inner = self.lock();
+        let i = inner.hands.len();
+        if i >= self.max {
+            return false;
+        }
+        let hand = Arc::new(InHand::default());
+        inner.hands.push(hand.clone());
+        inner.set.spawn((self.start)(i, hand, self.idle.clone()));
+        true
+    }
+
+    /// Workers started so far.
+    pub fn started(&self) -> usize {
+        self.lock().hands.len()
+    }
+
+    /// What each worker holds, for censoring at the deadline.
+    pub fn hands(&self) -> Vec<Arc<InHand>> {
+        self.lock().hands.clone()
+    }
+
+    /// The workers, once the dispatcher is done starting them.
+    pub fn take_workers(&self) -> tokio::task::JoinSet<()> {
+        std::mem::take(&mut self.lock().set)
+    }
 }
 
 /// Releases claims at their intended start times, until the schedule ends or stops.
-/// When every worker is busy the channel fills and releases wait: those operations
+/// Each release goes to an idle worker, or to one started for it; when all
+/// `max_in_flight` are busy the channel fills and releases wait: those operations
 /// start late and their latency still counts from the intended start.
 pub async fn dispatch(
     schedule: Arc<Schedule>,
     tx: async_channel::Sender<Claim>,
     clock: Clock,
     stats: Arc<DispatchStats>,
+    pool: Arc<Pool>,
 ) {
     let mut pacer = Pacer::new();
+    let mut full = false;
     while let Some(claim) = schedule.claim() {
         pacer.sleep_until(&clock, claim.intended).await;
-        if !tx.is_empty() {
-            stats.waited_for_worker.fetch_add(1, Ordering::Relaxed);
+        if !pool.take_idle() && (full || !pool.grow()) {
+            full = true;
+            if !tx.is_empty() {
+                stats.waited_for_worker.fetch_add(1, Ordering::Relaxed);
+            }
         }
         match tx.try_send(claim) {
             Ok(()) => {}
             Err(async_channel::TrySendError::Full(claim)) => {
-                if tx.send(claim).await.is_err() {
+                if let Err(e) = tx.send(claim).await {
+                    stats.unsent.store(e.0.intended + 1, Ordering::Release);
                     return;
                 }
             }
-            Err(async_channel::TrySendError::Closed(_)) => return,
+            Err(async_channel::TrySendError::Closed(claim)) => {
+                stats.unsent.store(claim.intended + 1, Ordering::Release);
+                return;
+            }
         }
     }
 }
@@ -62,7 +168,9 @@ impl InHand {
     }
 }
 
-/// Runs released operations until the dispatcher is done and the channel is empty.
+/// Runs released operations until the dispatcher is done and the channel is empty. A
+/// worker is started for a release, so its first wait needs no token; after each
+/// operation it hands the pool one (it is idle again).
 pub async fn open_loop(
     mut op: Operation,
     rx: async_channel::Receiver<Claim>,
@@ -70,9 +178,16 @@ pub async fn open_loop(
     workload: usize,
     kind: WorkloadKind,
     hand: Arc<InHand>,
+    idle: Arc<Idle>,
 ) {
     let clock = op.ctx.clock;
-    while let Ok(claim) = rx.recv().await {
+    let mut first = true;
+    loop {
+        if !first {
+            idle.back();
+        }
+        first = false;
+        let Ok(claim) = rx.recv().await else { break };
         hand.0.store(claim.intended + 1, Ordering::Release);
         let started = clock.now();
         let result = op.run(claim.index, claim.intended).await;

@@ -108,6 +108,8 @@ struct Snapshot {
     finished: bool,
     workloads: Vec<WorkloadNow>,
     services: Vec<(ServiceKind, ServiceStats)>,
+    /// The platform's last interval: the hiccup meter and the host's CPU.
+    host: Option<crate::stats::platform::HostPoint>,
 }
 
 /// The live state of one run, shared by the run (which updates it once per interval)
@@ -180,6 +182,11 @@ impl Live {
                 now.outstanding = (now.due - now.done as f64).max(0.0);
             }
         }
+    }
+
+    /// The platform's interval just closed (the hiccup meter, the host's CPU).
+    pub fn host(&self, p: &crate::stats::platform::HostPoint) {
+        self.lock().host = Some(p.clone());
     }
 
     /// The run's end: the final totals (censored operations included) and each
@@ -383,18 +390,59 @@ impl Collector for Exporter {
             None,
             &per(&|w| if w.warmup { 1.0 } else { 0.0 }),
         )?;
+        if let Some(h) = &s.host {
+            let q = |v: u64| v as f64 / 1e9;
+            let rows: Vec<(Labels, f64)> = [
+                ("0.5", h.hiccup_p50_ns),
+                ("0.99", h.hiccup_p99_ns),
+                ("1", h.hiccup_max_ns),
+            ]
+            .into_iter()
+            .map(|(k, v)| (vec![("quantile", k.to_string())], q(v)))
+            .collect();
+            gauge(
+                &mut enc,
+                "host_hiccup",
+                "The last interval's platform floor: how late a thread that only sleeps to 1 ms deadlines woke (stage host.hiccup; quantile 1 is the max).",
+                Some(&Unit::Seconds),
+                &rows,
+            )?;
+            let c = &h.cores;
+            let rows: Vec<(Labels, f64)> = [
+                ("busy", c.busy),
+                ("steal", c.steal),
+                ("eventbench", c.ours),
+                ("others", c.others),
+            ]
+            .into_iter()
+            .map(|(k, v)| (vec![("use", k.to_string())], v))
+            .collect();
+            gauge(
+                &mut enc,
+                "host_cpu_cores",
+                "The whole machine's CPU in the last interval, in cores: busy (everything), steal, eventbench, others.",
+                None,
+                &rows,
+            )?;
+        }
         let health: Vec<(Labels, f64)> = s
             .workloads
             .iter()
             .flat_map(|w| {
-                ["running", "healthy", "generator-limited", "target-saturated"]
-                    .into_iter()
-                    .map(move |h| {
-                        (
-                            vec![("workload", w.name.clone()), ("state", h.to_string())],
-                            if w.health == h { 1.0 } else { 0.0 },
-                        )
-                    })
+                [
+                    "running",
+                    "healthy",
+                    "generator-limited",
+                    "target-saturated",
+                    "host-limited",
+                ]
+                .into_iter()
+                .map(move |h| {
+                    (
+                        vec![("workload", w.name.clone()), ("state", h.to_string())],
+                        if w.health == h { 1.0 } else { 0.0 },
+                    )
+                })
             })
             .collect();
         gauge(

@@ -189,6 +189,7 @@ pub fn rebuild(dir: &RunDir) -> Result<Summary, RunDirError> {
         abandoned: vec![0; n],
         unanswered: vec![0; n],
         waited_for_worker: vec![0; n],
+        workers_started: vec![0; n],
         persistence: None,
         query_service: None,
         strays: Strays::default(),

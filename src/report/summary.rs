@@ -221,6 +221,10 @@ pub struct WorkloadSummary {
     pub dropped: u64,
     pub abandoned: u64,
     pub unanswered: u64,
+    /// Open model: workers the pool started on demand (at most `max_in_flight`): the
+    /// run's peak concurrency.
+    #[serde(default)]
+    pub workers: u64,
     /// Operations with no outcome of their own (dropped, abandoned at the drain
     /// deadline, queries that got no answer): in their stage at a lower bound.
     #[serde(default)]
@@ -366,6 +370,7 @@ impl Summary {
                     dropped: m.dropped[w],
                     abandoned: m.abandoned[w],
                     unanswered: m.unanswered[w],
+                    workers: m.workers_started.get(w).copied().unwrap_or(0),
                     censored: c.censored,
                     offered_rate,
                     rejected_replies: c.rejected_replies,

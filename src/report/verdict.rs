@@ -182,7 +182,7 @@ pub(super) fn health(wp: &crate::plan::WorkloadPlan, e: &Evidence) -> (Health, S
     );
     let late = format!("{:.1}% of operations started over 10 ms late", 100.0 * e.late_share);
     // A stall is told, not judged: when, how long, and whether the host stalled too.
-    let stalled = if lag_kept || e.stalls.is_empty() {
+    let stalled = if e.stalls.is_empty() {
         String::new()
     } else {
         let longest = e
