@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! layer 8 face:        cli
-//! layer 7 tools:       capacity compare merge reaudit
+//! layer 7 tools:       capacity compare history merge reaudit
 //! layer 6 one run:     run
 //! layer 5 record:      report
 //! layer 4 a run:       engine audit
@@ -28,6 +28,7 @@ pub mod clock;
 pub mod compare;
 pub mod datagen;
 pub mod engine;
+pub mod history;
 pub mod host;
 pub mod merge;
 pub mod model;

@@ -1,14 +1,17 @@
-//! `eventbench compare` on this noisy 2-core machine: two runs of the same build are
-//! never "slower" or "faster" (at a 10% floor, so a busy core cannot flake the suite;
-//! scripts/compare-power measures the default's false-positive rate); a store 20%
-//! slower is "slower" and fails `--fail-on-regression`, unless a `--limit` allows that
-//! much with confidence; several runs per side; a vanished stage is a row.
+//! `eventbench compare` on this noisy 2-core machine judges a change against how much
+//! runs of one build differ, never against a run's own intervals alone:
+//! - one run per side, no history: nothing is called from noise (A/A never fails the
+//!   gate; +20% is "inconclusive"), but a 3x slower store still is `slower`;
+//! - several runs per side (`run --repeat`) or a history (`--history`): a store 20%
+//!   slower is `slower` and fails `--fail-on-regression`, unless a `--limit` allows it;
+//! - the shipped CI scenario, A/A with one run per side, never fails the gate;
+//! - a vanished stage is a row; bad input exits 2.
 
 mod common;
 
 const SCENARIO: &str = r#"
 name = "cmp"
-duration = "10s"
+duration = "6s"
 warmup = "1s"
 
 [target]
@@ -28,38 +31,83 @@ fn run(dir: &std::path::Path, name: &str, sets: &[&str]) -> String {
     out.to_str().expect("utf8").to_string()
 }
 
+fn json(out: &str) -> serde_json::Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+fn row<'a>(c: &'a serde_json::Value, stage: &str, stat: &str) -> &'a serde_json::Value {
+    c["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["stage"] == stage && r["stat"] == stat)
+        .unwrap_or_else(|| panic!("no {stage}.{stat} row: {c}"))
+}
+
 #[test]
 fn same_build_is_no_change_and_a_slower_store_is_a_regression() {
     let dir = tempfile::tempdir().expect("tmp");
-    let a = run(dir.path(), "a", &[]);
+    // Three runs of the baseline in one directory: one side.
+    let base = dir.path().join("repeats");
+    let scenario = dir.path().join("base.toml");
+    std::fs::write(&scenario, SCENARIO).expect("write scenario");
+    let (code, out, err) = common::eventbench(&[
+        "run",
+        scenario.to_str().expect("utf8"),
+        "--quiet",
+        "--repeat",
+        "3",
+        "--out",
+        base.to_str().expect("utf8"),
+        "--history",
+        dir.path().join("history").to_str().expect("utf8"),
+        "--label",
+        "main",
+    ]);
+    assert_eq!(code, Some(0), "{out} {err}");
+    assert!(base.join("run-3/summary.json").exists(), "{out}");
+    let base = base.to_str().expect("utf8").to_string();
+    let history = dir.path().join("history");
+    let history = history.to_str().expect("utf8");
+    let a = format!("{base}/run-1");
     let b = run(dir.path(), "b", &[]);
     let slow = run(
         dir.path(),
         "slow",
         &[r#"target.memory_store.service_time={dist="lognormal",median="1.2ms",p99="3.6ms"}"#],
     );
-
-    let (code, out, err) = common::eventbench(&["compare", &a, &b, "--fail-on-regression", "--noise", "10%"]);
-    assert_eq!(code, Some(0), "{out} {err}");
-    assert!(
-        out.contains("verdict: no change (0 regressions") || out.contains("verdict: inconclusive (0 regressions"),
-        "{out}"
+    let slow3 = run(
+        dir.path(),
+        "slow3",
+        &[r#"target.memory_store.service_time={dist="lognormal",median="3ms",p99="9ms"}"#],
     );
 
+    // One run per side: the noise is unknown, nothing is called.
+    let (code, out, err) = common::eventbench(&["compare", &a, &b, "--fail-on-regression"]);
+    assert_eq!(code, Some(0), "{out} {err}");
+    assert!(out.contains("(0 regressions"), "{out}");
+    assert!(out.contains("between-run noise unknown"), "{out}");
     let (code, out, _) = common::eventbench(&["compare", &a, &slow, "--fail-on-regression", "--format", "json"]);
+    assert_eq!(code, Some(0), "+20% with unknown noise is not a regression: {out}");
+    let c = json(&out);
+    assert_eq!(row(&c, "persist", "p50")["verdict"], "inconclusive", "{out}");
+    // ... but a 3x slower store is beyond any plausible noise.
+    let (code, out, _) = common::eventbench(&["compare", &a, &slow3, "--fail-on-regression", "--format", "json"]);
+    assert_eq!(code, Some(6), "{out}");
+    assert_eq!(row(&json(&out), "persist", "p50")["verdict"], "slower", "{out}");
+
+    // Three runs a side: their spread is the noise; +20% is slower and fails the gate.
+    let (code, out, _) = common::eventbench(&["compare", &base, &slow, "--fail-on-regression", "--format", "json"]);
     assert_eq!(code, Some(6), "a regression exits 6: {out}");
-    let c: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let c = json(&out);
+    assert_eq!(c["baselines"].as_array().map(Vec::len), Some(3), "{out}");
     assert_eq!(c["verdict"], "slower");
-    assert!(c["regressions"].as_u64().unwrap_or(0) >= 2, "{out}");
-    let p50 = c["rows"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .find(|r| r["stage"] == "persist" && r["stat"] == "p50")
-        .expect("persist p50")
-        .clone();
-    assert_eq!(p50["verdict"], "slower", "{p50}");
-    assert_eq!(p50["gate"], "regression", "{p50}");
+    let p50 = row(&c, "persist", "p50");
+    assert_eq!(
+        (&p50["verdict"], &p50["gate"], &p50["gated"]),
+        (&"slower".into(), &"regression".into(), &true.into()),
+        "{p50}"
+    );
     let change = p50["change"].as_f64().unwrap_or(0.0);
     assert!((0.12..0.30).contains(&change), "about +20%: {change}");
     let (lo, hi) = (
@@ -67,18 +115,36 @@ fn same_build_is_no_change_and_a_slower_store_is_a_regression() {
         p50["ci"][1].as_f64().unwrap_or(-9.0),
     );
     assert!(lo > 0.0 && lo <= change && change <= hi, "{p50}");
-    // Errors are a row too (an open workload has no throughput row: its ok/s is
-    // the schedule's): no errors either side.
-    let rows = c["rows"].as_array().expect("rows");
-    let errors = rows.iter().find(|r| r["stage"] == "errors").expect("errors row");
+    assert!(p50["noise_dof"].as_u64() == Some(2), "three baseline runs: {p50}");
+    // Errors are a row too (an open workload has no throughput row: its ok/s is the
+    // schedule's): no errors either side.
+    let errors = row(&c, "errors", "share");
     assert!(
         errors["verdict"] != "slower" && errors["verdict"] != "faster",
         "{errors}"
     );
-    assert!(!rows.iter().any(|r| r["stage"] == "throughput"), "open workload: {out}");
+    assert!(
+        !c["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .any(|r| r["stage"] == "throughput"),
+        "open workload: {out}"
+    );
+    // A row outside the gate is judged but fails nothing.
+    assert_eq!(row(&c, "persist.service", "p50")["gated"], false, "{out}");
 
-    // Several runs per side, both spellings; the spread between a and b is in the interval.
-    // After `--` every word is a candidate, so flags go first there.
+    // The history as the baseline and the noise model: the same build passes, +20% fails.
+    let (code, out, err) = common::eventbench(&["compare", "--history", history, &b, "--fail-on-regression"]);
+    assert_eq!(code, Some(0), "{out} {err}");
+    assert!(
+        out.contains("noise: between-run spread of the sides' own runs (3 and 1)"),
+        "{out}"
+    );
+    let (code, out, _) = common::eventbench(&["compare", "--history", history, &slow, "--fail-on-regression"]);
+    assert_eq!(code, Some(6), "{out}");
+
+    // Both spellings of several runs per side.
     let spellings: [Vec<&str>; 2] = [
         vec!["compare", "--format", "json", &a, &b, "--", &slow],
         vec![
@@ -96,9 +162,7 @@ fn same_build_is_no_change_and_a_slower_store_is_a_regression() {
     for args in spellings {
         let (code, out, err) = common::eventbench(&args);
         assert_eq!(code, Some(0), "{out} {err}");
-        let c: serde_json::Value = serde_json::from_str(&out).expect("json");
-        assert_eq!(c["baselines"].as_array().map(Vec::len), Some(2), "{out}");
-        assert_eq!(c["verdict"], "slower", "{out}");
+        assert_eq!(json(&out)["baselines"].as_array().map(Vec::len), Some(2), "{out}");
     }
 
     // A stage the candidate lost is a row that a strict gate fails on.
@@ -113,14 +177,14 @@ fn same_build_is_no_change_and_a_slower_store_is_a_regression() {
     std::fs::write(lost.join("summary.json"), j.to_string()).expect("write");
     let lost = lost.join("summary.json");
     let lost = lost.to_str().expect("utf8");
-    let (code, out, _) = common::eventbench(&["compare", &a, lost, "--noise", "50%", "--fail-on-inconclusive"]);
+    let (code, out, _) = common::eventbench(&["compare", &base, lost, "--noise", "50%", "--fail-on-inconclusive"]);
     assert_eq!(code, Some(6), "a regression exits 6: {out}");
     assert!(out.contains("only in the baseline"), "{out}");
 
     // Limits that allow the slowdown turn the regressions off; Markdown for CI.
     let (code, out, _) = common::eventbench(&[
         "compare",
-        &a,
+        &base,
         &slow,
         "--fail-on-regression",
         "--noise",
@@ -157,4 +221,39 @@ fn same_build_is_no_change_and_a_slower_store_is_a_regression() {
     let (code, _, err) = common::eventbench(&["compare", &a]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("BASELINE CANDIDATE"), "{err}");
+    let (code, _, err) = common::eventbench(&["compare", "--history", "/nonexistent/history", &b]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no healthy run"), "{err}");
+}
+
+/// The shipped CI scenario as the README's jobs first run it: one baseline run, one
+/// candidate, no history yet. Runs of one build must never fail the gate, whatever
+/// their spread; a store three times slower must.
+#[test]
+fn the_shipped_ci_scenario_a_a_never_fails_the_gate_and_a_3x_store_does() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let text = common::read(&common::root().join("scenarios/ci-regression.toml"));
+    let go = |name: &str, sets: &[&str]| {
+        let (code, out, err, path) = common::run_scenario(dir.path(), name, &text, sets);
+        assert_eq!(code, Some(0), "{out} {err}");
+        path.to_str().expect("utf8").to_string()
+    };
+    let (a, b) = (go("a", &[]), go("b", &["seed=8"]));
+    let slow = go(
+        "slow",
+        &[r#"target.memory_store.service_time={dist="lognormal",median="600us",p99="3ms"}"#],
+    );
+    let (code, out, err) = common::eventbench(&["compare", &a, &b, "--fail-on-regression", "--format", "json"]);
+    assert_eq!(code, Some(0), "A/A failed the gate: {out} {err}");
+    let c = json(&out);
+    let called: Vec<_> = c["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["verdict"] == "slower" || r["verdict"] == "faster")
+        .collect();
+    assert!(called.is_empty(), "A/A rows called: {called:?}");
+    let (code, out, _) = common::eventbench(&["compare", &a, &slow, "--fail-on-regression", "--format", "json"]);
+    assert_eq!(code, Some(6), "a 3x store passed: {out}");
+    assert_eq!(row(&json(&out), "e2e.persisted", "p50")["verdict"], "slower", "{out}");
 }

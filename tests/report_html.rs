@@ -4,26 +4,6 @@
 
 mod common;
 
-use std::process::Command;
-
-fn chromium(args: &[&str], profile: &std::path::Path) -> std::process::Output {
-    Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .output()
-        .expect("chromium runs (scripts/setup installs Debian's chromium)")
-}
-
 #[test]
 fn quickstart_report_renders_in_chromium_with_data_in_every_chart() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -51,7 +31,7 @@ fn quickstart_report_renders_in_chromium_with_data_in_every_chart() {
         "self-contained"
     );
     let url = format!("file://{}", html.display());
-    let dom = chromium(&["--dump-dom", &url], &dir.path().join("profile"));
+    let dom = common::chromium(&["--dump-dom", &url], &dir.path().join("profile"));
     let dom = String::from_utf8_lossy(&dom.stdout);
     let attr = |name: &str| -> u64 {
         let key = format!("{name}=\"");
@@ -60,9 +40,14 @@ fn quickstart_report_renders_in_chromium_with_data_in_every_chart() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    // Two workloads x (latency, spectrum, rate, errors).
-    assert_eq!(attr("data-charts"), 8, "{}", &dom[..dom.len().min(400)]);
-    assert_eq!(attr("data-charts-with-data"), 8);
+    // Two workloads x (latency, spectrum, rate, schedule lag beside the platform
+    // floor, errors).
+    assert_eq!(attr("data-charts"), 10, "{}", &dom[..dom.len().min(400)]);
+    assert_eq!(attr("data-charts-with-data"), 10);
+    assert!(
+        dom.contains("platform floor") && dom.contains("hiccup p99") && dom.contains("lag p99"),
+        "the hiccup meter is drawn beside the schedule lag"
+    );
     assert!(attr("data-points") > 100, "points {}", attr("data-points"));
     assert!(dom.contains("percentile spectrum") && dom.contains("e2e.persisted"));
 
@@ -73,7 +58,7 @@ fn quickstart_report_renders_in_chromium_with_data_in_every_chart() {
     assert_eq!(common::read(&html), page);
 
     let shot = common::root().join("target/report-quickstart.png");
-    let res = chromium(
+    let res = common::chromium(
         &[
             "--window-size=1100,1500",
             &format!("--screenshot={}", shot.display()),

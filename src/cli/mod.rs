@@ -15,6 +15,7 @@
 //! order 130, 7, 8, 5, 3, 4, 9 wins (9 only when every unhealthy workload was host-limited).
 
 mod gen;
+mod history;
 mod runs;
 mod tools;
 
@@ -55,6 +56,8 @@ enum Command {
     Audit(tools::AuditArgs),
     /// Compare two runs (run directories or summary.json files) stage by stage.
     Compare(tools::CompareArgs),
+    /// A branch's run history: append runs, show their trend and change points.
+    History(history::HistoryArgs),
     /// Find the highest rate a workload sustains under SLOs (steady steps: a ladder, then bisection).
     Capacity(tools::CapacityArgs),
     /// Combine runs of one scenario (e.g. --shard parts) into one run directory.
@@ -168,6 +171,7 @@ pub fn main() -> i32 {
         Command::Merge(a) => tools::merge(a),
         Command::Compare(a) => tools::compare(a),
         Command::Report(a) => tools::report(a),
+        Command::History(a) => history::history(a),
         Command::Gen(a) => gen::gen(a),
     };
     if let Err(e) = &result {

@@ -39,6 +39,16 @@ pub struct RunArgs {
     /// final numbers (e.g. 30s for a 15 s scrape interval).
     #[arg(long, value_name = "DURATION")]
     metrics_linger: Option<humantime::Duration>,
+    /// Run the scenario N times, one after another, into OUT/run-1 .. OUT/run-N: one side
+    /// of a comparison whose between-run noise `compare` then measures.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    repeat: usize,
+    /// Append each run to the history in DIR (history.jsonl), e.g. on the main branch.
+    #[arg(long, value_name = "DIR")]
+    history: Option<PathBuf>,
+    /// The label of the runs in the history (default: the build's git commit).
+    #[arg(long, value_name = "LABEL", requires = "history")]
+    label: Option<String>,
 }
 
 /// `--start-at`: RFC 3339 or epoch seconds, as ns since the Unix epoch.
@@ -83,7 +93,7 @@ pub fn run(a: RunArgs) -> Result<Outcome, CliError> {
     if let Some(s) = &a.shard {
         plan.shard = crate::plan::Shard::parse(s).map_err(CliError::Input)?;
     }
-    let path = a.out.unwrap_or_else(|| {
+    let path = a.out.clone().unwrap_or_else(|| {
         RunDir::default_path(
             &plan.name,
             crate::clock::Clock::start().wall_origin_ns(),
@@ -91,7 +101,9 @@ pub fn run(a: RunArgs) -> Result<Outcome, CliError> {
             "",
         )
     });
-    let dir = RunDir::create(&path)?;
+    if a.repeat == 0 {
+        return Err(CliError::Input("--repeat 0: give at least 1".into()));
+    }
     let progress = if a.quiet {
         None
     } else if std::io::stderr().is_terminal() {
@@ -99,18 +111,40 @@ pub fn run(a: RunArgs) -> Result<Outcome, CliError> {
     } else {
         Some(Style::Lines)
     };
-    let opts = RunOptions {
-        progress,
-        record_only: false,
-    };
-    let summary = run_to_dir(&plan, &dir, opts).inspect_err(|_| {
-        // A run that never started (an unreachable or refusing target) leaves no
-        // empty run directory behind (remove_dir only takes an empty one).
-        let _ = std::fs::remove_dir(dir.path());
-    })?;
-    print!("{}", crate::report::text::render(&summary));
-    println!("report: {}", dir.path().display());
-    Ok(outcome(&summary))
+    let mut worst = Outcome::Ok;
+    for i in 1..=a.repeat {
+        let path = if a.repeat > 1 {
+            path.join(format!("run-{i}"))
+        } else {
+            path.clone()
+        };
+        let dir = RunDir::create(&path)?;
+        let opts = RunOptions {
+            progress,
+            record_only: false,
+        };
+        let summary = run_to_dir(&plan, &dir, opts).inspect_err(|_| {
+            // A run that never started (an unreachable or refusing target) leaves no
+            // empty run directory behind (remove_dir only takes an empty one).
+            let _ = std::fs::remove_dir(dir.path());
+        })?;
+        if a.repeat > 1 {
+            println!("== run {i} of {}", a.repeat);
+        }
+        print!("{}", crate::report::text::render(&summary));
+        println!("report: {}", dir.path().display());
+        if let Some(h) = &a.history {
+            let entry = crate::history::Entry::of(dir.path(), &summary, a.label.as_deref());
+            crate::history::History::append(h, &[entry]).map_err(|e| CliError::Runtime(e.to_string()))?;
+            println!("history: appended to {}", h.join(crate::history::FILE).display());
+        }
+        let o = outcome(&summary);
+        worst = worse(worst, o);
+        if o == Outcome::Interrupted {
+            break;
+        }
+    }
+    Ok(worst)
 }
 
 pub fn validate(a: ValidateArgs) -> Result<Outcome, CliError> {
@@ -138,4 +172,25 @@ pub fn serve(a: ServeArgs) -> Result<Outcome, CliError> {
         s.consumed, s.replied, s.malformed, s.failed
     );
     Ok(Outcome::Ok)
+}
+
+/// The outcome that decides the exit code when several runs ended differently, in
+/// the documented precedence (130, 7, 8, 5, 3, 4, 9).
+fn worse(a: Outcome, b: Outcome) -> Outcome {
+    let rank = |o: Outcome| match o {
+        Outcome::Interrupted => 0,
+        Outcome::Aborted => 1,
+        Outcome::Incomplete => 2,
+        Outcome::AuditFailed => 3,
+        Outcome::ThresholdsFailed => 4,
+        Outcome::Unhealthy => 5,
+        Outcome::HostLimited => 6,
+        Outcome::Regression => 7,
+        Outcome::Ok => 8,
+    };
+    if rank(b) < rank(a) {
+        b
+    } else {
+        a
+    }
 }

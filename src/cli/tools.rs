@@ -56,19 +56,46 @@ pub struct CompareArgs {
     /// Allowed change of one row, e.g. e2e.persisted.p99=20%, producers.produce.p50=5%, throughput.ok/s=5%.
     #[arg(long = "limit", value_name = "STAGE.STAT=PCT")]
     limits: Vec<String>,
+    /// A row the gate judges (repeatable: STAGE.STAT or WORKLOAD.STAGE.STAT); default:
+    /// each workload's headline stage (e2e.persisted, else e2e, else its main stage) at
+    /// p50 and p99, and its error share.
+    #[arg(long = "gate", value_name = "STAGE.STAT")]
+    gate: Vec<String>,
+    /// A run history (`run --history`, `history add`): its last runs of the candidate's
+    /// scenario are the noise model, and the baseline when no baseline run is given.
+    #[arg(long, value_name = "DIR")]
+    history: Option<PathBuf>,
+    /// Judge each candidate run alone too: a row is slower/faster, and the gate fails,
+    /// only when every candidate run on its own says so (give 2 with `run --repeat 2`).
+    #[arg(long)]
+    each_candidate: bool,
+    /// How many of the history's last healthy runs to use.
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    last: usize,
 }
 
 impl CompareArgs {
     /// The two sides: `A B`, `A... -- B...`, or `--baseline A... --candidate B...`.
     fn sides(&self) -> Result<(Vec<PathBuf>, Vec<PathBuf>), CliError> {
         let flags = !self.baselines.is_empty() || !self.candidates.is_empty();
+        // With a history, the candidates alone: the history is the baseline.
+        if self.history.is_some() && self.after.is_empty() && self.baselines.is_empty() {
+            let cand = if flags {
+                self.candidates.clone()
+            } else {
+                self.runs.clone()
+            };
+            if !cand.is_empty() && (!flags || self.runs.is_empty()) {
+                return Ok((Vec::new(), cand));
+            }
+        }
         let (base, cand) = match (flags, self.after.is_empty()) {
             (true, true) if self.runs.is_empty() => (self.baselines.clone(), self.candidates.clone()),
             (false, false) => (self.runs.clone(), self.after.clone()),
             (false, true) if self.runs.len() == 2 => (vec![self.runs[0].clone()], vec![self.runs[1].clone()]),
             _ => {
                 return Err(CliError::Input(
-                    "compare takes BASELINE CANDIDATE, BASELINE... -- CANDIDATE..., or --baseline RUN... --candidate RUN..."
+                    "compare takes BASELINE CANDIDATE, BASELINE... -- CANDIDATE..., --baseline RUN... --candidate RUN..., or --history DIR CANDIDATE..."
                         .into(),
                 ))
             }
@@ -188,16 +215,55 @@ pub fn compare(a: CompareArgs) -> Result<Outcome, CliError> {
         noise: percent(&a.noise).map_err(|e| CliError::Input(format!("--noise: {e}")))?,
         confidence: a.confidence / 100.0,
         limits,
+        gate: a.gate.clone(),
+        each_candidate: a.each_candidate,
     };
     let (base, cand) = a.sides()?;
-    let open = |paths: &[PathBuf]| {
-        paths
-            .iter()
-            .map(|p| crate::compare::Run::open(p))
-            .collect::<Result<Vec<_>, _>>()
+    let open = |paths: &[PathBuf]| -> Result<Vec<crate::compare::Run>, CliError> {
+        let mut runs = Vec::new();
+        for p in paths {
+            runs.extend(crate::compare::Run::open_all(p)?);
+        }
+        Ok(runs)
     };
     let (base, cand) = (open(&base)?, open(&cand)?);
-    let c = crate::compare::compare(&base, &cand, &opts);
+    let mut base_side = crate::compare::Side::of_runs("baseline", &base);
+    let cand_side = crate::compare::Side::of_runs("candidate", &cand);
+    let model = match &a.history {
+        None => None,
+        Some(dir) => {
+            let h = crate::history::History::open(dir).map_err(|e| {
+                if e.is_input() {
+                    CliError::Input(e.to_string())
+                } else {
+                    CliError::Runtime(e.to_string())
+                }
+            })?;
+            let scenario = cand_side.scenarios.iter().next().cloned().unwrap_or_default();
+            let last = h.last(&scenario, a.last.max(1));
+            if base.is_empty() {
+                if last.is_empty() {
+                    return Err(CliError::Input(format!(
+                        "{}: no healthy run of scenario {scenario:?} to compare with (the first runs on the main branch make one: run --history)",
+                        dir.join(crate::history::FILE).display()
+                    )));
+                }
+                base_side = crate::compare::Side {
+                    names: last.iter().map(|e| format!("{} ({})", e.run, e.label)).collect(),
+                    runs: last.iter().map(|e| e.values.clone()).collect(),
+                    scenarios: last.iter().map(|e| e.scenario.clone()).collect(),
+                    notes: Vec::new(),
+                };
+            }
+            Some(crate::compare::NoiseModel {
+                source: format!("the history {}", dir.display()),
+                runs: last.iter().map(|e| e.values.clone()).collect(),
+            })
+        }
+    };
+    // A history that is the baseline is already in the sides' spread: not twice.
+    let model = model.filter(|_| !base.is_empty());
+    let c = crate::compare::compare(&base_side, &cand_side, &opts, model.as_ref());
     match a.format {
         Format::Text => print!("{}", crate::compare::text(&c)),
         Format::Markdown => print!("{}", crate::compare::markdown(&c)),

@@ -1,36 +1,38 @@
 //! `eventbench compare BASE... -- CAND...`: per workload, stage and statistic, the
-//! change, its confidence interval and a verdict a CI gate can act on.
+//! change, its interval and a verdict a CI gate can act on.
 //!
-//! Each side is one or more runs of a build. The interval comes from a two-level
-//! bootstrap (runs, then blocks of intervals; see `bootstrap`), so with several runs a
-//! side's between-run spread is in it. What one run per side cannot show, how much runs
-//! of one build differ, is covered by the noise floor: a change must be both
-//! significant (its interval excludes 0) and bigger than the floor to count, and a row
-//! is `no change` only when the whole interval lies within the floor. Anything else is
-//! `inconclusive`, never a silent pass.
+//! Each run is one sample of every statistic (`report::values`), and a change is judged
+//! against how much runs of one build differ (`noise`): the spread of the sides' own runs
+//! (a side of two or more) and of a noise model (the last runs of a baseline history),
+//! in a t-interval held over the rows it judges (Bonferroni: the gated rows as one family,
+//! every row as another). A row is `slower`/`faster` only when that interval excludes 0
+//! and the change is beyond the floor (the smallest change that matters); `no change`
+//! when the whole interval lies within the floor; otherwise `inconclusive`. With one run
+//! per side and no history the noise is unknown: a row is `inconclusive` ("give N runs
+//! per side or a history"), never a regression, unless the change is far beyond any
+//! plausible noise ([`noise::GROSS_RATIO`] at p50/p90).
 //!
-//! A `--limit` is a gate on the change with its interval: the row fails when the whole
-//! interval lies beyond the limit, and is inconclusive when the interval straddles it.
+//! The gate judges the rows the user names (`--gate`, and every `--limit`), or by
+//! default each workload's headline stage (e2e.persisted, else e2e, else its main
+//! stage) at p50 and p99 and its error share. A `--limit` fails only when the whole
+//! interval lies beyond it.
 
-mod bootstrap;
+pub mod noise;
 mod render;
 mod run;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rand::rngs::SmallRng;
-use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-pub use bootstrap::STATS;
-use bootstrap::{interval, latency_stats, outcome_stats, point, replicates};
+pub use crate::report::values::STATS;
+use crate::report::values::{Key, RunValues};
 pub use render::{markdown, text};
 pub use run::Run;
 
 /// The noise floor's multiple per percentile: a tail percentile rests on few samples
 /// and moves more between runs, so it needs a bigger change to count.
 const TAIL_NOISE: [f64; 4] = [1.0, 1.0, 1.5, 2.0];
-const REPLICATES: usize = 1000;
 /// The smallest change of the failed share that counts: 0.1 percentage point.
 const ERROR_FLOOR: f64 = 0.001;
 
@@ -39,23 +41,72 @@ const ERROR_FLOOR: f64 = 0.001;
 pub struct Options {
     /// A change smaller than this fraction is not material (x1.5 at p99, x2 at p99.9).
     pub noise: f64,
-    /// Two-sided confidence of the bootstrap intervals.
+    /// Two-sided confidence of the intervals, family-wise over the gate.
     pub confidence: f64,
     /// Per `stage.stat` or `workload.stage.stat`: the change a gate allows.
     pub limits: BTreeMap<String, f64>,
+    /// The rows the gate judges (`stage.stat` or `workload.stage.stat`); empty: the
+    /// default gate.
+    pub gate: Vec<String>,
+    /// Judge each candidate run alone as well: a row is `slower`/`faster` (and a gate
+    /// fails) only when every candidate run, on its own, says so. A single run can be
+    /// an outlier far outside a Gaussian spread (seen here: an A/A run's p99 5 sd off);
+    /// a regression is in every run.
+    pub each_candidate: bool,
+}
+
+/// One side of a comparison: one or more runs, each as its values.
+#[derive(Debug, Clone, Default)]
+pub struct Side {
+    pub names: Vec<String>,
+    pub runs: Vec<RunValues>,
+    pub scenarios: BTreeSet<String>,
+    /// What a reader must know about the runs (an unhealthy run).
+    pub notes: Vec<String>,
+}
+
+impl Side {
+    /// Runs read from their directories.
+    pub fn of_runs(side: &str, runs: &[Run]) -> Side {
+        let mut s = Side::default();
+        for r in runs {
+            s.names.push(r.path.display().to_string());
+            s.runs.push(RunValues::of(&r.summary));
+            s.scenarios.insert(r.summary.scenario.name.clone());
+            for (w, ws) in &r.summary.workloads {
+                if ws.health != crate::report::summary::Health::Healthy {
+                    s.notes.push(format!(
+                        "{side} {} {w}: {} ({}): its latencies are those of an unhealthy run",
+                        r.path.display(),
+                        ws.health,
+                        ws.health_reason
+                    ));
+                }
+            }
+        }
+        s
+    }
+}
+
+/// Runs of the baseline's build kept elsewhere (a history): their spread is the noise.
+#[derive(Debug, Clone, Default)]
+pub struct NoiseModel {
+    /// Where it came from, for the report.
+    pub source: String,
+    pub runs: Vec<RunValues>,
 }
 
 /// What a row, or a whole comparison, concludes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Change {
-    /// Worse beyond the floor, with confidence (higher latency or error share, lower
-    /// throughput).
+    /// Worse beyond the floor and beyond the between-run noise (higher latency or
+    /// error share, lower throughput).
     Slower,
     Faster,
     /// Confidently within the floor.
     NoChange,
-    /// The interval straddles the floor, or one side has no data for the row.
+    /// The interval straddles the floor, the noise is unknown, or one side has no data.
     Inconclusive,
 }
 
@@ -77,7 +128,8 @@ pub enum Gate {
     Pass,
     /// Slower (beyond its limit, with confidence, where it has one).
     Regression,
-    /// Could be a regression: the interval reaches past the floor or limit.
+    /// Could be a regression: the interval reaches past the floor or limit, or the
+    /// noise is unknown.
     Inconclusive,
 }
 
@@ -100,15 +152,24 @@ pub struct Row {
     pub stage: String,
     pub stat: String,
     pub unit: Unit,
-    /// Pooled over the side's runs' measured intervals (None: not in this side).
+    /// The side's runs' geometric mean (an arithmetic one for shares); None: not in this side.
     pub baseline: Option<f64>,
     pub candidate: Option<f64>,
     pub change: Option<f64>,
-    /// Bootstrap confidence interval of the change.
+    /// Confidence interval of the change, from the between-run noise.
     pub ci: Option<(f64, f64)>,
+    /// Between-run standard deviation of one run's value (log for ratios), and the
+    /// degrees of freedom it rests on.
+    #[serde(default)]
+    pub noise_sd: Option<f64>,
+    #[serde(default)]
+    pub noise_dof: usize,
     /// The floor this row was judged against, in the change's terms (worse is +).
     pub floor: f64,
     pub limit: Option<f64>,
+    /// Part of the gate (else shown, and judged, but it fails nothing).
+    #[serde(default)]
+    pub gated: bool,
     pub verdict: Change,
     pub gate: Gate,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,8 +182,14 @@ pub struct Comparison {
     pub candidates: Vec<String>,
     pub noise: f64,
     pub confidence: f64,
+    /// Where the between-run noise came from.
+    #[serde(default)]
+    pub noise_source: String,
+    /// How the false-alarm rate over the rows is held.
+    #[serde(default)]
+    pub family: String,
     pub rows: Vec<Row>,
-    /// What a reader must know about the runs themselves (health, missing logs).
+    /// What a reader must know about the runs themselves (health, scenarios).
     pub notes: Vec<String>,
     /// `slower` if a row is, else `faster` if a row is, else `inconclusive` if a row
     /// is, else `no change`.
@@ -157,90 +224,264 @@ fn gate(verdict: Change, est: f64, ci: Option<(f64, f64)>, floor: f64, limit: Op
     }
 }
 
-/// One side's data for a row kind, in the orientation the change is stated.
-struct Sides<'a> {
-    base: &'a [f64],
-    cand: &'a [f64],
+/// A row to judge: its key, unit and floor.
+struct Planned {
+    key: Key,
+    unit: Unit,
+    floor: f64,
+    gated: bool,
+    limit: Option<f64>,
 }
 
-struct Judged {
-    change: f64,
-    ci: Option<(f64, f64)>,
-}
-
-/// The change and its interval: ratio (latency, throughput) or difference (share).
-fn change_of(unit: Unit, b: f64, c: f64, reps: Option<Sides>, confidence: f64) -> Judged {
-    let f = move |c: f64, b: f64| match unit {
-        Unit::Share => Some(c - b),
-        _ => (b > 0.0).then(|| c / b - 1.0),
-    };
-    Judged {
-        change: f(c, b).unwrap_or(0.0),
-        ci: reps.and_then(|s| interval(s.base, s.cand, confidence, f)),
+/// The value as judged: log for ratios, as it is for shares.
+fn transform(unit: Unit, v: f64) -> f64 {
+    match unit {
+        Unit::Share => v,
+        _ => v.max(1e-9).ln(),
     }
 }
 
-struct RowBuilder<'a> {
-    opts: &'a Options,
-    rows: Vec<Row>,
+fn untransform_mean(unit: Unit, m: f64) -> f64 {
+    match unit {
+        Unit::Share => m,
+        _ => m.exp(),
+    }
 }
 
-impl RowBuilder<'_> {
-    #[allow(clippy::too_many_arguments)]
-    fn push(
-        &mut self,
-        workload: &str,
-        stage: &str,
-        stat: &str,
-        unit: Unit,
-        b: f64,
-        c: f64,
-        reps: Option<Sides>,
-        floor: f64,
-    ) {
-        let j = change_of(unit, b, c, reps, self.opts.confidence);
-        // Worse is positive: lower throughput is worse.
-        let sign = if unit == Unit::OpsPerS { -1.0 } else { 1.0 };
-        let (est, ci) = (
-            sign * j.change,
-            j.ci.map(|(lo, hi)| if sign < 0.0 { (-hi, -lo) } else { (lo, hi) }),
-        );
-        let limit = self
-            .opts
+/// A difference in judged terms as a change: a ratio - 1, or a share difference.
+fn as_change(unit: Unit, d: f64) -> f64 {
+    match unit {
+        Unit::Share => d,
+        _ => d.exp() - 1.0,
+    }
+}
+
+/// Each workload's headline stage, as the runs report it.
+fn headline(runs: &[&RunValues], workload: &str) -> Option<String> {
+    runs.iter().find_map(|r| r.headline.get(workload).cloned())
+}
+
+fn matches(opt: &str, k: &Key) -> bool {
+    opt == format!("{}.{}", k.stage, k.stat) || opt == k.to_string()
+}
+
+/// Compares a baseline side with a candidate side, with the noise of `model` where
+/// there is one.
+pub fn compare(base: &Side, cand: &Side, opts: &Options, model: Option<&NoiseModel>) -> Comparison {
+    let mut joint = compare_sides(base, cand, opts, model);
+    if !opts.each_candidate || cand.runs.len() < 2 {
+        return joint;
+    }
+    let alone: Vec<Comparison> = cand
+        .runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let one = Side {
+                names: vec![cand.names.get(i).cloned().unwrap_or_default()],
+                runs: vec![r.clone()],
+                ..Side::default()
+            };
+            compare_sides(base, &one, opts, model)
+        })
+        .collect();
+    for row in &mut joint.rows {
+        let each: Vec<&Row> = alone
+            .iter()
+            .filter_map(|c| {
+                c.rows
+                    .iter()
+                    .find(|r| r.workload == row.workload && r.stage == row.stage && r.stat == row.stat)
+            })
+            .collect();
+        let all = |v: Change| each.len() == alone.len() && each.iter().all(|r| r.verdict == v);
+        if matches!(row.verdict, Change::Slower | Change::Faster) && !all(row.verdict) {
+            row.verdict = Change::Inconclusive;
+            row.note = Some(format!(
+                "not every candidate run alone agrees ({})",
+                each.iter()
+                    .map(|r| r.verdict.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if row.gate == Gate::Regression && !each.iter().all(|r| r.gate == Gate::Regression) {
+            row.gate = Gate::Inconclusive;
+        }
+    }
+    joint.regressions = joint.rows.iter().filter(|r| r.gate == Gate::Regression).count();
+    joint.inconclusive = joint.rows.iter().filter(|r| r.gate == Gate::Inconclusive).count();
+    let any = |v: Change| joint.rows.iter().any(|r| r.verdict == v);
+    joint.verdict = [Change::Slower, Change::Faster, Change::Inconclusive]
+        .into_iter()
+        .find(|v| any(*v))
+        .unwrap_or(Change::NoChange);
+    joint.family.push_str(&format!(
+        "; each of the {} candidate runs judged alone too, a row called only when all agree",
+        cand.runs.len()
+    ));
+    joint
+}
+
+fn compare_sides(base: &Side, cand: &Side, opts: &Options, model: Option<&NoiseModel>) -> Comparison {
+    let mut rows = Vec::new();
+    let mut notes: Vec<String> = base.notes.iter().chain(&cand.notes).cloned().collect();
+    let all: Vec<&RunValues> = base.runs.iter().chain(&cand.runs).collect();
+    let in_all = |side: &Side, k: &str| side.runs.iter().all(|r| r.values.contains_key(k));
+    let keys: BTreeSet<Key> = all
+        .iter()
+        .flat_map(|r| r.values.keys())
+        .filter_map(|k| k.parse().ok())
+        .collect();
+    // Rows missing on a side: one per (workload, stage).
+    let mut planned = Vec::new();
+    let mut missing: BTreeSet<(String, String, bool)> = BTreeSet::new();
+    for k in &keys {
+        let ks = k.to_string();
+        let (b, c) = (in_all(base, &ks), in_all(cand, &ks));
+        if !(b && c) {
+            let workload_gone = |side: &Side| {
+                side.runs
+                    .iter()
+                    .all(|r| !r.values.keys().any(|x| x.starts_with(&format!("{}.", k.workload))))
+            };
+            let stage = if workload_gone(base) || workload_gone(cand) {
+                "(workload)".to_string()
+            } else {
+                k.stage.clone()
+            };
+            missing.insert((k.workload.clone(), stage, b));
+            continue;
+        }
+        let (unit, floor) = match (k.stage.as_str(), k.stat.as_str()) {
+            ("errors", _) => {
+                let bmean = noise::mean(&base.runs.iter().map(|r| r.values[&ks]).collect::<Vec<_>>());
+                (Unit::Share, ERROR_FLOOR.max(opts.noise * bmean))
+            }
+            ("throughput", _) => (Unit::OpsPerS, opts.noise),
+            (_, stat) => (
+                Unit::Ns,
+                opts.noise * TAIL_NOISE[STATS.iter().position(|s| *s == stat).unwrap_or(3)],
+            ),
+        };
+        let limit = opts
             .limits
-            .get(&format!("{workload}.{stage}.{stat}"))
-            .or_else(|| self.opts.limits.get(&format!("{stage}.{stat}")))
+            .get(&ks)
+            .or_else(|| opts.limits.get(&format!("{}.{}", k.stage, k.stat)))
             .copied();
-        let verdict = judge(est, ci, floor);
-        self.rows.push(Row {
-            workload: workload.into(),
-            stage: stage.into(),
-            stat: stat.into(),
+        let default_gate = k.stage == "errors"
+            || (headline(&all, &k.workload).as_deref() == Some(k.stage.as_str())
+                && ["p50", "p99"].contains(&k.stat.as_str()));
+        let gated = limit.is_some()
+            || if opts.gate.is_empty() {
+                default_gate
+            } else {
+                opts.gate.iter().any(|g| matches(g, k))
+            };
+        planned.push(Planned {
+            key: k.clone(),
             unit,
-            baseline: Some(b),
-            candidate: Some(c),
-            change: Some(j.change),
-            ci: j.ci,
             floor,
+            gated,
             limit,
-            verdict,
-            gate: gate(verdict, est, ci, floor, limit),
-            note: None,
         });
     }
-
-    fn missing(&mut self, workload: &str, stage: &str, in_base: bool) {
-        self.rows.push(Row {
-            workload: workload.into(),
-            stage: stage.into(),
+    let family_gate = planned.iter().filter(|p| p.gated).count().max(1);
+    let family_all = planned.len().max(1);
+    let mut any_known = false;
+    for p in &planned {
+        let ks = p.key.to_string();
+        let vals = |runs: &[RunValues]| -> Vec<f64> {
+            runs.iter()
+                .filter_map(|r| r.values.get(&ks))
+                .map(|v| transform(p.unit, *v))
+                .collect()
+        };
+        let (b, c) = (vals(&base.runs), vals(&cand.runs));
+        let m = model.map(|m| vals(&m.runs)).unwrap_or_default();
+        let spread = noise::pooled(&[&b, &c, &m]);
+        let family = if p.gated { family_gate } else { family_all };
+        let ci = noise::interval(&b, &c, spread.as_ref(), opts.confidence, family)
+            .map(|(lo, hi)| (as_change(p.unit, lo), as_change(p.unit, hi)));
+        any_known |= ci.is_some();
+        let d = noise::mean(&c) - noise::mean(&b);
+        let change = as_change(p.unit, d);
+        // Worse is positive: lower throughput is worse.
+        let worse = |x: f64| if p.unit == Unit::OpsPerS { -x } else { x };
+        let (est, ci_w) = (
+            worse(change),
+            ci.map(|(lo, hi)| if p.unit == Unit::OpsPerS { (-hi, -lo) } else { (lo, hi) }),
+        );
+        let mut note = None;
+        let verdict = match ci_w {
+            Some(_) => judge(est, ci_w, p.floor),
+            // No spread, and shares: a failed share that appears is not run-to-run noise
+            // (healthy runs have none); judged on the point change against its floor.
+            None if p.unit == Unit::Share => judge(est, None, p.floor),
+            None => {
+                let ratio = change + 1.0;
+                let gross = ratio >= noise::GROSS_RATIO || ratio <= 1.0 / noise::GROSS_RATIO;
+                if gross && ["p50", "p90", "ok/s"].contains(&p.key.stat.as_str()) {
+                    note = Some(format!(
+                        "beyond any plausible between-run noise ({}x), though it is unmeasured",
+                        noise::GROSS_RATIO
+                    ));
+                    judge(est, None, p.floor)
+                } else {
+                    note = Some("between-run noise unknown: give 2+ runs per side or a history".into());
+                    Change::Inconclusive
+                }
+            }
+        };
+        let gate = if !p.gated {
+            Gate::Pass
+        } else if ci_w.is_none() && p.unit != Unit::Share {
+            match verdict {
+                Change::Slower => Gate::Regression,
+                _ if est > p.limit.unwrap_or(p.floor) => Gate::Inconclusive,
+                _ => Gate::Pass,
+            }
+        } else {
+            gate(verdict, est, ci_w, p.floor, p.limit)
+        };
+        let bound = all.iter().any(|r| r.lower_bounds.contains(&ks));
+        if bound {
+            note = Some("a lower bound (censored operations)".into());
+        }
+        rows.push(Row {
+            workload: p.key.workload.clone(),
+            stage: p.key.stage.clone(),
+            stat: p.key.stat.clone(),
+            unit: p.unit,
+            baseline: Some(untransform_mean(p.unit, noise::mean(&b))),
+            candidate: Some(untransform_mean(p.unit, noise::mean(&c))),
+            change: Some(change),
+            ci,
+            noise_sd: spread.as_ref().map(|s| s.sd),
+            noise_dof: spread.as_ref().map_or(0, |s| s.dof),
+            floor: p.floor,
+            limit: p.limit,
+            gated: p.gated,
+            verdict,
+            gate,
+            note,
+        });
+    }
+    for (workload, stage, in_base) in missing {
+        rows.push(Row {
+            workload,
+            stage,
             stat: "-".into(),
             unit: Unit::Ns,
             baseline: None,
             candidate: None,
             change: None,
             ci: None,
+            noise_sd: None,
+            noise_dof: 0,
             floor: 0.0,
             limit: None,
+            gated: true,
             verdict: Change::Inconclusive,
             gate: Gate::Inconclusive,
             note: Some(
@@ -253,195 +494,67 @@ impl RowBuilder<'_> {
             ),
         });
     }
-}
-
-/// The stages compare judges: the target's latencies (`lag` is the harness's own,
-/// judged by health; `failed` is not a latency of service).
-fn judged_stage(stage: &str) -> bool {
-    !["serialize", "deserialize", "failed", "lag"].contains(&stage)
-}
-
-/// Compares one or more baseline runs with one or more candidate runs.
-pub fn compare(base: &[Run], cand: &[Run], opts: &Options) -> Comparison {
-    let mut b = RowBuilder { opts, rows: Vec::new() };
-    let mut notes = Vec::new();
-    let mut rng = SmallRng::seed_from_u64(0x5eed);
-    let logged = |runs: &[Run]| runs.iter().all(|r| r.intervals.is_some());
-    let bootstrap = logged(base) && logged(cand);
-    let workloads: BTreeSet<&String> = base
-        .iter()
-        .chain(cand)
-        .flat_map(|r| r.summary.workloads.keys())
-        .collect();
-    for name in workloads {
-        let has = |runs: &[Run]| runs.iter().all(|r| r.summary.workloads.contains_key(name));
-        if !has(base) || !has(cand) {
-            b.missing(name, "(workload)", has(base));
-            continue;
-        }
-        // Throughput and the failed share, from the timelines.
-        let (bo, co): (Vec<_>, Vec<_>) = (
-            base.iter().map(|r| r.outcomes(name)).collect(),
-            cand.iter().map(|r| r.outcomes(name)).collect(),
-        );
-        let (bp, cp) = (point(&bo, outcome_stats), point(&co, outcome_stats));
-        let (br, cr) = (
-            replicates(&bo, REPLICATES, &mut rng, outcome_stats),
-            replicates(&co, REPLICATES, &mut rng, outcome_stats),
-        );
-        let usable = |o: &[Vec<bootstrap::Outcomes>]| o.iter().all(|r| r.len() >= 3);
-        let ok_reps = usable(&bo) && usable(&co);
-        // An open workload's ok/s is its schedule's (which differs by chance between
-        // seeds); what the target changes there is the share of offered operations that
-        // failed or were censored. A closed workload's throughput is the target's.
-        let closed = base
-            .iter()
-            .chain(cand)
-            .all(|r| r.summary.workloads[name].model == crate::report::summary::LoadModel::Closed);
-        let rows = [
-            (0, "throughput", "ok/s", Unit::OpsPerS, opts.noise),
-            (1, "errors", "share", Unit::Share, ERROR_FLOOR.max(opts.noise * bp[1])),
-        ];
-        for (k, stage, stat, unit, floor) in rows.into_iter().filter(|r| closed || r.0 == 1) {
-            let (x, y) = (column(&br, k), column(&cr, k));
-            let reps = ok_reps.then_some(Sides { base: &x, cand: &y });
-            b.push(name, stage, stat, unit, bp[k], cp[k], reps, floor);
-        }
-        let stages: BTreeSet<&String> = base
-            .iter()
-            .chain(cand)
-            .flat_map(|r| r.summary.workloads[name].stages.keys())
-            .filter(|s| judged_stage(s))
-            .collect();
-        for stage in stages {
-            let has = |runs: &[Run]| {
-                runs.iter()
-                    .all(|r| r.summary.workloads[name].stages.contains_key(stage))
-            };
-            if !has(base) || !has(cand) {
-                b.missing(name, stage, has(base));
-                continue;
-            }
-            let tag = format!("{name}.{stage}");
-            let (bi, ci): (Vec<_>, Vec<_>) = (
-                base.iter().map(|r| r.sparse(&tag)).collect(),
-                cand.iter().map(|r| r.sparse(&tag)).collect(),
-            );
-            let enough = |s: &[Vec<Vec<(u64, u64)>>]| s.iter().all(|r| r.len() >= 3);
-            let mut buf = Vec::new();
-            let with_reps = bootstrap && enough(&bi) && enough(&ci);
-            let (bv, cv) = if bootstrap && !bi.iter().all(Vec::is_empty) && !ci.iter().all(Vec::is_empty) {
-                (
-                    point(&bi, |p| latency_stats(p, &mut buf)),
-                    point(&ci, |p| latency_stats(p, &mut buf)),
-                )
-            } else {
-                (summary_stats(base, name, stage), summary_stats(cand, name, stage))
-            };
-            let (brs, crs) = if with_reps {
-                (
-                    replicates(&bi, REPLICATES, &mut rng, |p| latency_stats(p, &mut buf)),
-                    replicates(&ci, REPLICATES, &mut rng, |p| latency_stats(p, &mut buf)),
-                )
-            } else {
-                (Vec::new(), Vec::new())
-            };
-            let first_row = b.rows.len();
-            for (k, (stat, _)) in STATS.iter().enumerate() {
-                let (x, y) = (column(&brs, k), column(&crs, k));
-                let reps = with_reps.then_some(Sides { base: &x, cand: &y });
-                b.push(
-                    name,
-                    stage,
-                    stat,
-                    Unit::Ns,
-                    bv[k],
-                    cv[k],
-                    reps,
-                    opts.noise * TAIL_NOISE[k],
-                );
-            }
-            // A percentile that is only a lower bound in either side says so.
-            for row in &mut b.rows[first_row..] {
-                let bound = |runs: &[Run]| {
-                    runs.iter()
-                        .any(|r| r.summary.workloads[name].stages[stage].lower_bounds.contains(&row.stat))
-                };
-                if bound(base) || bound(cand) {
-                    row.note = Some("a lower bound (censored operations)".into());
-                }
-            }
-            if !with_reps {
-                notes.push(format!(
-                    "{name}.{stage}: fewer than 3 measured intervals in a run, or no interval log: judged on the point change alone"
-                ));
-            }
+    for (side, s) in [("baseline", base), ("candidate", cand)] {
+        if s.scenarios.len() > 1 {
+            notes.push(format!("the {side} runs are of different scenarios: {:?}", s.scenarios));
         }
     }
-    for (side, runs) in [("baseline", base), ("candidate", cand)] {
-        for r in runs {
-            for (w, s) in &r.summary.workloads {
-                if s.health != crate::report::summary::Health::Healthy {
-                    notes.push(format!(
-                        "{side} {} {w}: {} ({}): its latencies are those of an overloaded run",
-                        r.path.display(),
-                        s.health,
-                        s.health_reason
-                    ));
-                }
-            }
-        }
-        let names: BTreeSet<&str> = runs.iter().map(|r| r.summary.scenario.name.as_str()).collect();
-        if names.len() > 1 {
-            notes.push(format!("the {side} runs are of different scenarios: {names:?}"));
-        }
+    if base.scenarios != cand.scenarios && base.scenarios.len() == 1 && cand.scenarios.len() == 1 {
+        notes.push(format!(
+            "baseline and candidate are of different scenarios: {:?} and {:?}",
+            base.scenarios, cand.scenarios
+        ));
     }
-    if base.len() == 1 || cand.len() == 1 {
+    let noise_source = {
+        let sides = [base, cand]
+            .iter()
+            .map(|s| s.runs.len())
+            .filter(|n| *n >= 2)
+            .collect::<Vec<_>>();
+        let mut from = Vec::new();
+        if !sides.is_empty() {
+            from.push(format!(
+                "the sides' own runs ({} and {})",
+                base.runs.len(),
+                cand.runs.len()
+            ));
+        }
+        if let Some(m) = model.filter(|m| m.runs.len() >= 2) {
+            from.push(format!("{} runs of {}", m.runs.len(), m.source));
+        }
+        if from.is_empty() {
+            "unknown: one run per side and no history, so only a change beyond 2x at p50/p90 is called".to_string()
+        } else {
+            format!("between-run spread of {}", from.join(" and "))
+        }
+    };
+    if !any_known {
         notes.push(
-            "one run on a side: its interval cannot see how runs of one build differ; the noise floor stands in for that (give several runs per side to measure it)"
-                .into(),
+            "one run per side and no history: how runs of one build differ is unknown, so no row can be told from noise; give N runs per side (run --repeat N) or a history (--history DIR)".into(),
         );
     }
-    let rows = b.rows;
     let any = |v: Change| rows.iter().any(|r| r.verdict == v);
     let verdict = [Change::Slower, Change::Faster, Change::Inconclusive]
         .into_iter()
         .find(|v| any(*v))
         .unwrap_or(Change::NoChange);
     Comparison {
-        baselines: base.iter().map(|r| r.path.display().to_string()).collect(),
-        candidates: cand.iter().map(|r| r.path.display().to_string()).collect(),
+        baselines: base.names.clone(),
+        candidates: cand.names.clone(),
         noise: opts.noise,
         confidence: opts.confidence,
+        noise_source,
+        family: format!(
+            "{:.0}% intervals, Bonferroni over the {family_gate} gated rows (family-wise false-alarm rate at most {:.0}%) and over all {family_all} rows for the others",
+            opts.confidence * 100.0,
+            (1.0 - opts.confidence) * 100.0
+        ),
         regressions: rows.iter().filter(|r| r.gate == Gate::Regression).count(),
         inconclusive: rows.iter().filter(|r| r.gate == Gate::Inconclusive).count(),
         verdict,
         rows,
         notes,
     }
-}
-
-/// Statistic `k` of every replicate.
-fn column<const K: usize>(r: &[[f64; K]], k: usize) -> Vec<f64> {
-    r.iter().map(|x| x[k]).collect()
-}
-
-/// A stage's percentiles from summary.json, the median over the side's runs (for runs
-/// without an interval log).
-fn summary_stats(runs: &[Run], workload: &str, stage: &str) -> [f64; 4] {
-    let mut per: Vec<[f64; 4]> = runs
-        .iter()
-        .map(|r| {
-            let s = &r.summary.workloads[workload].stages[stage];
-            [s.p50_ns, s.p90_ns, s.p99_ns, s.p999_ns].map(|v| v as f64)
-        })
-        .collect();
-    let mut out = [0.0; 4];
-    for (k, o) in out.iter_mut().enumerate() {
-        per.sort_by(|a, b| a[k].total_cmp(&b[k]));
-        *o = per[per.len() / 2][k];
-    }
-    out
 }
 
 #[cfg(test)]
@@ -485,42 +598,90 @@ mod tests {
         );
     }
 
-    #[test]
-    fn throughput_is_worse_when_lower_and_errors_by_difference() {
-        let opts = Options {
+    fn values(pairs: &[(&str, f64)]) -> RunValues {
+        RunValues {
+            values: pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            headline: [("w".to_string(), "persist".to_string())].into(),
+            ..RunValues::default()
+        }
+    }
+
+    fn side(runs: Vec<RunValues>) -> Side {
+        Side {
+            names: (0..runs.len()).map(|i| format!("r{i}")).collect(),
+            runs,
+            ..Side::default()
+        }
+    }
+
+    fn opts() -> Options {
+        Options {
             noise: 0.05,
             confidence: 0.95,
             limits: BTreeMap::new(),
-        };
-        let mut b = RowBuilder {
-            opts: &opts,
-            rows: Vec::new(),
-        };
-        let (lo, hi) = ([1000.0; 40], [800.0; 40]);
-        b.push(
-            "w",
-            "throughput",
-            "ok/s",
-            Unit::OpsPerS,
-            1000.0,
-            800.0,
-            Some(Sides { base: &lo, cand: &hi }),
-            0.05,
+            gate: Vec::new(),
+            each_candidate: false,
+        }
+    }
+
+    #[test]
+    fn one_run_per_side_is_inconclusive_unless_the_change_is_gross() {
+        let a = side(vec![values(&[("w.persist.p50", 1e6), ("w.persist.p99", 3e6)])]);
+        let b = side(vec![values(&[("w.persist.p50", 1.3e6), ("w.persist.p99", 6e6)])]);
+        let c = compare(&a, &b, &opts(), None);
+        assert!(c.rows.iter().all(|r| r.verdict == Change::Inconclusive), "{:?}", c.rows);
+        assert_eq!(c.regressions, 0);
+        let slow = side(vec![values(&[("w.persist.p50", 3e6), ("w.persist.p99", 9e6)])]);
+        let c = compare(&a, &slow, &opts(), None);
+        let p50 = c.rows.iter().find(|r| r.stat == "p50").expect("p50");
+        assert_eq!((p50.verdict, p50.gate), (Change::Slower, Gate::Regression));
+        let p99 = c.rows.iter().find(|r| r.stat == "p99").expect("p99");
+        assert_eq!(
+            p99.verdict,
+            Change::Inconclusive,
+            "tails are never called without noise"
         );
-        assert_eq!(b.rows[0].verdict, Change::Slower);
-        assert_eq!(b.rows[0].gate, Gate::Regression);
-        let (x, y) = ([0.0; 40], [0.02; 40]);
-        b.push(
-            "w",
-            "errors",
-            "share",
-            Unit::Share,
-            0.0,
-            0.02,
-            Some(Sides { base: &x, cand: &y }),
-            ERROR_FLOOR,
+    }
+
+    #[test]
+    fn a_history_is_the_noise_model_and_the_gate_is_the_headline() {
+        let run = |p50: f64, p90: f64| values(&[("w.persist.p50", p50), ("w.persist.p90", p90)]);
+        let model = NoiseModel {
+            source: "history".into(),
+            runs: [1.0, 1.02, 0.98, 1.01, 0.99, 1.0]
+                .iter()
+                .map(|x| run(1e6 * x, 2e6 * x))
+                .collect(),
+        };
+        let base = side(vec![run(1e6, 2e6)]);
+        let same = side(vec![run(1.01e6, 2.02e6)]);
+        let c = compare(&base, &same, &opts(), Some(&model));
+        assert!(c
+            .rows
+            .iter()
+            .all(|r| r.verdict != Change::Slower && r.verdict != Change::Faster));
+        let slower = side(vec![run(1.15e6, 2.3e6)]);
+        let c = compare(&base, &slower, &opts(), Some(&model));
+        let p50 = c.rows.iter().find(|r| r.stat == "p50").expect("p50");
+        assert_eq!(
+            (p50.verdict, p50.gate, p50.gated),
+            (Change::Slower, Gate::Regression, true)
         );
-        assert_eq!(b.rows[1].verdict, Change::Slower);
-        assert!((b.rows[1].change.unwrap_or(0.0) - 0.02).abs() < 1e-12);
+        // p90 is not in the default gate: slower, but it fails nothing.
+        let p90 = c.rows.iter().find(|r| r.stat == "p90").expect("p90");
+        assert_eq!((p90.verdict, p90.gate, p90.gated), (Change::Slower, Gate::Pass, false));
+        assert_eq!(c.regressions, 1);
+        // One candidate run an outlier, the other not: with --each-candidate, nothing called.
+        let mixed = side(vec![run(1.15e6, 2.3e6), run(1.0e6, 2.0e6)]);
+        let each = Options {
+            each_candidate: true,
+            ..opts()
+        };
+        let c = compare(&base, &mixed, &each, Some(&model));
+        assert!(c.rows.iter().all(|r| r.verdict != Change::Slower), "{:?}", c.rows);
+        assert_eq!(c.regressions, 0);
+        let both = side(vec![run(1.15e6, 2.3e6), run(1.14e6, 2.28e6)]);
+        let c = compare(&base, &both, &each, Some(&model));
+        assert_eq!(c.regressions, 1, "{:?}", c.rows);
     }
 }

@@ -46,7 +46,10 @@ fn gate_text(r: &Row) -> String {
         .limit
         .map(|l| format!(" (limit {})", change_text(r.unit, l)))
         .unwrap_or_default();
-    let note = r.note.as_ref().map(|n| format!("; {n}")).unwrap_or_default();
+    let mut note = r.note.as_ref().map(|n| format!("; {n}")).unwrap_or_default();
+    if !r.gated {
+        note.push_str(" (not gated)");
+    }
     match r.gate {
         Gate::Pass => format!("{}{limit}{note}", r.verdict),
         Gate::Regression => format!("{}: REGRESSION{limit}{note}", r.verdict),
@@ -56,11 +59,12 @@ fn gate_text(r: &Row) -> String {
 
 fn header(c: &Comparison) -> String {
     format!(
-        "baseline  {}\ncandidate {}\nnoise floor {:.1}% (x1.5 at p99, x2 at p99.9), {:.0}% bootstrap intervals over runs and their interval histograms\n",
+        "baseline  {}\ncandidate {}\nnoise: {}\ngate: {}; smallest change that counts {:.1}% (x1.5 at p99, x2 at p99.9)\n",
         c.baselines.join(" "),
         c.candidates.join(" "),
-        c.noise * 100.0,
-        c.confidence * 100.0
+        c.noise_source,
+        c.family,
+        c.noise * 100.0
     )
 }
 
@@ -100,12 +104,13 @@ pub fn text(c: &Comparison) -> String {
 /// A Markdown table.
 pub fn markdown(c: &Comparison) -> String {
     let mut o = format!(
-        "## eventbench compare: {}\n\n{}\n\nbaseline `{}` · candidate `{}` · noise floor {:.1}%\n\n| workload | stage | stat | baseline | candidate | change | interval | verdict |\n|---|---|---|---|---|---|---|---|\n",
+        "## eventbench compare: {}\n\n{}\n\nbaseline `{}` · candidate `{}` · noise: {} · {}\n\n| workload | stage | stat | baseline | candidate | change | interval | verdict |\n|---|---|---|---|---|---|---|---|\n",
         c.verdict,
         summary_line(c),
         c.baselines.join("`, `"),
         c.candidates.join("`, `"),
-        c.noise * 100.0
+        c.noise_source,
+        c.family
     );
     for r in &c.rows {
         let v = match r.gate {

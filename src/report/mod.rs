@@ -14,6 +14,7 @@ pub mod rundir;
 pub mod summary;
 pub mod svg;
 pub mod text;
+pub mod values;
 pub mod verdict;
 
 pub use rundir::{RunDir, RunDirError};

@@ -512,6 +512,9 @@ pub struct ServiceWorkers {
     /// Fault injection (embedded services only): drop every Nth consumed event
     /// silently, as a lossy service would, so the audit has something to find.
     pub drop_every: Option<Spanned<u64>>,
+    /// Fault injection (embedded persistence service only): wait this long before each
+    /// persist, a store made slower by a known amount (what a CI gate must catch).
+    pub extra_latency: Option<crate::units::Dur>,
 }
 
 impl Default for ServiceWorkers {
@@ -520,6 +523,7 @@ impl Default for ServiceWorkers {
         ServiceWorkers {
             workers: Spanned::new(0..0, 32),
             drop_every: None,
+            extra_latency: None,
         }
     }
 }

@@ -63,6 +63,8 @@ pub struct ServiceConfig {
     pub year_bucket: Option<i16>,
     /// Fault injection: silently drop every Nth consumed event (audits must see it).
     pub drop_every: Option<u64>,
+    /// Fault injection: wait this long (ns) before each persist.
+    pub extra_latency_ns: u64,
     pub consistency: crate::scenario::VersionConsistency,
     pub on_finished: Option<OnFinished>,
 }
@@ -170,6 +172,11 @@ impl ServiceConfig {
             batch_size: *plan.target.query.batch_size.get_ref(),
             year_bucket: plan.data.year_bucket,
             drop_every: plan.target.persistence.drop_every.as_ref().map(|d| *d.get_ref()),
+            extra_latency_ns: plan
+                .target
+                .persistence
+                .extra_latency
+                .map_or(0, |d| d.0.as_nanos() as u64),
             consistency: plan.target.consistency,
             on_finished: None,
         }

@@ -77,6 +77,7 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
     let mut ctx = Ctx::new(cfg.clock, seed);
     let mut replies = ReplyTopics::new(&cfg.topics.persistence_response);
     let mut out = Vec::with_capacity(1024);
+    let mut pacer = crate::pacer::Pacer::new();
     loop {
         let Some(record) = next_handled(&mut w).await else {
             return Ok(());
@@ -100,6 +101,11 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
                 }
                 continue;
             }
+        }
+        if cfg.extra_latency_ns > 0 {
+            pacer
+                .sleep_until(&cfg.clock, cfg.clock.now() + cfg.extra_latency_ns)
+                .await;
         }
         let error = match persist(&store, &mut ctx, &mut event, cfg.consistency).await {
             Ok(()) => String::new(),

@@ -266,3 +266,23 @@ pub fn pipeline_topics(t: &str) -> Vec<String> {
         format!("target.topics.query_response={t}.esresponse"),
     ]
 }
+
+/// Headless Chromium (Debian's, from scripts/setup) with the flags this closed network
+/// needs, on a fresh profile.
+pub fn chromium(args: &[&str], profile: &std::path::Path) -> std::process::Output {
+    std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .expect("chromium runs (scripts/setup installs Debian's chromium)")
+}

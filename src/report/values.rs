@@ -1,0 +1,124 @@
+//! A run as one value per statistic, keyed `workload.stage.stat`: what `compare` judges
+//! (each run of a side is one sample of each) and what a run history keeps of a run.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::summary::{LoadModel, Summary};
+
+/// The latency percentiles judged, by name, with their summary.json fields.
+pub const STATS: [&str; 4] = ["p50", "p90", "p99", "p999"];
+
+/// One statistic of one run.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Key {
+    pub workload: String,
+    pub stage: String,
+    pub stat: String,
+}
+
+impl Key {
+    pub fn new(workload: &str, stage: &str, stat: &str) -> Key {
+        Key {
+            workload: workload.into(),
+            stage: stage.into(),
+            stat: stat.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.workload, self.stage, self.stat)
+    }
+}
+
+impl std::str::FromStr for Key {
+    type Err = String;
+    /// `workload.stage.stat`; the workload is the first dot-free part and the stat the
+    /// last (stages have dots: `e2e.persisted`).
+    fn from_str(s: &str) -> Result<Key, String> {
+        let (rest, stat) = s
+            .rsplit_once('.')
+            .ok_or_else(|| format!("{s:?}: expected WORKLOAD.STAGE.STAT"))?;
+        let (workload, stage) = rest
+            .split_once('.')
+            .ok_or_else(|| format!("{s:?}: expected WORKLOAD.STAGE.STAT"))?;
+        Ok(Key::new(workload, stage, stat))
+    }
+}
+
+/// The stages judged: the target's latencies (`lag` is the harness's own, judged by
+/// health; `failed` is not a latency of service).
+pub fn judged_stage(stage: &str) -> bool {
+    !["serialize", "deserialize", "failed", "lag"].contains(&stage)
+}
+
+/// A run's values.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RunValues {
+    /// Latency percentiles in ns; `errors.share` (failed and censored per outcome);
+    /// `throughput.ok/s` for closed workloads.
+    pub values: BTreeMap<String, f64>,
+    /// The percentiles that are only lower bounds (censored operations).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub lower_bounds: BTreeSet<String>,
+    /// Workloads whose throughput is the target's (closed model).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub closed: BTreeSet<String>,
+    /// Per workload, the stage a gate keys on by default: e2e.persisted where the
+    /// pipeline answers, else e2e, else the workload's main stage.
+    #[serde(default)]
+    pub headline: BTreeMap<String, String>,
+}
+
+impl RunValues {
+    pub fn of(s: &Summary) -> RunValues {
+        let mut v = RunValues::default();
+        for (name, w) in &s.workloads {
+            let failed = w.errors.values().sum::<u64>() + w.censored;
+            let outcomes = w.ok + failed;
+            let share = if outcomes > 0 {
+                failed as f64 / outcomes as f64
+            } else {
+                0.0
+            };
+            v.values.insert(Key::new(name, "errors", "share").to_string(), share);
+            if w.model == LoadModel::Closed {
+                v.closed.insert(name.clone());
+                v.values
+                    .insert(Key::new(name, "throughput", "ok/s").to_string(), w.achieved_rate);
+            }
+            let main = crate::plan::main_stage(w.kind).0.name();
+            let head = ["e2e.persisted", "e2e"]
+                .into_iter()
+                .find(|s| w.stages.contains_key(*s))
+                .unwrap_or(main);
+            v.headline.insert(name.clone(), head.to_string());
+            for (stage, st) in w.stages.iter().filter(|(s, _)| judged_stage(s)) {
+                for (stat, ns) in STATS.iter().zip([st.p50_ns, st.p90_ns, st.p99_ns, st.p999_ns]) {
+                    let k = Key::new(name, stage, stat).to_string();
+                    if st.lower_bounds.iter().any(|b| b == stat) {
+                        v.lower_bounds.insert(k.clone());
+                    }
+                    v.values.insert(k, ns as f64);
+                }
+            }
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_split_at_the_first_and_last_dot() {
+        let k: Key = "producers.e2e.persisted.p99".parse().expect("key");
+        assert_eq!(k, Key::new("producers", "e2e.persisted", "p99"));
+        assert_eq!(k.to_string(), "producers.e2e.persisted.p99");
+        assert!("p99".parse::<Key>().is_err());
+    }
+}
