@@ -55,13 +55,7 @@ fn thirty_runs_of_the_ci_scenario_make_a_history_with_a_trend_page() {
     let url = format!("file://{}", page.display());
     let dom = common::chromium(&["--dump-dom", &url], &dir.path().join("profile"));
     let dom = String::from_utf8_lossy(&dom.stdout);
-    let attr = |name: &str| -> u64 {
-        let key = format!("{name}=\"");
-        dom.find(&key)
-            .and_then(|i| dom[i + key.len()..].split('"').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
+    let attr = |name: &str| common::dom_number(&dom, name);
     assert_eq!(
         attr("data-charts"),
         2,

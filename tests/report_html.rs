@@ -33,13 +33,7 @@ fn quickstart_report_renders_in_chromium_with_data_in_every_chart() {
     let url = format!("file://{}", html.display());
     let dom = common::chromium(&["--dump-dom", &url], &dir.path().join("profile"));
     let dom = String::from_utf8_lossy(&dom.stdout);
-    let attr = |name: &str| -> u64 {
-        let key = format!("{name}=\"");
-        dom.find(&key)
-            .and_then(|i| dom[i + key.len()..].split('"').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
+    let attr = |name: &str| common::dom_number(&dom, name);
     // Two workloads x (latency, spectrum, rate, schedule lag beside the platform
     // floor, errors).
     assert_eq!(attr("data-charts"), 10, "{}", &dom[..dom.len().min(400)]);

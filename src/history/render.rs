@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::edivisive::{change_points, ChangePoint, Options};
 use super::Entry;
+use crate::report::html::{SCRIPT, STYLE};
 use crate::report::markup::esc;
 use crate::report::svg::{self, Axis, Band, Chart, Series};
 
@@ -96,17 +97,6 @@ pub fn text(scenario: &str, trends: &[Trend]) -> String {
     }
     o
 }
-
-const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}\
-h2{border-top:1px solid #ddd;padding-top:16px}.chart{display:block;margin:10px 0}\
-.chart .title{font-weight:600;font-size:13px}.chart .tick,.chart .legend,.chart .band-label{font-size:11px;fill:#555}\
-.chart .axis{font-size:12px;fill:#333}.chart .grid{stroke:#e4e4e4}.chart .band{opacity:.8}.chart .empty{fill:#999}";
-
-/// Counts the charts that drew data, as report.html does, for a glance and for tests.
-const SCRIPT: &str = "document.addEventListener('DOMContentLoaded',function(){\
-var c=document.querySelectorAll('svg.chart'),d=0,p=0;c.forEach(function(s){var n=0;\
-s.querySelectorAll('polyline.series').forEach(function(l){n+=l.points.length;});if(n>0){d++;}p+=n;});\
-document.body.dataset.charts=c.length;document.body.dataset.chartsWithData=d;document.body.dataset.points=p;});";
 
 /// The trend page: one chart per statistic, each segment's mean drawn through it and
 /// each change point marked.

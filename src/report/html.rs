@@ -235,7 +235,8 @@ fn workload_section(o: &mut String, s: &Summary, name: &str, w: &WorkloadSummary
     o.push_str("</section>");
 }
 
-const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}\
+/// The page style, shared by every eventbench page (report.html, the history's trend).
+pub const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}\
 h1{margin-bottom:0}h2{border-top:1px solid #ddd;padding-top:16px}small{color:#777;font-weight:normal}\
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}\
 td:first-child,th:first-child{text-align:left}.verdict.ok{color:#1a7f37}.verdict.bad{color:#b3261e}\
@@ -244,7 +245,7 @@ pre{background:#f6f6f6;padding:10px;overflow:auto}.chart{display:block;margin:10
 .chart .axis{font-size:12px;fill:#333}.chart .grid{stroke:#e4e4e4}.chart .band{opacity:.8}.chart .empty{fill:#999}";
 
 /// Counts the charts that drew data, for a glance and for the browser test.
-const SCRIPT: &str = "document.addEventListener('DOMContentLoaded',function(){\
+pub const SCRIPT: &str = "document.addEventListener('DOMContentLoaded',function(){\
 var c=document.querySelectorAll('svg.chart'),d=0,p=0;c.forEach(function(s){var n=0;\
 s.querySelectorAll('polyline.series').forEach(function(l){n+=l.points.length;});if(n>0){d++;}p+=n;});\
 document.body.dataset.charts=c.length;document.body.dataset.chartsWithData=d;document.body.dataset.points=p;});";

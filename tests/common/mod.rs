@@ -286,3 +286,13 @@ pub fn chromium(args: &[&str], profile: &std::path::Path) -> std::process::Outpu
         .output()
         .expect("chromium runs (scripts/setup installs Debian's chromium)")
 }
+
+/// The number in a `name="..."` attribute of a dumped DOM (0 when absent): the pages
+/// count their charts into `data-*` attributes for these checks.
+pub fn dom_number(dom: &str, name: &str) -> u64 {
+    let key = format!("{name}=\"");
+    dom.find(&key)
+        .and_then(|i| dom[i + key.len()..].split('"').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
