@@ -240,6 +240,7 @@ fn add_counts(w: &mut WorkloadSummary, parts: &[&WorkloadSummary]) {
     w.abandoned = parts.iter().map(|p| p.abandoned).sum();
     w.unanswered = parts.iter().map(|p| p.unanswered).sum();
     w.rows = parts.iter().map(|p| p.rows).sum();
+    w.late_rows = parts.iter().map(|p| p.late_rows).sum();
     w.bytes = parts.iter().map(|p| p.bytes).sum();
     w.empty = parts.iter().map(|p| p.empty).sum();
     w.errors = BTreeMap::new();

@@ -207,7 +207,7 @@ pub fn parse(key: &str, spec: &Spec, workloads: &[String]) -> Result<Threshold, 
 
 fn parse_metric(key: &str, workloads: &[String]) -> Result<Metric, String> {
     if let Some(field) = key.strip_prefix("audit.") {
-        const FIELDS: [&str; 8] = [
+        const FIELDS: [&str; 9] = [
             "lost",
             "backlog",
             "duplicates",
@@ -216,6 +216,7 @@ fn parse_metric(key: &str, workloads: &[String]) -> Result<Metric, String> {
             "unanswered",
             "pending",
             "redelivered",
+            "requeried",
         ];
         return if FIELDS.contains(&field) {
             Ok(Metric::Audit { field: field.into() })

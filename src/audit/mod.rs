@@ -14,7 +14,9 @@ use crate::clock::Clock;
 use crate::model::tag::{read_tag, tagged};
 use crate::scenario::Audit as Limits;
 
-use crate::stats::ledger::{Snapshot, ACKED, FINISHED, QUERIED, REPLIED_AGAIN, REPLIED_ERR, REPLIED_OK, TRIMMED};
+use crate::stats::ledger::{
+    Snapshot, ACKED, FINISHED, QUERIED, QUERIED_AGAIN, REPLIED_AGAIN, REPLIED_ERR, REPLIED_OK, TRIMMED,
+};
 
 /// What the store holds of one of the run's events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +161,10 @@ pub struct AuditReport {
     pub unreachable_epochs: u64,
     /// Stored above the readers' projection: the next query returns them.
     pub pending: u64,
+    /// Returned to readers more than once: overlapping queries of one aggregate racing
+    /// on one epoch (both read the same range), or a query sent with a stale projection.
+    #[serde(default)]
+    pub requeried: u64,
     /// In the store although the log never acknowledged them (a timed-out send that
     /// did arrive).
     pub stored_unacked: u64,
@@ -274,6 +280,10 @@ pub fn judge(snap: &Snapshot, store: Option<&StoreView>, run_tag: u64, limits: &
                 r.duplicates += 1;
                 note("duplicates", w, i);
             }
+            if f & QUERIED_AGAIN != 0 {
+                r.requeried += 1;
+                note("requeried", w, i);
+            }
             if let Some(s) = row {
                 r.stored_unacked += !acked as u64;
                 if f & QUERIED == 0 {
@@ -319,6 +329,7 @@ impl std::ops::AddAssign<&AuditReport> for AuditReport {
         self.hidden += b.hidden;
         self.unreachable_epochs += b.unreachable_epochs;
         self.pending += b.pending;
+        self.requeried += b.requeried;
         self.stored_unacked += b.stored_unacked;
         self.trimmed += b.trimmed;
         self.failed.extend(b.failed.iter().cloned());

@@ -14,6 +14,17 @@ use crate::scenario::WorkloadKind;
 use crate::stats::ledger::{Ledger, ACKED, REPLIED_ERR, REPLIED_OK};
 use crate::stats::{Hists, Registry, Stage};
 
+/// An operation that never started (dropped): censored in its stage, and in `lag` too,
+/// at the time it had waited; a schedule that slipped this far is late, whether or not
+/// the run got to start the operation.
+fn never_started(h: &mut Hists, stage: Stage, waited: u64) {
+    h.censor(stage, waited);
+    h.record(Stage::Lag, waited);
+    if waited > crate::stats::LATE_AFTER_NS {
+        h.counters.late += 1;
+    }
+}
+
 /// Per workload: what did not end in an outcome of its own.
 pub(super) struct Leftovers {
     pub dropped: Vec<u64>,
@@ -28,7 +39,7 @@ impl Workloads {
         let (stage, _) = main_stage(kind);
         let censor = |intended: u64| {
             self.reg
-                .with(w, intended, |h| h.censor(stage, now.saturating_sub(intended)))
+                .with(w, intended, |h| never_started(h, stage, now.saturating_sub(intended)))
         };
         if let Some(s) = &self.schedules[w] {
             dropped[w] += s.stop_and_drop(until, |c| censor(c.intended));
@@ -109,7 +120,7 @@ impl Workloads {
                     if let Some(intended) = stats.unsent.swap(0, Ordering::AcqRel).checked_sub(1) {
                         let now = clock.now();
                         self.reg
-                            .with(w, intended, |h| h.censor(stage, now.saturating_sub(intended)));
+                            .with(w, intended, |h| never_started(h, stage, now.saturating_sub(intended)));
                         dropped[w] += 1;
                     }
                 }

@@ -164,5 +164,6 @@ fn shared(c: &Common<'_>, w: usize) -> Shared {
         query_form: plan.target.query.form,
         reply_timeout: plan.target.query.reply_timeout.0,
         settle: plan.target.query.settle.0,
+        overlap: *plan.target.query.overlap.get_ref(),
     }
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::inbox::{Batch, Inboxes};
+use super::inbox::{Batch, Delivered, Inboxes};
 use super::ops::mark_queried;
 use crate::backend::{AnyConsumer, Record};
 use crate::clock::Clock;
@@ -149,6 +149,7 @@ fn results(record: &Record, l: &Listening, t0: u64) -> Result<(), Stray> {
     };
     let correlation = (!r.correlation_id.is_nil()).then_some(r.correlation_id);
     if !r.error.is_empty() {
+        // A late error reply has no rows to credit.
         l.inboxes.deliver(
             aggregate,
             Batch {
@@ -186,6 +187,23 @@ fn results(record: &Record, l: &Listening, t0: u64) -> Result<(), Stray> {
             });
         }
     }
-    l.inboxes.deliver(aggregate, batch);
+    let (events, bytes) = (batch.events as u64, batch.bytes);
+    let late = match l.inboxes.deliver(aggregate, batch) {
+        Delivered::Waiting => None,
+        Delivered::Late(workload, intended) => Some((workload, intended)),
+        // One of this run's queries closed too long ago to be remembered: credited to
+        // the interval it arrived in.
+        Delivered::Unknown => correlation
+            .and_then(|c| read_tag(&c))
+            .filter(|t| t.run_tag == l.run_tag && t.workload < l.reg.workloads())
+            .map(|t| (t.workload, t0)),
+    };
+    if let Some((workload, intended)) = late {
+        l.reg.with(workload, intended, |h| {
+            h.counters.rows += events;
+            h.counters.late_rows += events;
+            h.counters.bytes += bytes;
+        });
+    }
     Ok(())
 }

@@ -13,10 +13,10 @@ use crate::model::{Event, EventStoreQuery, EventStoreQuery211};
 use crate::plan::main_stage;
 use crate::scenario::{QueryForm, VersionConsistency, Via, WorkloadKind};
 use crate::service::{persistence, query};
-use crate::stats::ledger::{Ledger, ACKED, QUERIED};
+use crate::stats::ledger::{Ledger, ACKED, QUERIED, QUERIED_AGAIN};
 use crate::stats::{ErrorClass, Hists, Stage};
 
-use super::inbox::Inboxes;
+use super::inbox::{Batch, Inboxes};
 
 /// What every operation of a workload shares.
 pub struct Shared {
@@ -42,6 +42,9 @@ pub struct Shared {
     pub query_form: QueryForm,
     pub reply_timeout: Duration,
     pub settle: Duration,
+    /// Readers through the log, v2.1.1 form: queries of one aggregate may be
+    /// outstanding together (batches attributed by correlation id).
+    pub overlap: bool,
 }
 
 /// A worker's reusable operation state.
@@ -50,6 +53,8 @@ pub struct Operation {
     event: Event,
     buf: Vec<u8>,
     rows: Vec<Event>,
+    /// Readers through the log with correlation ids: this worker's own result channel.
+    replies: Option<(async_channel::Sender<Batch>, async_channel::Receiver<Batch>)>,
     pub ctx: Ctx,
 }
 
@@ -65,6 +70,20 @@ pub struct Done {
     pub answered: Option<(u64, u64)>,
     /// Readers through the log: no answer at all.
     pub empty: bool,
+    /// Readers through the log: when the aggregate's turn was taken and the target's
+    /// part began (the wait before it is the harness's own, `query.turn`).
+    pub began: Option<u64>,
+    /// Rows (also in `rows`) of batches that came after the result was taken as complete.
+    pub late_rows: u64,
+}
+
+impl Done {
+    /// A batch that came after its query stopped waiting: still the target's answer.
+    fn late(&mut self, b: &Batch) {
+        self.rows += b.events as u64;
+        self.late_rows += b.events as u64;
+        self.bytes += b.bytes;
+    }
 }
 
 /// Largest buffer a worker keeps between operations (bytes).
@@ -77,6 +96,7 @@ impl Operation {
             event: Event::default(),
             buf: Vec::with_capacity(4096),
             rows: Vec::new(),
+            replies: None,
             ctx,
         }
     }
@@ -174,47 +194,96 @@ impl Operation {
         sh.ledger.projected(aggregate, version);
     }
 
-    /// Sends an EventStoreQuery and waits for its result batches. The v2.0.1 query
+    /// Sends an EventStoreQuery and waits for its result batches. A v2.0.1 query
     /// carries no correlation id, so each aggregate has at most one query outstanding
-    /// (the inbox's turn), and the end of a result is a batch shorter than
-    /// `batch_size`, or silence for `settle` after a full one.
+    /// (the inbox's turn); v2.1.1 queries take turns too unless `overlap`, and get
+    /// exactly their own batches either way. The projection is read once the turn is
+    /// taken, so a query that waited is sent with what the previous one returned. A
+    /// result ends at a batch shorter than `batch_size`, or after a full one at silence
+    /// for `settle` (or three times the service's recent inter-batch gaps, if longer).
     async fn query_via_log(&mut self, index: u64, intended: u64) -> Result<Done, BackendError> {
         let sh = self.shared.clone();
+        let aggregate = sh.gen.query(index, |_| 0).aggregate_id;
+        let inbox = sh.inboxes.get(aggregate);
+        let correlated = sh.query_form == QueryForm::V211;
+        let _turn = if correlated && sh.overlap {
+            None
+        } else {
+            Some(inbox.turn.lock().await)
+        };
+        let began = self.ctx.clock.now();
         let q = self.next_query(index);
-        let inbox = sh.inboxes.get(q.aggregate_id);
-        let _turn = inbox.turn.lock().await;
-        // Answers to an earlier query that gave up waiting are not this one's.
-        while inbox.rx.try_recv().is_ok() {}
+        let mut done = Done {
+            began: _turn.is_some().then_some(began),
+            ..Done::default()
+        };
         self.buf.clear();
-        let ours = match sh.query_form {
-            QueryForm::V211 => {
-                let id = tagged(sh.run_tag, sh.workload, index);
-                EventStoreQuery211 {
-                    correlation_id: id,
-                    year_bucket: self.year_of(intended),
-                    ..EventStoreQuery211::from(q.clone())
-                }
-                .encode_into(&mut self.buf);
-                Some(id)
+        let (ours, rx) = if correlated {
+            let id = tagged(sh.run_tag, sh.workload, index);
+            EventStoreQuery211 {
+                correlation_id: id,
+                year_bucket: self.year_of(intended),
+                ..EventStoreQuery211::from(q.clone())
             }
-            QueryForm::V201 => {
-                q.encode_into(&mut self.buf);
-                None
+            .encode_into(&mut self.buf);
+            let (tx, rx) = self.replies.get_or_insert_with(|| async_channel::bounded(1024));
+            inbox.open(id, tx);
+            (Some(id), rx.clone())
+        } else {
+            // Batches of an earlier query that had stopped waiting: late rows, not ours
+            // to time, but the target's answer all the same.
+            while let Ok(b) = inbox.rx.try_recv() {
+                done.late(&b);
             }
+            q.encode_into(&mut self.buf);
+            (None, inbox.rx.clone())
         };
         let sent = self.ctx.clock.now();
-        sh.log.produce(&sh.query_topic, &self.buf, None).await?;
-        let mut done = Done::default();
+        let outcome = match sh.log.produce(&sh.query_topic, &self.buf, None).await {
+            Ok(()) => self.await_result(&sh, &rx, ours, sent, &mut done).await,
+            Err(e) => Err(e),
+        };
+        if let Some(id) = ours {
+            inbox.close(id, sh.workload, intended, done.answered.map(|(at, _)| at));
+            // Delivered between the last wait and the close: late rows of this query.
+            while let Ok(b) = rx.try_recv() {
+                done.late(&b);
+            }
+        }
+        let max_version = outcome?;
+        done.empty = done.answered.is_none();
+        if max_version != i64::MIN {
+            self.projected(q.aggregate_id, max_version);
+        }
+        Ok(done)
+    }
+
+    /// Reads a query's batches from `rx` until its result is complete; returns the
+    /// highest version returned (`i64::MIN` for none).
+    async fn await_result(
+        &self,
+        sh: &Shared,
+        rx: &async_channel::Receiver<Batch>,
+        ours: Option<uuid::Uuid>,
+        sent: u64,
+        done: &mut Done,
+    ) -> Result<i64, BackendError> {
         let mut max_version = i64::MIN;
         let mut wait = sh.reply_timeout;
-        while let Ok(Ok(batch)) = tokio::time::timeout(wait, inbox.rx.recv()).await {
-            // A late batch of an earlier query on this aggregate is not this one's.
+        let mut last_at = None;
+        let (settle, cap) = (sh.settle.as_nanos() as u64, sh.reply_timeout.as_nanos() as u64);
+        while let Ok(Ok(batch)) = tokio::time::timeout(wait, rx.recv()).await {
             if ours.is_some() && batch.correlation != ours {
+                done.late(&batch);
                 continue;
             }
             if let Some(e) = batch.error {
                 return Err(BackendError::new(ErrorClass::Rejected, e));
             }
+            if let Some(prev) = last_at {
+                sh.inboxes.saw_gap(batch.at.saturating_sub(prev));
+            }
+            last_at = Some(batch.at);
             done.rows += batch.events as u64;
             done.bytes += batch.bytes;
             done.answered = Some((batch.at, sent));
@@ -222,20 +291,22 @@ impl Operation {
             if (batch.events as usize) < sh.batch_size {
                 break;
             }
-            wait = sh.settle;
+            wait = Duration::from_nanos(sh.inboxes.settle(settle, cap));
         }
-        done.empty = done.answered.is_none();
-        if max_version != i64::MIN {
-            self.projected(q.aggregate_id, max_version);
-        }
-        Ok(done)
+        Ok(max_version)
     }
 }
 
-/// Marks an event a query returned, if it is one of this run's.
+/// Marks an event a query returned, if it is one of this run's (and, when it had been
+/// returned before, that too); returns its flags from before.
 pub fn mark_queried(ledger: &Ledger, run_tag: u64, e: &Event) -> Option<u8> {
     let tag = read_tag(&e.uuid).filter(|t| t.run_tag == run_tag)?;
-    Some(ledger.book(tag.workload)?.mark(tag.value, QUERIED))
+    let book = ledger.book(tag.workload)?;
+    let before = book.mark(tag.value, QUERIED);
+    if before & QUERIED != 0 && before & QUERIED_AGAIN == 0 {
+        book.mark(tag.value, QUERIED_AGAIN);
+    }
+    Some(before)
 }
 
 /// Records one finished operation into the thread's histograms.
@@ -259,11 +330,22 @@ pub fn record(
             // No answer is no outcome: what it waited is a lower bound of its latency.
             h.counters.empty += 1;
             h.censor(stage, finished - intended.min(finished));
+            if let Some(began) = done.began {
+                h.record(Stage::QueryTurn, began.saturating_sub(started));
+            }
+            h.counters.rows += done.rows;
+            h.counters.late_rows += done.late_rows;
+            h.counters.bytes += done.bytes;
         }
         Ok(done) => {
             let finished = done.answered.map_or(finished, |(at, _)| at);
+            // The target's part starts when the operation had its turn, if it waited for one.
+            let began = done.began.map_or(started, |b| b.max(started));
             h.record(stage, finished - intended.min(finished));
-            h.record(service, finished - started.min(finished));
+            h.record(service, finished - began.min(finished));
+            if let Some(b) = done.began {
+                h.record(Stage::QueryTurn, b.saturating_sub(started));
+            }
             if let Some((at, sent)) = done.answered {
                 h.record(Stage::QueryRoundtrip, at.saturating_sub(sent));
             }
@@ -272,6 +354,7 @@ pub fn record(
             }
             h.counters.ok += 1;
             h.counters.rows += done.rows;
+            h.counters.late_rows += done.late_rows;
             h.counters.bytes += done.bytes;
         }
         Err(e) => {

@@ -59,7 +59,9 @@ pub(super) async fn listeners(plan: &Plan, log: &AnyLog) -> Result<Vec<(Source, 
     for (source, subscription, group) in subscriptions {
         // Kafka: one member, so no rebalance after it is assigned can skip records
         // (a new owner of a partition with no committed offset starts at `latest`).
-        let members = if matches!(log, AnyLog::Kafka(_)) {
+        // Query results: one member too, so a result's batches are handed over in the
+        // order the service sent them (its short last batch marks the end).
+        let members = if matches!(log, AnyLog::Kafka(_)) || source == Source::QueryResults {
             1
         } else {
             plan.threads.max(1)

@@ -109,7 +109,7 @@ pub fn markdown(s: &Summary) -> String {
     }
     let _ = writeln!(
         o,
-        "| workload | target/s | achieved/s | ops | errors | main p50 | main p99 | health |\n|---|---|---|---|---|---|---|---|"
+        "| workload | target/s | achieved/s | ops | errors | censored | main p50 | main p99 | health |\n|---|---|---|---|---|---|---|---|---|"
     );
     for (name, w) in &s.workloads {
         let main = w
@@ -119,13 +119,22 @@ pub fn markdown(s: &Summary) -> String {
         let (p50, p99) = main.map_or(("-".into(), "-".into()), |(_, st)| (ns(st.p50_ns), ns(st.p99_ns)));
         let _ = writeln!(
             o,
-            "| {name} | {:.1} | {:.1} | {} | {} | {p50} | {p99} | {} |",
+            "| {name} | {:.1} | {:.1} | {} | {} | {} | {p50} | {p99} | {} |",
             w.target_rate,
             w.achieved_rate,
             w.ops,
             w.errors.values().sum::<u64>(),
+            w.censored,
             w.health
         );
+    }
+    // Why an unhealthy workload is so, in the verdict's own words.
+    for (name, w) in s
+        .workloads
+        .iter()
+        .filter(|(_, w)| w.health != crate::report::Health::Healthy)
+    {
+        let _ = writeln!(o, "\n- {name}: **{}**: {}", w.health, w.health_reason);
     }
     if let Some(a) = &s.audit {
         let _ = writeln!(

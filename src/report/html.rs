@@ -105,7 +105,7 @@ fn workload_section(o: &mut String, s: &Summary, name: &str, w: &WorkloadSummary
         o,
         r#"<section class="workload" id="w-{id}"><h2>{} <small>{} · {} model</small></h2>
 <p class="verdict {health_class}">generator health: <b>{}</b> — {}</p>
-<p>target {:.1}/s, achieved {:.1}/s · {} ops, {} ok, {} late, {} dropped, {} abandoned, {} unanswered{}</p>"#,
+<p>target {:.1}/s, achieved {:.1}/s · {} · {} late, {} unanswered</p>"#,
         esc(name),
         w.kind,
         w.model,
@@ -113,17 +113,9 @@ fn workload_section(o: &mut String, s: &Summary, name: &str, w: &WorkloadSummary
         esc(&w.health_reason),
         w.target_rate,
         w.achieved_rate,
-        w.ops,
-        w.ok,
+        esc(&w.outcomes()),
         w.late,
-        w.dropped,
-        w.abandoned,
         w.unanswered,
-        if w.empty > 0 {
-            format!(", {} empty results", w.empty)
-        } else {
-            String::new()
-        }
     );
     // A last interval cut short (the run's end) has too few operations to chart.
     let nominal = {
@@ -505,8 +497,8 @@ fn stage_table(o: &mut String, w: &WorkloadSummary) {
     if w.censored + w.unanswered > 0 {
         let _ = write!(
             o,
-            "<tr><td colspan=\"9\">&gt; marks a lower bound: {} operations were censored (given up on) and are counted at the time they had waited</td></tr>",
-            w.censored + w.unanswered
+            "<tr><td colspan=\"9\">&gt; marks a lower bound: {} censored (given up on) and {} produced events never answered are counted at the time they had waited</td></tr>",
+            w.censored, w.unanswered
         );
     }
     if !w.errors.is_empty() {

@@ -240,6 +240,9 @@ pub struct WorkloadSummary {
     pub errors: BTreeMap<String, u64>,
     pub rows: u64,
     pub bytes: u64,
+    /// Rows (in `rows`) of result batches that came after their query stopped waiting.
+    #[serde(default)]
+    pub late_rows: u64,
     /// Queries through the log that got no answer (the original query service's reply to "no events").
     #[serde(default)]
     pub empty: u64,
@@ -255,6 +258,32 @@ pub struct WorkloadSummary {
     pub health_reason: String,
     pub stages: BTreeMap<String, StageSummary>,
     pub timeline: Vec<IntervalPoint>,
+}
+
+impl WorkloadSummary {
+    /// Every operation's outcome in one phrase, the same wherever a view tells it:
+    /// "N ops: N ok, N failed, N censored (N empty results, N dropped, N abandoned)".
+    pub fn outcomes(&self) -> String {
+        let failed: u64 = self.errors.values().sum();
+        let parts: Vec<String> = [
+            (self.empty, "empty results"),
+            (self.dropped, "dropped"),
+            (self.abandoned, "abandoned"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        let parts = if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", parts.join(", "))
+        };
+        format!(
+            "{} ops: {} ok, {failed} failed, {} censored{parts}",
+            self.ops, self.ok, self.censored
+        )
+    }
 }
 
 impl Summary {
@@ -317,6 +346,9 @@ impl Summary {
                 .map(|(name, st)| {
                     let censored = if name == main.name() {
                         c.censored
+                    } else if name == Stage::Lag.name() {
+                        // Dropped operations' lag is the time they had waited.
+                        m.dropped[w]
                     } else if name == Stage::E2e.name() || name == Stage::E2ePersisted.name() {
                         c.unanswered
                     } else {
@@ -329,9 +361,9 @@ impl Summary {
                 ops,
                 ok: c.ok,
                 errors: c.error_total(),
-                // Empty query results are censored (no latency of their own) but are
-                // the protocol's answer, not work the target failed to do.
-                censored: c.censored - c.empty.min(c.censored),
+                censored: c.censored,
+                empty: c.empty,
+                waiting_for_turns: offered_rate * stages.get(Stage::QueryTurn.name()).map_or(0.0, |s| s.mean_ns / 1e9),
                 unanswered: c.unanswered,
                 lag_p99_ns: stages.get(Stage::Lag.name()).map_or(0, |s| s.p99_ns),
                 service_p99_ns: stages.get(service.name()).map_or(0, |s| s.p99_ns),
@@ -376,6 +408,7 @@ impl Summary {
                     rejected_replies: c.rejected_replies,
                     errors,
                     rows: h.counters.rows,
+                    late_rows: h.counters.late_rows,
                     bytes: h.counters.bytes,
                     empty: h.counters.empty,
                     disruptions: disruptions(&m.timeline[w]),

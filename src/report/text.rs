@@ -25,11 +25,7 @@ pub fn render(s: &Summary) -> String {
         } else {
             format!("closed model, {:.1}/s (latency = service time)", w.achieved_rate)
         };
-        let _ = writeln!(
-            o,
-            "{name} ({}): {rate} | {} ops, {} ok, {} late, {} dropped",
-            w.kind, w.ops, w.ok, w.late, w.dropped
-        );
+        let _ = writeln!(o, "{name} ({}): {rate} | {} | {} late", w.kind, w.outcomes(), w.late);
         let errors: Vec<String> = w.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
         if !errors.is_empty() || w.unanswered > 0 || w.abandoned > 0 {
             let _ = writeln!(
@@ -46,6 +42,13 @@ pub fn render(s: &Summary) -> String {
         }
         if w.empty > 0 {
             let _ = writeln!(o, "  empty results (no answer within reply_timeout): {}", w.empty);
+        }
+        if w.late_rows > 0 {
+            let _ = writeln!(
+                o,
+                "  late rows: {} of {} rows came after their query stopped waiting (counted)",
+                w.late_rows, w.rows
+            );
         }
         for d in &w.disruptions {
             let _ = writeln!(o, "  disrupted {:.1}s-{:.1}s: {}", d.from_s, d.to_s, d.outcome());
@@ -83,10 +86,15 @@ pub fn render(s: &Summary) -> String {
             );
         }
         if w.stages.values().any(|st| !st.lower_bounds.is_empty()) {
+            let unanswered = if w.unanswered > 0 {
+                format!(", and {} produced events never answered (in e2e)", w.unanswered)
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 o,
-                "  > lower bound: {} operations were censored (given up on) at the time they had waited",
-                w.censored + w.unanswered
+                "  > lower bound: {} censored (given up on) at the time they had waited{unanswered}",
+                w.censored
             );
         }
     }
@@ -155,8 +163,8 @@ pub fn audit(a: &crate::audit::AuditReport) -> String {
     if a.readers {
         let _ = writeln!(
             o,
-            "  readers: {} pending (reachable by the next query), {} in epochs before the readers started",
-            a.pending, a.unreachable_epochs
+            "  readers: {} pending (reachable by the next query), {} in epochs before the readers started, {} returned more than once",
+            a.pending, a.unreachable_epochs, a.requeried
         );
     }
     if a.trimmed > 0 {

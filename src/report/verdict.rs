@@ -66,7 +66,14 @@ pub(super) struct Evidence {
     pub(super) ops: u64,
     pub(super) ok: u64,
     pub(super) errors: u64,
+    /// Every censored operation (the summary's `censored`) ...
     pub(super) censored: u64,
+    /// ... of which this many were empty query results: the original query service's
+    /// silence for "no events", an answer and not work left undone.
+    pub(super) empty: u64,
+    /// Readers through the log: workers waiting, on average, for their aggregate's turn
+    /// (offered rate x mean `query.turn`, by Little's law).
+    pub(super) waiting_for_turns: f64,
     /// Produced events (ok as produces) that the persistence service never answered
     /// by the drain deadline: the pipeline behind them fell behind.
     pub(super) unanswered: u64,
@@ -132,6 +139,9 @@ const BEHIND_SHARE: f64 = 0.01;
 /// - slipped while every worker was busy and, by Little's law, the target's service time
 ///   explains it (offered rate x service-time p99 reaches half of `max_in_flight`): the
 ///   target held the workers (`target-saturated`);
+/// - slipped while every worker was busy and most were waiting for their aggregate's
+///   turn (readers through the log, one query per aggregate outstanding): the readers'
+///   own protocol was the limit (`generator-limited`);
 /// - slipped while the generator's CPU was busy (80% of its threads): the generator
 ///   could not keep up (`generator-limited`);
 /// - slipped while the hiccup meter stalled too, or other processes and the hypervisor
@@ -148,7 +158,7 @@ pub(super) fn health(wp: &crate::plan::WorkloadPlan, e: &Evidence) -> (Health, S
     let lag_kept = e.lag_p99_ns <= LAG_BOUND_NS;
     let sustained = e.late_share > SUSTAINED_LATE_SHARE || e.stalls.iter().any(|s| s.intervals >= SUSTAINED_INTERVALS);
     let slipped = !lag_kept && sustained;
-    let not_ok = e.censored + e.errors;
+    let not_ok = e.censored - e.empty.min(e.censored) + e.errors;
     // Completions trail arrivals by chance too (a few slow answers straddle the
     // window's edges): short only beyond 1% and three standard deviations of a count.
     let short = |done: Option<(f64, f64)>| {
@@ -176,8 +186,13 @@ pub(super) fn health(wp: &crate::plan::WorkloadPlan, e: &Evidence) -> (Health, S
     } else {
         String::new()
     };
+    let empty = if e.empty > 0 {
+        format!(" ({} of them empty results: no answer within reply_timeout)", e.empty)
+    } else {
+        String::new()
+    };
     let outcome = format!(
-        "{} of {} offered operations ok{unanswered}, {} failed, {} censored",
+        "{} of {} offered operations ok{unanswered}, {} failed, {} censored{empty}",
         e.ok, e.ops, e.errors, e.censored
     );
     let late = format!("{:.1}% of operations started over 10 ms late", 100.0 * e.late_share);
@@ -229,6 +244,13 @@ pub(super) fn health(wp: &crate::plan::WorkloadPlan, e: &Evidence) -> (Health, S
                 crate::units::fmt_ns(e.service_p99_ns)
             ),
         ),
+        (_, true) if e.waiting_for_turns >= 0.5 * *max_in_flight as f64 => (
+            Health::GeneratorLimited,
+            format!(
+                "{outcome}; schedule lag p99 {lag} because the readers' workers waited for their aggregates' turns (on average {:.0} of {max_in_flight} in query.turn): one query per aggregate at a time is the readers' own limit, not the target's; spread the queries over more aggregates, or with the v2.1.1 form set `target.query.overlap`",
+                e.waiting_for_turns
+            ),
+        ),
         _ if e.generator_busy => (
             Health::GeneratorLimited,
             format!("{outcome}; schedule lag p99 {lag} ({late}) with the generator's CPU busy: the generator could not keep the schedule"),
@@ -270,6 +292,7 @@ pub fn evaluate(thresholds: &[Threshold], s: &Summary) -> Vec<Verdict> {
                         "unanswered" => a.unanswered,
                         "pending" => a.pending,
                         "backlog" => a.backlog,
+                        "requeried" => a.requeried,
                         _ => a.redelivered,
                     } as f64;
                     let bound = match t.bound {

@@ -542,6 +542,20 @@ pub struct QueryService {
     pub settle: Dur,
     /// Readers through the log: the EventStoreQuery they send.
     pub form: QueryForm,
+    /// Readers through the log, v2.1.1 form only: queries of one aggregate may be
+    /// outstanding together, each result told apart by its correlation id. Off, a
+    /// reader waits for the previous query of its aggregate to be answered (what a
+    /// client that hydrates one projection does). On, the queries race in the original
+    /// service (each closes an epoch): a finding the audit shows, not one to hide.
+    pub overlap: Spanned<bool>,
+    /// Fault injection (embedded query service only): wait this long before each query.
+    pub extra_latency: Option<Dur>,
+    /// Fault injection (embedded query service only): wait this long between a
+    /// result's batches, a service slower than the readers' `settle`.
+    pub batch_gap: Option<Dur>,
+    /// Fault injection (embedded query service only): process every query (epochs
+    /// closed, events read) but send no reply at all.
+    pub silent: bool,
 }
 
 impl Default for QueryService {
@@ -552,6 +566,10 @@ impl Default for QueryService {
             reply_timeout: Dur::from_secs(1),
             settle: Dur::from_millis(50),
             form: QueryForm::default(),
+            overlap: Spanned::new(0..0, false),
+            extra_latency: None,
+            batch_gap: None,
+            silent: false,
         }
     }
 }

@@ -176,6 +176,13 @@ fn check_target(s: &Scenario) -> Result<(), Fault> {
             return Err(at(st, "stall `for` must be shorter than `every`"));
         }
     }
+    let q = &s.target.query;
+    if *q.overlap.get_ref() && q.form == super::types::QueryForm::V201 {
+        return Err(at(
+            &q.overlap,
+            "`overlap` needs the v2.1.1 query form: a v2.0.1 reply carries no correlation id, so overlapping queries of one aggregate could not be told apart",
+        ));
+    }
     if let Some(d) = &s.target.persistence.drop_every {
         if *d.get_ref() == 0 {
             return Err(at(d, "`drop_every` must be 1 or more (1 drops every event)"));

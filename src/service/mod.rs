@@ -65,6 +65,11 @@ pub struct ServiceConfig {
     pub drop_every: Option<u64>,
     /// Fault injection: wait this long (ns) before each persist.
     pub extra_latency_ns: u64,
+    /// Fault injection, query service: wait this long (ns) before each query, between
+    /// a result's batches, and whether to send no reply at all.
+    pub query_latency_ns: u64,
+    pub batch_gap_ns: u64,
+    pub silent: bool,
     pub consistency: crate::scenario::VersionConsistency,
     pub on_finished: Option<OnFinished>,
 }
@@ -177,6 +182,9 @@ impl ServiceConfig {
                 .persistence
                 .extra_latency
                 .map_or(0, |d| d.0.as_nanos() as u64),
+            query_latency_ns: plan.target.query.extra_latency.map_or(0, |d| d.0.as_nanos() as u64),
+            batch_gap_ns: plan.target.query.batch_gap.map_or(0, |d| d.0.as_nanos() as u64),
+            silent: plan.target.query.silent,
             consistency: plan.target.consistency,
             on_finished: None,
         }

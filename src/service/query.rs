@@ -84,6 +84,7 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
     let mut ctx = Ctx::new(cfg.clock, seed);
     let mut replies = ReplyTopics::new(&cfg.topics.query_response);
     let (mut events, mut batch, mut out) = (Vec::new(), Vec::new(), Vec::new());
+    let mut pacer = crate::pacer::Pacer::new();
     loop {
         let Some(record) = next_handled(&mut w).await else {
             return Ok(());
@@ -101,6 +102,11 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
             aggregate_version: q211.aggregate_version,
         };
         events.clear();
+        if cfg.query_latency_ns > 0 {
+            pacer
+                .sleep_until(&cfg.clock, cfg.clock.now() + cfg.query_latency_ns)
+                .await;
+        }
         // The query's year bucket, as the original v1.x service selects; a v2.0.1
         // query has none (the original would read bucket 0 and find nothing): the
         // scenario's, or the current year, so v2.0.1 readers still get answers here.
@@ -110,6 +116,11 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
         };
         let result = query(&store, &mut ctx, &q, year, cfg.consistency, &mut events).await;
         let topic = replies.get(&log, q.aggregate_id);
+        if cfg.silent {
+            // Fault injection: the work is done (the epoch closed), the answer never sent.
+            record.done();
+            continue;
+        }
         if let Err(e) = result {
             counters.failed.fetch_add(1, Ordering::Relaxed);
             out.clear();
@@ -143,9 +154,19 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
             KafkaResponse::encode_parts(&mut out, q.aggregate_id, &correlation, None, "", Some(&batch));
             messages.push(out);
         }
-        let sent = futures_util::future::join_all(messages.iter().map(|m| log.produce(topic, m, None))).await;
-        for r in sent {
-            counters.sent(r);
+        if cfg.batch_gap_ns > 0 {
+            // Fault injection: a service that takes its time between batches.
+            for (i, m) in messages.iter().enumerate() {
+                if i > 0 {
+                    pacer.sleep_until(&cfg.clock, cfg.clock.now() + cfg.batch_gap_ns).await;
+                }
+                counters.sent(log.produce(topic, m, None).await);
+            }
+        } else {
+            let sent = futures_util::future::join_all(messages.iter().map(|m| log.produce(topic, m, None))).await;
+            for r in sent {
+                counters.sent(r);
+            }
         }
         record.done();
     }

@@ -25,6 +25,8 @@ pub const FINISHED: u8 = 32;
 /// The memory store stored the event, then dropped it to stay within its
 /// `keep_per_aggregate`: stored, not lost, though no scan finds it.
 pub const TRIMMED: u8 = 64;
+/// Returned to readers more than once.
+pub const QUERIED_AGAIN: u8 = 128;
 
 /// A segment holds 2^24 operations (16 MiB of flags); 256 of them 2^32 per workload.
 const SEGMENT_BITS: u32 = 24;

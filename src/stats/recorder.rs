@@ -18,8 +18,11 @@ pub struct Counters {
     /// Operations that started more than [`LATE_AFTER_NS`] after their intended start.
     pub late: u64,
     pub errors: [u64; ErrorClass::COUNT],
-    /// Rows returned by queries.
+    /// Rows returned by queries (late ones included).
     pub rows: u64,
+    /// Rows of result batches that arrived after their query stopped waiting (a gap
+    /// between batches longer than the settle time): counted in `rows` too.
+    pub late_rows: u64,
     /// Payload bytes sent or read.
     pub bytes: u64,
     /// Queries through the log that got no answer within `reply_timeout`: the original query
@@ -44,6 +47,7 @@ impl Counters {
             *a += b;
         }
         self.rows += o.rows;
+        self.late_rows += o.late_rows;
         self.bytes += o.bytes;
         self.empty += o.empty;
         self.censored += o.censored;

@@ -28,6 +28,10 @@ pub enum Stage {
     QueryService,
     /// EventStoreQuery sent -> its last result batch consumed.
     QueryRoundtrip,
+    /// Readers through the log: actual start -> the aggregate's turn (one query of an
+    /// aggregate outstanding at a time). The harness's own wait, kept out of
+    /// `query.service`, which starts when the turn is taken.
+    QueryTurn,
     /// Actual start - intended start.
     Lag,
     /// Response time of failed operations.
@@ -35,7 +39,7 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = 15;
     pub const ALL: [Stage; Stage::COUNT] = [
         Stage::Serialize,
         Stage::Produce,
@@ -49,6 +53,7 @@ impl Stage {
         Stage::Query,
         Stage::QueryService,
         Stage::QueryRoundtrip,
+        Stage::QueryTurn,
         Stage::Lag,
         Stage::Failed,
     ];
@@ -67,6 +72,7 @@ impl Stage {
             Stage::Query => "query",
             Stage::QueryService => "query.service",
             Stage::QueryRoundtrip => "query.roundtrip",
+            Stage::QueryTurn => "query.turn",
             Stage::Lag => "lag",
             Stage::Failed => "failed",
         }

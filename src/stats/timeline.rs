@@ -66,13 +66,23 @@ impl Disruption {
 }
 
 /// Finds the disruptions in a timeline: intervals with errors, or with a target but
-/// no finished operation.
+/// no finished operation. One is recovered at the first interval after it that has no
+/// errors and ok operations at the offered rate (within 10% or three standard
+/// deviations of a count); an interval that offers nothing (the drain) or finishes
+/// only part of what it offers neither recovers it nor counts against it.
 pub fn disruptions(timeline: &[IntervalPoint]) -> Vec<Disruption> {
     let mut out: Vec<Disruption> = Vec::new();
     let mut open: Option<Disruption> = None;
     for p in timeline {
         // Nothing finished although something was due: e.g. sends hanging on a dead broker.
         let troubled = p.errors > 0 || (p.target_rate > 0.0 && p.achieved_rate == 0.0);
+        let at_rate = {
+            let due = p.target_rate * p.length_s;
+            p.target_rate > 0.0 && p.ok as f64 >= due - (0.1 * due).max(3.0 * due.sqrt())
+        };
+        if open.is_some() && !troubled && !at_rate {
+            continue;
+        }
         match (&mut open, troubled) {
             (None, true) => {
                 open = Some(Disruption {
@@ -168,5 +178,34 @@ mod tests {
             (2.0, 4.0, 2, 80_000_000)
         );
         assert_eq!((s[1].from_s, s[1].to_s, s[1].intervals), (5.0, 6.0, 1));
+    }
+
+    #[test]
+    fn a_disruption_recovers_only_when_ok_operations_resume_at_the_offered_rate() {
+        let pt = |t: f64, target: f64, ok: u64, errors: u64| IntervalPoint {
+            t_s: t,
+            length_s: 1.0,
+            target_rate: target,
+            achieved_rate: ok as f64,
+            ok,
+            errors,
+            ..IntervalPoint::default()
+        };
+        // Nothing ok all run, then the drain (nothing offered): never recovered.
+        let silent = [pt(0.0, 40.0, 0, 0), pt(1.0, 40.0, 0, 0), pt(2.0, 0.0, 0, 0)];
+        let d = disruptions(&silent);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(!d[0].recovered, "{d:?}");
+        // Errors, a half-rate interval (still disrupted), then the full rate again.
+        let back = [
+            pt(0.0, 1000.0, 1000, 0),
+            pt(1.0, 1000.0, 10, 90),
+            pt(2.0, 1000.0, 500, 0),
+            pt(3.0, 1000.0, 990, 0),
+        ];
+        let d = disruptions(&back);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].recovered, "{d:?}");
+        assert_eq!((d[0].from_s, d[0].to_s, d[0].errors), (1.0, 3.0, 90));
     }
 }
