@@ -181,30 +181,32 @@ fn same_build_is_no_change_and_a_slower_store_is_a_regression() {
     assert_eq!(code, Some(6), "a regression exits 6: {out}");
     assert!(out.contains("only in the baseline"), "{out}");
 
-    // Limits that allow the slowdown turn the regressions off; Markdown for CI.
+    // Limits that allow the slowdown turn the regressions off; Markdown for CI. (The 3x
+    // store: with three baseline runs a +20% one is slower only as often as the power
+    // allows, and once came out inconclusive on this machine.)
     let (code, out, _) = common::eventbench(&[
         "compare",
         &base,
-        &slow,
+        &slow3,
         "--fail-on-regression",
         "--noise",
         "10%",
         "--limit",
-        "persist.p50=50%",
+        "persist.p50=500%",
         "--limit",
-        "persist.p90=50%",
+        "persist.p90=500%",
         "--limit",
-        "persist.p99=200%",
+        "persist.p99=1000%",
         "--limit",
-        "persist.p999=500%",
+        "persist.p999=2000%",
         "--limit",
-        "persist.service.p50=50%",
+        "persist.service.p50=500%",
         "--limit",
-        "persist.service.p90=50%",
+        "persist.service.p90=500%",
         "--limit",
-        "persist.service.p99=200%",
+        "persist.service.p99=1000%",
         "--limit",
-        "persist.service.p999=500%",
+        "persist.service.p999=2000%",
         "--format",
         "markdown",
     ]);

@@ -16,19 +16,28 @@ name = "secrets"
 duration = "2s"
 warmup = "500ms"
 
+secret_keys = ["sasl.oauthbearer.extensions"]
+
 [target]
 services = "none"
+scylla.username = "bench"
+scylla.password = "{SECRET}-cql"
+scylla.tls = {{ key_password = '{SECRET}-tls' }}
 
 [target.kafka]
 producer = {{ "sasl.password" = "{SECRET}-kafka", "linger.ms" = "5" }}
 client = {{ "sasl.username" = "bench", "sasl.password" = "{SECRET}-client" }}
 
-[target.scylla]
-username = "bench"
-password = "{SECRET}-cql"
-
-[target.scylla.tls]
-key_password = "{SECRET}-tls"
+[target.kafka.consumer]
+"ssl.key.pem" = """
+-----BEGIN ENCRYPTED PRIVATE KEY-----
+{SECRET}-pem
+-----END ENCRYPTED PRIVATE KEY-----
+"""
+"sasl.oauthbearer.config" = '''
+principal=bench clientSecret={SECRET}-oauth'''
+"sasl.oauthbearer.extensions" = "apikey={SECRET}-marked"
+"ssl.keystore.password" = "{SECRET}-esc\"aped\\"
 
 [workload.writers]
 kind = "persist"
@@ -44,6 +53,8 @@ fn no_secret_reaches_a_file_or_the_terminal() {
     std::fs::write(&path, scenario()).expect("write");
     let path = path.to_str().expect("utf8");
     let set = format!("target.kafka.consumer.\"ssl.key.password\"={SECRET}-set");
+    // An inline table given by --set: its secret inside, not its key, marks it.
+    let inline = format!("target.kafka.client={{\"sasl.username\"=\"bench\",\"sasl.password\"=\"{SECRET}-inline\"}}");
     let printed = std::cell::RefCell::new(String::new());
     let run = |args: &[&str]| {
         let out = std::process::Command::new(common::bin())
@@ -65,6 +76,8 @@ fn no_secret_reaches_a_file_or_the_terminal() {
             "--quiet",
             "--set",
             &set,
+            "--set",
+            &inline,
             "--out",
             out.to_str().expect("utf8"),
         ]);
@@ -111,7 +124,7 @@ fn no_secret_reaches_a_file_or_the_terminal() {
     assert!(
         printed
             .borrow()
-            .contains("secrets.toml:15:1: password holds a literal secret"),
+            .contains("secrets.toml:11:1: scylla.password holds a literal secret"),
         "{}",
         printed.borrow()
     );
@@ -163,5 +176,12 @@ fn no_secret_reaches_a_file_or_the_terminal() {
     assert!(hits.is_empty(), "the secret is in {hits:?}");
     // What is redacted is still there in form: the run records its scenario.
     let s = common::read(&a.join("summary.json"));
-    assert!(s.contains(r#"password = \"***\""#) && s.contains("linger.ms"), "{s}");
+    assert!(
+        s.contains(r#"scylla.password = \"***\""#) && s.contains("linger.ms"),
+        "{s}"
+    );
+    assert!(
+        s.contains(r#"\"ssl.key.pem\" = \"***\""#),
+        "the PEM key's node is replaced: {s}"
+    );
 }

@@ -150,7 +150,8 @@ pub fn run(a: RunArgs) -> Result<Outcome, CliError> {
 pub fn validate(a: ValidateArgs) -> Result<Outcome, CliError> {
     let plan = load(&a.scenario)?;
     let mut value = serde_json::to_value(&plan).map_err(|e| CliError::Runtime(e.to_string()))?;
-    crate::scenario::secrets::Secrets::of(&plan.scenario_text, &plan.overrides).json(&mut value);
+    crate::scenario::secrets::Secrets::of_resolved(&plan.scenario_text, &plan.overrides, &plan.secret_keys, &value)
+        .json(&mut value);
     let json = serde_json::to_string_pretty(&value).map_err(|e| CliError::Runtime(e.to_string()))?;
     println!("{json}");
     eprintln!("{}: ok", a.scenario.scenario.display());

@@ -75,6 +75,9 @@ pub struct Plan {
     #[serde(skip)]
     pub scenario_text: String,
     pub overrides: Vec<String>,
+    /// The scenario's own `secret_keys`: more settings whose values are redacted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_keys: Vec<String>,
     /// `--start-at`: the wall time (ns since the Unix epoch) the schedule starts at, so
     /// shards on several machines share one origin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,6 +170,7 @@ impl Plan {
             workloads,
             scenario_text: String::new(),
             overrides: Vec::new(),
+            secret_keys: s.secret_keys.clone(),
             start_at_ns: None,
             metrics_listen: s.metrics.listen.as_ref().and_then(|l| l.get_ref().parse().ok()),
             metrics_linger_ns: s.metrics.linger.as_nanos(),

@@ -112,8 +112,8 @@ impl ScenarioInfo {
     /// Secrets redacted: the text keeps its form with `"***"` for each secret's value.
     pub fn of(plan: &Plan) -> ScenarioInfo {
         use crate::scenario::secrets::{override_shown, Secrets};
-        let secrets = Secrets::of(&plan.scenario_text, &plan.overrides);
         let mut resolved = serde_json::to_value(plan).unwrap_or(serde_json::Value::Null);
+        let secrets = Secrets::of_resolved(&plan.scenario_text, &plan.overrides, &plan.secret_keys, &resolved);
         secrets.json(&mut resolved);
         ScenarioInfo {
             name: plan.name.clone(),

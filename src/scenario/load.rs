@@ -131,7 +131,7 @@ fn apply_override(table: &mut Table, ov: &str) -> Result<(), String> {
 }
 
 /// Splits `a.b."c.d"` into `a`, `b`, `c.d`: a quoted key may hold dots, as in TOML.
-fn split_path(path: &str) -> Result<Vec<String>, String> {
+pub(super) fn split_path(path: &str) -> Result<Vec<String>, String> {
     let mut keys = vec![String::new()];
     let mut quoted = false;
     for c in path.chars() {
@@ -147,7 +147,7 @@ fn split_path(path: &str) -> Result<Vec<String>, String> {
     Ok(keys)
 }
 
-fn parse_value(raw: &str) -> Value {
+pub(super) fn parse_value(raw: &str) -> Value {
     #[derive(serde::Deserialize)]
     struct Wrap {
         v: Value,

@@ -32,6 +32,11 @@ pub struct Scenario {
     /// Tokio worker threads; 0 means one per core.
     #[serde(default)]
     pub threads: usize,
+    /// More settings whose values are secrets, beside the ones eventbench knows
+    /// (passwords, tokens, keys in PEM, ...): a key (`"sasl.oauthbearer.extensions"`) or
+    /// the end of a dotted path. Their values are redacted wherever the scenario is recorded.
+    #[serde(default)]
+    pub secret_keys: Vec<String>,
     #[serde(default)]
     pub target: Target,
     #[serde(default)]
