@@ -280,7 +280,10 @@ impl Snapshot {
                     segs.sort();
                     let mut out = Vec::new();
                     for (seg, path) in segs {
-                        let bytes = std::fs::read(&path)?;
+                        let mut bytes = Vec::new();
+                        std::fs::File::open(&path)?
+                            .take(SEGMENT as u64)
+                            .read_to_end(&mut bytes)?;
                         out.resize(seg * SEGMENT, 0);
                         out.extend_from_slice(&bytes[..bytes.len().min(SEGMENT)]);
                         let len = out.iter().rposition(|f| *f != 0).map_or(0, |i| i + 1);
@@ -335,8 +338,13 @@ impl Snapshot {
             if len > (MAX_SEGMENTS * SEGMENT) as u64 {
                 return Err(bad("book longer than any run"));
             }
-            let mut f = vec![0u8; len as usize];
-            r.read_exact(&mut f)?;
+            // As long as the bytes that are there, not as the header claims: a corrupt
+            // length costs nothing before the read runs short.
+            let mut f = Vec::new();
+            r.by_ref().take(len).read_to_end(&mut f)?;
+            if f.len() as u64 != len {
+                return Err(bad("a book is cut short"));
+            }
             flags.push(Some(f));
         }
         let mut words = Vec::with_capacity(512);
@@ -377,5 +385,14 @@ mod tests {
         s.write(&mut bytes).expect("write");
         assert_eq!(Snapshot::read(&mut &bytes[..]).expect("read"), s);
         assert!(Snapshot::read(&mut &b"nonsense"[..]).is_err());
+        // A header that claims a 4 GiB book over a few bytes is refused without
+        // allocating the claim.
+        let mut claim = MAGIC.to_vec();
+        claim.extend_from_slice(&1u32.to_le_bytes());
+        claim.push(1);
+        claim.extend_from_slice(&((MAX_SEGMENTS * SEGMENT) as u64).to_le_bytes());
+        claim.extend_from_slice(&[1, 2, 3]);
+        let err = Snapshot::read(&mut &claim[..]).expect_err("cut short");
+        assert!(err.to_string().contains("cut short"), "{err}");
     }
 }
