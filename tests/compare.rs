@@ -25,9 +25,16 @@ kind = "persist"
 rate = 500
 "#;
 
+/// A run finished: exit 0, or 9 when the host held it (hypervisor steal or other
+/// processes, told with the hiccup meter's evidence; seen in a full suite here with 0.71
+/// cores stolen). Such a run is still a run of this build: its noise is the gate's to judge.
+fn ran(code: Option<i32>) -> bool {
+    matches!(code, Some(0) | Some(9))
+}
+
 fn run(dir: &std::path::Path, name: &str, sets: &[&str]) -> String {
     let (code, stdout, stderr, out) = common::run_scenario(dir, name, SCENARIO, sets);
-    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    assert!(ran(code), "exit {code:?}: {stdout} {stderr}");
     out.to_str().expect("utf8").to_string()
 }
 
@@ -64,7 +71,7 @@ fn same_build_is_no_change_and_a_slower_store_is_a_regression() {
         "--label",
         "main",
     ]);
-    assert_eq!(code, Some(0), "{out} {err}");
+    assert!(ran(code), "exit {code:?}: {out} {err}");
     assert!(base.join("run-3/summary.json").exists(), "{out}");
     let base = base.to_str().expect("utf8").to_string();
     let history = dir.path().join("history");
@@ -237,7 +244,7 @@ fn the_shipped_ci_scenario_a_a_never_fails_the_gate_and_a_3x_store_does() {
     let text = common::read(&common::root().join("scenarios/ci-regression.toml"));
     let go = |name: &str, sets: &[&str]| {
         let (code, out, err, path) = common::run_scenario(dir.path(), name, &text, sets);
-        assert_eq!(code, Some(0), "{out} {err}");
+        assert!(ran(code), "exit {code:?}: {out} {err}");
         path.to_str().expect("utf8").to_string()
     };
     let (a, b) = (go("a", &[]), go("b", &["seed=8"]));

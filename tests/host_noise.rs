@@ -123,12 +123,14 @@ fn a_huge_max_in_flight_costs_no_stall_at_the_start() {
         median(huge.iter().map(|p| p.0).collect()),
         median(huge.iter().map(|p| p.1).collect()),
     );
+    // A cost is the huge pool's percentiles above the small one's; below it is the
+    // host's noise in the small runs (a full suite here: p99 3.8 vs 5.2 ms), no stall.
     assert!(
-        (h50 / s50 - 1.0).abs() <= 0.10,
+        h50 <= 1.10 * s50,
         "p50 {h50} ms at 100,000 vs {s50} ms at 1,000 ({huge:?} vs {small:?})"
     );
     assert!(
-        (h99 / s99 - 1.0).abs() <= 0.25,
+        h99 <= 1.25 * s99,
         "p99 {h99} ms at 100,000 vs {s99} ms at 1,000 ({huge:?} vs {small:?})"
     );
 }
