@@ -156,8 +156,7 @@ fn a_target_that_answers_no_query_is_not_called_behind_and_counts_agree() {
     assert_ne!(code, Some(0), "an unhealthy run does not pass: {out}");
 }
 
-/// Reads every record of `topics` from the beginning, until `expect` are read or the
-/// topics stay quiet for 3 s.
+/// Reads every record of `topics` from the beginning, until the topics stay quiet for 3 s.
 fn read_all(topics: &[String]) -> Vec<(String, Vec<u8>)> {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", "127.0.0.1:9092")

@@ -203,8 +203,10 @@ impl Operation {
     /// for `settle` (or three times the service's recent inter-batch gaps, if longer).
     async fn query_via_log(&mut self, index: u64, intended: u64) -> Result<Done, BackendError> {
         let sh = self.shared.clone();
-        let aggregate = sh.gen.query(index, |_| 0).aggregate_id;
-        let inbox = sh.inboxes.get(aggregate);
+        // The aggregate now; its projection once the turn is taken (the query is
+        // generated once, its version filled in then).
+        let mut q = sh.gen.query(index, |_| 0);
+        let inbox = sh.inboxes.get(q.aggregate_id);
         let correlated = sh.query_form == QueryForm::V211;
         let _turn = if correlated && sh.overlap {
             None
@@ -212,7 +214,7 @@ impl Operation {
             Some(inbox.turn.lock().await)
         };
         let began = self.ctx.clock.now();
-        let q = self.next_query(index);
+        q.aggregate_version = sh.projections[q.aggregate_id as u8 as usize].load(Ordering::Relaxed);
         let mut done = Done {
             began: _turn.is_some().then_some(began),
             ..Done::default()
