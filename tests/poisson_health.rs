@@ -2,6 +2,11 @@
 //! realises 1,000 +- 32 arrivals; judged against the expected count instead of the
 //! realised schedule it fell below 99% about a third of the time. 100 seeds, none
 //! flagged, and each run's outcomes add up to its own realised schedule.
+//!
+//! The host is another matter: CI's VM once held two of these 0.5 s windows for 20 to
+//! 50 ms (the hiccup meter late too), and `host-limited` was a true verdict on it. One
+//! hiccup is now a stall, told and not judged; a host that holds a run repeatedly may
+//! still be called, at most twice in 100, and only as `host-limited`.
 
 mod common;
 
@@ -32,7 +37,7 @@ fn a_hundred_seeds_of_a_healthy_poisson_run_are_all_healthy() {
     // fault tests' restarts (seed 1 held up 10.7 ms in CI); the verdict was true, the
     // chance this test is about was not what it measured.
     let _ = common::run_text(SCENARIO, &["seed=0"]);
-    let mut flagged = Vec::new();
+    let (mut flagged, mut host) = (Vec::new(), Vec::new());
     let mut counts = Vec::new();
     for seed in 1..=100 {
         let set = format!("seed={seed}");
@@ -41,14 +46,16 @@ fn a_hundred_seeds_of_a_healthy_poisson_run_are_all_healthy() {
         let errors: u64 = w.errors.values().sum();
         assert_eq!(w.ok + errors + w.censored, w.ops, "seed {seed}: one outcome each");
         counts.push(w.ops);
-        if w.health.to_string() != "healthy" || !s.checks_passed() {
-            flagged.push(format!(
-                "seed {seed}: {} ({}), {} ops",
-                w.health, w.health_reason, w.ops
-            ));
+        let line = format!("seed {seed}: {} ({}), {} ops", w.health, w.health_reason, w.ops);
+        match w.health.to_string().as_str() {
+            "healthy" if s.checks_passed() => {}
+            "host-limited" if s.checks_passed() => host.push(line),
+            _ => flagged.push(line),
         }
     }
     assert!(flagged.is_empty(), "flagged by chance: {flagged:#?}");
+    eprintln!("host-limited: {host:#?}");
+    assert!(host.len() <= 2, "the host was blamed too often: {host:#?}");
     // The runs were Poisson: their counts spread around 1,000 as such counts do.
     let (min, max) = (counts.iter().min().copied(), counts.iter().max().copied());
     assert!(

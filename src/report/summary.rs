@@ -386,6 +386,10 @@ impl Summary {
                     }
                 },
                 stalls: schedule_stalls(&m.timeline[w], LAG_BOUND_NS),
+                measured_intervals: m.timeline[w]
+                    .iter()
+                    .filter(|p| !p.warmup && p.target_rate > 0.0)
+                    .count(),
                 host: platform.as_ref().map(|p| p.evidence()),
             };
             let (health, health_reason) = health(wp, &evidence);

@@ -92,15 +92,33 @@ pub(super) struct Evidence {
     pub(super) late_share: f64,
     /// The schedule's stalls: stretches of measured intervals with lag p99 over the bound.
     pub(super) stalls: Vec<crate::stats::timeline::ScheduleStall>,
+    /// How many measured intervals the schedule ran (the stalls' denominator).
+    pub(super) measured_intervals: usize,
     /// What the machine did meanwhile (the hiccup meter, the host's CPU).
     pub(super) host: Option<super::platform::HostEvidence>,
 }
 
 /// A slip is sustained, and so a verdict, when more than this share of the window's
-/// operations started over [`LAG_BOUND_NS`] late ...
+/// operations started over [`LAG_BOUND_NS`] late (unless one short stall holds them
+/// all: one hiccup) ...
 pub const SUSTAINED_LATE_SHARE: f64 = 0.05;
-/// ... or when the schedule was over the bound for this many intervals in a row.
+/// ... or when the schedule was over the bound for this many intervals in a row (or
+/// for every measured interval of a shorter run).
 pub const SUSTAINED_INTERVALS: usize = 3;
+
+/// Whether the schedule's slip was sustained rather than one hiccup. A single stall
+/// shorter than [`SUSTAINED_INTERVALS`] is one hiccup however many operations it
+/// delayed: in a 0.5 s window one 50 ms host pause makes 10% of the operations late
+/// (seen in CI with the hiccup meter at p99 5 ms), and a run is not failed by one
+/// hiccup. A generator or target that cannot keep up stays late interval after
+/// interval, or keeps stalling; both are still verdicts.
+fn sustained(e: &Evidence) -> bool {
+    let long = SUSTAINED_INTERVALS.min(e.measured_intervals.max(1));
+    if e.stalls.iter().any(|s| s.intervals >= long) {
+        return true;
+    }
+    e.late_share > SUSTAINED_LATE_SHARE && e.stalls.len() != 1
+}
 
 /// Completions over the intervals wholly inside [warmup, duration), and their seconds:
 /// `None` with fewer than two of them.
@@ -156,8 +174,7 @@ pub(super) fn health(wp: &crate::plan::WorkloadPlan, e: &Evidence) -> (Health, S
     };
     let lag = crate::units::fmt_ns(e.lag_p99_ns);
     let lag_kept = e.lag_p99_ns <= LAG_BOUND_NS;
-    let sustained = e.late_share > SUSTAINED_LATE_SHARE || e.stalls.iter().any(|s| s.intervals >= SUSTAINED_INTERVALS);
-    let slipped = !lag_kept && sustained;
+    let slipped = !lag_kept && sustained(e);
     let not_ok = e.censored - e.empty.min(e.censored) + e.errors;
     // Completions trail arrivals by chance too (a few slow answers straddle the
     // window's edges): short only beyond 1% and three standard deviations of a count.
