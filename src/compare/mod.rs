@@ -399,6 +399,8 @@ fn compare_sides(base: &Side, cand: &Side, opts: &Options, model: Option<&NoiseM
         };
         let (b, c) = (vals(&base.runs), vals(&cand.runs));
         let m = model.map(|m| vals(&m.runs)).unwrap_or_default();
+        // A side or history of five or more runs sheds the runs its host held.
+        let ((b, b_out), (m, m_out)) = (noise::without_outliers(&b), noise::without_outliers(&m));
         let spread = noise::pooled(&[&b, &c, &m]);
         let family = if p.gated { family_gate } else { family_all };
         let ci = noise::interval(&b, &c, spread.as_ref(), opts.confidence, family)
@@ -444,6 +446,13 @@ fn compare_sides(base: &Side, cand: &Side, opts: &Options, model: Option<&NoiseM
         } else {
             gate(verdict, est, ci_w, p.floor, p.limit)
         };
+        if b_out + m_out > 0 && note.is_none() {
+            note = Some(format!(
+                "{} baseline run(s) left out as outliers (modified z-score over {})",
+                b_out + m_out,
+                noise::OUTLIER_Z
+            ));
+        }
         let bound = all.iter().any(|r| r.lower_bounds.contains(&ks));
         if bound {
             note = Some("a lower bound (censored operations)".into());
