@@ -41,6 +41,62 @@ pub fn pooled(groups: &[&[f64]]) -> Option<Spread> {
     })
 }
 
+/// A candidate run is held by its host when its own schedule-lag p99 is over this
+/// many times the baseline runs' median ...
+pub const HELD_FACTOR: f64 = 3.0;
+/// ... and over this (ns): below a millisecond a lag is the platform's floor here.
+pub const HELD_FLOOR_NS: f64 = 1e6;
+
+/// A candidate run left out as held.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub name: String,
+    pub lag_ns: f64,
+    pub baseline_ns: f64,
+}
+
+/// The candidate side without the runs its host held, `None` when none was left out
+/// (or every run was: then the caller judges them all and calls nothing), and the runs
+/// left out.
+///
+/// One other core busy, an A/A candidate whose two runs met a bad stretch of the host
+/// failed the gate at e2e p99 +63% (`scripts/gate-power ... --busy`): its schedule lag
+/// p99 was 0.6 and 2.2 ms against the baseline's 0.1-0.9 ms. The harness's own lag does
+/// not follow the target's speed (workers start on demand, the schedule is open), so a
+/// run whose lag jumped says the machine was not the same machine during it.
+pub fn unheld(base: &super::Side, cand: &super::Side) -> (Option<super::Side>, Vec<Held>) {
+    let lags: Vec<f64> = base.runs.iter().flat_map(|r| r.lag_p99.values().copied()).collect();
+    if lags.is_empty() {
+        return (None, Vec::new());
+    }
+    let baseline = median(&lags);
+    let bound = (HELD_FACTOR * baseline).max(HELD_FLOOR_NS);
+    let mut kept = super::Side {
+        runs: Vec::new(),
+        names: Vec::new(),
+        ..cand.clone()
+    };
+    let mut held = Vec::new();
+    for (i, r) in cand.runs.iter().enumerate() {
+        let name = cand.names.get(i).cloned().unwrap_or_else(|| format!("#{}", i + 1));
+        match r.lag_p99.values().copied().fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x)))) {
+            Some(lag) if lag > bound => held.push(Held {
+                name,
+                lag_ns: lag,
+                baseline_ns: baseline,
+            }),
+            _ => {
+                kept.runs.push(r.clone());
+                kept.names.push(name);
+            }
+        }
+    }
+    if held.is_empty() || kept.runs.is_empty() {
+        return (None, held);
+    }
+    (Some(kept), held)
+}
+
 /// Below this many runs a side's outliers cannot be told from its spread.
 pub const OUTLIER_MIN_RUNS: usize = 5;
 /// Iglewicz and Hoaglin's cut-off for the modified z-score, 0.6745 (x - median) / MAD.

@@ -71,6 +71,10 @@ pub struct RunValues {
     /// pipeline answers, else e2e, else the workload's main stage.
     #[serde(default)]
     pub headline: BTreeMap<String, String>,
+    /// Per workload, the harness's own schedule-lag p99 in ns: not judged, but it tells
+    /// a run the host held (compare leaves such a candidate run out).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lag_p99: BTreeMap<String, f64>,
 }
 
 impl RunValues {
@@ -96,6 +100,9 @@ impl RunValues {
                 .find(|s| w.stages.contains_key(*s))
                 .unwrap_or(main);
             v.headline.insert(name.clone(), head.to_string());
+            if let Some(lag) = w.stages.get("lag") {
+                v.lag_p99.insert(name.clone(), lag.p99_ns as f64);
+            }
             for (stage, st) in w.stages.iter().filter(|(s, _)| judged_stage(s)) {
                 for (stat, ns) in STATS.iter().zip([st.p50_ns, st.p90_ns, st.p99_ns, st.p999_ns]) {
                     let k = Key::new(name, stage, stat).to_string();
