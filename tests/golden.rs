@@ -110,3 +110,18 @@ fn built_values_match_go_encoding() {
     r.encode_into(&mut out);
     assert_eq!(String::from_utf8(out).expect("utf8"), resp.json);
 }
+
+#[test]
+fn invalid_utf8_is_replaced_byte_by_byte_as_go_does() {
+    // vectors.json cannot carry raw invalid UTF-8 (Go's encoder replaces it), so the
+    // oracle's answer for it is kept here: each bad byte one U+FFFD, as utf8.DecodeRune
+    // reads them, both in a value and in an (unknown) key.
+    let e = Event::decode(b"{\"action\":\"a\xff\xfeb\xf0\x9f\x98\"}", Strictness::Strict).expect("accepted");
+    assert_eq!(e.action, "a\u{fffd}\u{fffd}b\u{fffd}\u{fffd}\u{fffd}");
+    let q = EventStoreQuery::decode(b"{\"aggregate\xffid\":3,\"aggregate_version\":4}", Strictness::Lenient)
+        .expect("an unknown key is ignored");
+    assert_eq!((q.aggregate_id, q.aggregate_version), (0, 4));
+    assert!(EventStoreQuery::decode(b"{\"aggregate\xffid\":3}", Strictness::Strict).is_err());
+    // Outside a string it is a syntax error for both.
+    assert!(Event::decode(b"{\xff}", Strictness::Lenient).is_err());
+}

@@ -20,8 +20,8 @@ use super::{BackendError, EventLog, Headers, LogConsumer, Record, Topics};
 use crate::scenario::{KafkaKey, KafkaSettings};
 use crate::stats::ErrorClass;
 
-const H_INTENDED: &str = "eventbench-intended-ns";
-const H_RUN: &str = "eventbench-run";
+const H_INTENDED: &str = Headers::INTENDED;
+const H_RUN: &str = Headers::RUN;
 
 /// A producer shared by every task, and what consumers need to join.
 #[derive(Clone)]
@@ -613,24 +613,9 @@ impl LogConsumer for KafkaConsumer {
         loop {
             match self.consumer.recv().await {
                 Ok(m) => {
-                    let mut headers = None;
-                    if let Some(hs) = m.headers() {
-                        let (mut intended, mut run) = (None, None);
-                        for h in hs.iter() {
-                            let v = h
-                                .value
-                                .and_then(|v| <[u8; 8]>::try_from(v).ok())
-                                .map(u64::from_be_bytes);
-                            match h.key {
-                                H_INTENDED => intended = v,
-                                H_RUN => run = v,
-                                _ => {}
-                            }
-                        }
-                        if let (Some(intended_ns), Some(run_tag)) = (intended, run) {
-                            headers = Some(Headers { intended_ns, run_tag });
-                        }
-                    }
+                    let headers = m
+                        .headers()
+                        .and_then(|hs| Headers::from_pairs(hs.iter().map(|h| (h.key, h.value))));
                     let topic: Arc<str> = m.topic().into();
                     let ack = self.offsets.as_ref().map(|o| {
                         o.taken(&topic, m.partition(), m.offset());

@@ -37,6 +37,32 @@ pub struct Headers {
     pub run_tag: u64,
 }
 
+impl Headers {
+    /// The record header holding [`Headers::intended_ns`], 8 bytes big-endian.
+    pub const INTENDED: &'static str = "eventbench-intended-ns";
+    /// The record header holding [`Headers::run_tag`], 8 bytes big-endian.
+    pub const RUN: &'static str = "eventbench-run";
+
+    /// Ours, from a record's headers as any producer may have written them: both of
+    /// ours present with 8-byte values, the last of each kept; anything else is no
+    /// headers of ours (the record is then foreign or timed by its correlation id).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, Option<&'a [u8]>)>) -> Option<Headers> {
+        let (mut intended, mut run) = (None, None);
+        for (key, value) in pairs {
+            let v = value.and_then(|v| <[u8; 8]>::try_from(v).ok()).map(u64::from_be_bytes);
+            match key {
+                Headers::INTENDED => intended = v,
+                Headers::RUN => run = v,
+                _ => {}
+            }
+        }
+        Some(Headers {
+            intended_ns: intended?,
+            run_tag: run?,
+        })
+    }
+}
+
 /// A consumed record.
 #[derive(Debug, Clone)]
 pub struct Record {

@@ -79,7 +79,12 @@ pub fn unheld(base: &super::Side, cand: &super::Side) -> (Option<super::Side>, V
     let mut held = Vec::new();
     for (i, r) in cand.runs.iter().enumerate() {
         let name = cand.names.get(i).cloned().unwrap_or_else(|| format!("#{}", i + 1));
-        match r.lag_p99.values().copied().fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x)))) {
+        match r
+            .lag_p99
+            .values()
+            .copied()
+            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))))
+        {
             Some(lag) if lag > bound => held.push(Held {
                 name,
                 lag_ns: lag,

@@ -207,3 +207,32 @@ fn results(record: &Record, l: &Listening, t0: u64) -> Result<(), Stray> {
     }
     Ok(())
 }
+
+/// Hands records to the listener's handling as a run would, against a fresh registry
+/// of `workloads` producers and their ledger, and returns the strays: the entry of the
+/// `replies` fuzz target (`fuzz/`), whose records come from any producer on the reply
+/// topics. Not for runs.
+#[doc(hidden)]
+pub fn handle_records(records: &[(Source, Record)], run_tag: u64, workloads: usize) -> Strays {
+    let l = Listening {
+        clock: Clock::start(),
+        run_tag,
+        reg: Registry::new(workloads.max(1), 0),
+        ledger: Arc::new(Ledger::new(&vec![true; workloads.max(1)])),
+        inboxes: Arc::new(Inboxes::default()),
+    };
+    let mut strays = Strays::default();
+    for (source, record) in records {
+        let t0 = l.clock.now();
+        let outcome = match source {
+            Source::QueryResults => results(record, &l, t0),
+            _ => answer(*source, record, &l, t0),
+        };
+        match outcome {
+            Ok(()) => {}
+            Err(Stray::Malformed) => strays.malformed += 1,
+            Err(Stray::Foreign) => strays.foreign += 1,
+        }
+    }
+    strays
+}

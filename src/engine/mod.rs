@@ -38,7 +38,7 @@ use crate::stats::ledger::Ledger;
 use crate::stats::timeline::IntervalPoint;
 use crate::stats::{Hists, Registry};
 
-pub use listener::Strays;
+pub use listener::{handle_records, Source, Strays};
 
 use collector::Collector;
 

@@ -3,7 +3,7 @@
 use serde::de::MapAccess;
 use uuid::Uuid;
 
-use super::gojson::{self, next_bytes, next_or_keep, next_parsed, GoDecode, Strictness, TimeText, UuidText};
+use super::gojson::{self, next_bytes, next_int, next_or_keep, next_parsed, next_time, GoDecode, Strictness, UuidText};
 use super::time::GoTime;
 
 /// The original `Event` (go-eventstore-models v2.0.1), field for field.
@@ -81,13 +81,13 @@ impl GoDecode for Event {
         match idx {
             0 => next_or_keep(map, &mut self.action),
             1 => next_parsed::<A, UuidText>(map, &mut self.correlation_id),
-            2 => next_or_keep(map, &mut self.aggregate_id),
+            2 => next_int(map, &mut self.aggregate_id),
             3 => next_bytes(map, &mut self.data),
-            4 => next_parsed::<A, TimeText>(map, &mut self.timestamp),
+            4 => next_time(map, &mut self.timestamp),
             5 => next_parsed::<A, UuidText>(map, &mut self.user_uuid),
             6 => next_parsed::<A, UuidText>(map, &mut self.uuid),
-            7 => next_or_keep(map, &mut self.version),
-            _ => next_or_keep(map, &mut self.year_bucket),
+            7 => next_int(map, &mut self.version),
+            _ => next_int(map, &mut self.year_bucket),
         }
     }
 }

@@ -138,9 +138,79 @@ pub enum Strictness {
     Strict,
 }
 
+/// The input as Go's decoder reads its strings, for serde_json to read: each byte of
+/// invalid UTF-8 becomes U+FFFD (Go's `utf8.DecodeRune` takes one byte at a time),
+/// and a `\u` escape of a UTF-16 surrogate that is not the first of a valid pair (or
+/// the second of one) becomes `\ufffd`, where serde_json would refuse the whole input.
+/// Outside strings either is a syntax error still, for both. Valid input with no
+/// surrogate escapes, nearly all of it, is passed through untouched.
+fn go_text(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let valid = std::str::from_utf8(bytes).is_ok();
+    let surrogates = memchr::memmem::find_iter(bytes, b"\\u").any(|i| surrogate_at(bytes, i + 2).is_some());
+    if valid && !surrogates {
+        return std::borrow::Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len() + 16);
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'\\' && i + 1 < bytes.len() {
+            if bytes[i + 1] == b'u' {
+                if let Some(hi) = surrogate_at(bytes, i + 2) {
+                    let paired = (0xd800..0xdc00).contains(&hi)
+                        && bytes.get(i + 6) == Some(&b'\\')
+                        && bytes.get(i + 7) == Some(&b'u')
+                        && surrogate_at(bytes, i + 8).is_some_and(|lo| (0xdc00..0xe000).contains(&lo));
+                    if paired {
+                        out.extend_from_slice(&bytes[i..i + 12]);
+                        i += 12;
+                    } else {
+                        out.extend_from_slice(b"\\ufffd");
+                        i += 6;
+                    }
+                    continue;
+                }
+            }
+            // Any other escape: both bytes as they are (an escaped quote or backslash
+            // must not be read as the start of anything).
+            out.extend_from_slice(&bytes[i..i + 2]);
+            i += 2;
+            continue;
+        }
+        if c < 0x80 {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let n = match c {
+            0xc2..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xf4 => 4,
+            _ => 0,
+        };
+        if n > 0 && i + n <= bytes.len() && std::str::from_utf8(&bytes[i..i + n]).is_ok() {
+            out.extend_from_slice(&bytes[i..i + n]);
+            i += n;
+        } else {
+            out.extend_from_slice("\u{fffd}".as_bytes());
+            i += 1;
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// The UTF-16 surrogate a `\uXXXX` escape's four hex digits at `at` name, if they do.
+fn surrogate_at(bytes: &[u8], at: usize) -> Option<u32> {
+    let hex = bytes.get(at..at + 4)?;
+    let text = std::str::from_utf8(hex).ok()?;
+    let v = u32::from_str_radix(text, 16).ok()?;
+    (text.bytes().all(|b| b.is_ascii_hexdigit()) && (0xd800..0xe000).contains(&v)).then_some(v)
+}
+
 /// Decodes `bytes` as a `T`, accepting exactly what Go accepts.
 pub fn decode<T: GoDecode>(bytes: &[u8], mode: Strictness) -> Result<T, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let text = go_text(bytes);
+    let mut de = serde_json::Deserializer::from_slice(&text);
     let value = GoSeed::<T> {
         strict: mode == Strictness::Strict,
         _t: PhantomData,
@@ -154,7 +224,8 @@ pub fn decode<T: GoDecode>(bytes: &[u8], mode: Strictness) -> Result<T, serde_js
 
 /// Decodes a JSON array of `T` (a query result batch), accepting what Go accepts.
 pub fn decode_array<T: GoDecode>(bytes: &[u8], mode: Strictness) -> Result<Vec<T>, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let text = go_text(bytes);
+    let mut de = serde_json::Deserializer::from_slice(&text);
     let value = de::Deserializer::deserialize_seq(
         &mut de,
         GoArray::<T> {
@@ -202,7 +273,9 @@ struct GoSeed<T> {
 impl<'de, T: GoDecode> DeserializeSeed<'de> for GoSeed<T> {
     type Value = T;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
-        d.deserialize_map(self)
+        // Any: `null` is a zero value to Go (visit_unit), an object is filled, and
+        // anything else is refused by the visitor.
+        d.deserialize_any(self)
     }
 }
 
@@ -224,7 +297,7 @@ impl<'de, T: GoDecode> Visitor<'de> for GoSeed<T> {
             let idx = T::FIELDS
                 .iter()
                 .position(|f| *f == key)
-                .or_else(|| T::FIELDS.iter().position(|f| f.eq_ignore_ascii_case(key)));
+                .or_else(|| T::FIELDS.iter().position(|f| folds_to(key, f)));
             match idx {
                 Some(i) => value.decode_field(i, &mut map)?,
                 None if self.strict => {
@@ -237,6 +310,28 @@ impl<'de, T: GoDecode> Visitor<'de> for GoSeed<T> {
         }
         Ok(value)
     }
+}
+
+/// Whether Go's `encoding/json` matches `key` to the (ASCII) field name: `bytes.EqualFold`,
+/// Unicode simple case folding, under which two non-ASCII letters fold to ASCII ones:
+/// the long s (U+017F) to `s` and the Kelvin sign (U+212A) to `k`.
+fn folds_to(key: &str, field: &str) -> bool {
+    let mut f = field.bytes();
+    for c in key.chars() {
+        let Some(b) = f.next() else {
+            return false;
+        };
+        let same = match c {
+            '\u{17f}' => b.eq_ignore_ascii_case(&b's'),
+            '\u{212a}' => b.eq_ignore_ascii_case(&b'k'),
+            c if c.is_ascii() => (c as u8).eq_ignore_ascii_case(&b),
+            _ => false,
+        };
+        if !same {
+            return false;
+        }
+    }
+    f.next().is_none()
 }
 
 /// A key borrowed from the input where it has no escapes.
@@ -307,9 +402,47 @@ pub struct UuidText;
 impl StrParser for UuidText {
     type Out = Uuid;
     const EXPECT: &'static str = "a uuid string";
+    /// gofrs/uuid v3.1.0's `UnmarshalText`: 32 hex digits, the canonical 36, braced
+    /// (38), or `urn:uuid:` (lower case) before the canonical or the 32 digits; hex in
+    /// either case.
     fn parse(s: &str) -> Result<Uuid, String> {
-        Uuid::parse_str(s).map_err(|_| format!("uuid: incorrect UUID format {s:?}"))
+        let bad = || format!("uuid: incorrect UUID format {s:?}");
+        let plain = |t: &str| -> Option<Uuid> {
+            match t.len() {
+                32 => hex32(t),
+                36 => {
+                    let b = t.as_bytes();
+                    if [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
+                        return None;
+                    }
+                    let digits: String = t.split('-').collect();
+                    (digits.len() == 32).then(|| hex32(&digits)).flatten()
+                }
+                _ => None,
+            }
+        };
+        match s.len() {
+            32 | 36 => plain(s),
+            38 => s.strip_prefix('{').and_then(|t| t.strip_suffix('}')).and_then(plain),
+            41 | 45 => s.strip_prefix("urn:uuid:").and_then(plain),
+            _ => None,
+        }
+        .ok_or_else(bad)
     }
+}
+
+fn hex32(t: &str) -> Option<Uuid> {
+    let b = t.as_bytes();
+    if b.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, pair) in b.chunks_exact(2).enumerate() {
+        let h = (pair[0] as char).to_digit(16)?;
+        let l = (pair[1] as char).to_digit(16)?;
+        out[i] = (h * 16 + l) as u8;
+    }
+    Some(Uuid::from_bytes(out))
 }
 
 /// `[]byte` as base64 text.
@@ -343,6 +476,40 @@ pub fn next_or_keep<'de, A: MapAccess<'de>, T: de::Deserialize<'de>>(
     Ok(())
 }
 
+/// Reads an integer field as Go does, from the number's text: `strconv.ParseInt` of
+/// the literal, so `-0` is 0 while `1.0`, `1e1` and anything out of the type's range
+/// are refused; `null` leaves the field as it is; a string, bool, array or object is
+/// refused. (serde_json reads `-0` as a float, and a float is no integer.)
+pub fn next_int<'de, A: MapAccess<'de>, T: TryFrom<i64>>(map: &mut A, slot: &mut T) -> Result<(), A::Error> {
+    let raw = map.next_value::<&'de serde_json::value::RawValue>()?;
+    let text = raw.get();
+    if text == "null" {
+        return Ok(());
+    }
+    let n: i64 = text
+        .parse()
+        .map_err(|_| de::Error::custom(format_args!("json: cannot unmarshal {text} into an integer")))?;
+    *slot = T::try_from(n)
+        .map_err(|_| de::Error::custom(format_args!("json: cannot unmarshal number {text}: out of range")))?;
+    Ok(())
+}
+
+/// Reads a `time.Time` field as Go's `Time.UnmarshalJSON` does: from the string's
+/// bytes between the quotes, *not unescaped* (Go's own TODO, golang/go#47353), so a
+/// time written with any escape is refused; `null` leaves it as it is.
+pub fn next_time<'de, A: MapAccess<'de>>(map: &mut A, slot: &mut GoTime) -> Result<(), A::Error> {
+    let raw = map.next_value::<&'de serde_json::value::RawValue>()?.get();
+    if raw == "null" {
+        return Ok(());
+    }
+    let inner = raw
+        .strip_prefix('"')
+        .and_then(|r| r.strip_suffix('"'))
+        .ok_or_else(|| de::Error::custom("Time.UnmarshalJSON: input is not a JSON string"))?;
+    *slot = GoTime::parse_rfc3339(inner).map_err(de::Error::custom)?;
+    Ok(())
+}
+
 /// Reads a parsed string field that Go leaves untouched on `null`.
 pub fn next_parsed<'de, A: MapAccess<'de>, P: StrParser>(map: &mut A, slot: &mut P::Out) -> Result<(), A::Error> {
     if let Parsed(Some(v), _) = map.next_value::<Parsed<P::Out, P>>()? {
@@ -351,8 +518,46 @@ pub fn next_parsed<'de, A: MapAccess<'de>, P: StrParser>(map: &mut A, slot: &mut
     Ok(())
 }
 
-/// Reads a `[]byte` field: `null` makes it nil.
+/// Reads a `[]byte` field: `null` makes it nil; a string is base64; an array is its
+/// bytes one number each (Go fills a slice from an array whatever its element type:
+/// each a `uint8` literal, a `null` element left 0).
 pub fn next_bytes<'de, A: MapAccess<'de>>(map: &mut A, slot: &mut Option<Vec<u8>>) -> Result<(), A::Error> {
-    *slot = map.next_value::<Parsed<Vec<u8>, Base64Text>>()?.0;
+    *slot = map.next_value::<GoBytes>()?.0;
     Ok(())
+}
+
+struct GoBytes(Option<Vec<u8>>);
+
+impl<'de> de::Deserialize<'de> for GoBytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = GoBytes;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("base64 text, an array of bytes or null")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<GoBytes, E> {
+                Ok(GoBytes(None))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<GoBytes, E> {
+                Base64Text::parse(v).map(|b| GoBytes(Some(b))).map_err(E::custom)
+            }
+            fn visit_seq<S: de::SeqAccess<'de>>(self, mut seq: S) -> Result<GoBytes, S::Error> {
+                let mut out = Vec::new();
+                while let Some(raw) = seq.next_element::<&'de serde_json::value::RawValue>()? {
+                    let text = raw.get();
+                    out.push(match text {
+                        "null" => 0,
+                        t => {
+                            t.parse::<u8>().ok().filter(|_| !t.starts_with('+')).ok_or_else(|| {
+                                de::Error::custom(format_args!("json: cannot unmarshal {t} into uint8"))
+                            })?
+                        }
+                    });
+                }
+                Ok(GoBytes(Some(out)))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }

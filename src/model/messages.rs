@@ -3,7 +3,7 @@
 use serde::de::MapAccess;
 use uuid::Uuid;
 
-use super::gojson::{self, next_bytes, next_or_keep, next_parsed, GoDecode, Strictness, UuidText};
+use super::gojson::{self, next_bytes, next_int, next_or_keep, next_parsed, GoDecode, Strictness, UuidText};
 
 /// Where the next events of an aggregate get their version (`events_meta` row).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -34,9 +34,9 @@ impl GoDecode for EventMeta {
     const NAME: &'static str = "EventMeta";
     fn decode_field<'de, A: MapAccess<'de>>(&mut self, idx: usize, map: &mut A) -> Result<(), A::Error> {
         match idx {
-            0 => next_or_keep(map, &mut self.aggregate_version),
-            1 => next_or_keep(map, &mut self.aggregate_id),
-            _ => next_or_keep(map, &mut self.partition_key),
+            0 => next_int(map, &mut self.aggregate_version),
+            1 => next_int(map, &mut self.aggregate_id),
+            _ => next_int(map, &mut self.partition_key),
         }
     }
 }
@@ -67,8 +67,8 @@ impl GoDecode for EventStoreQuery {
     const NAME: &'static str = "EventStoreQuery";
     fn decode_field<'de, A: MapAccess<'de>>(&mut self, idx: usize, map: &mut A) -> Result<(), A::Error> {
         match idx {
-            0 => next_or_keep(map, &mut self.aggregate_id),
-            _ => next_or_keep(map, &mut self.aggregate_version),
+            0 => next_int(map, &mut self.aggregate_id),
+            _ => next_int(map, &mut self.aggregate_version),
         }
     }
 }
@@ -121,10 +121,10 @@ impl GoDecode for EventStoreQuery211 {
     const NAME: &'static str = "EventStoreQuery";
     fn decode_field<'de, A: MapAccess<'de>>(&mut self, idx: usize, map: &mut A) -> Result<(), A::Error> {
         match idx {
-            0 => next_or_keep(map, &mut self.aggregate_id),
-            1 => next_or_keep(map, &mut self.aggregate_version),
+            0 => next_int(map, &mut self.aggregate_id),
+            1 => next_int(map, &mut self.aggregate_version),
             2 => next_parsed::<A, UuidText>(map, &mut self.correlation_id),
-            _ => next_or_keep(map, &mut self.year_bucket),
+            _ => next_int(map, &mut self.year_bucket),
         }
     }
 }
@@ -192,7 +192,7 @@ impl GoDecode for KafkaResponse {
     const NAME: &'static str = "KafkaResponse";
     fn decode_field<'de, A: MapAccess<'de>>(&mut self, idx: usize, map: &mut A) -> Result<(), A::Error> {
         match idx {
-            0 => next_or_keep(map, &mut self.aggregate_id),
+            0 => next_int(map, &mut self.aggregate_id),
             1 => next_parsed::<A, UuidText>(map, &mut self.correlation_id),
             2 => next_bytes(map, &mut self.input),
             3 => next_or_keep(map, &mut self.error),

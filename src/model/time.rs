@@ -100,8 +100,9 @@ impl GoTime {
         }
     }
 
-    /// Parses what Go's `Time.UnmarshalJSON` accepts (strict RFC 3339, upper-case `T`
-    /// and `Z`, `.` or `,` before the fraction, hours below 24, real calendar days).
+    /// Parses what Go's `Time.UnmarshalJSON` accepts (RFC 3339 with upper-case `T` and
+    /// `Z`, `.` or `,` before the fraction, hours below 24 in one digit or two, real
+    /// calendar days, zones up to 24:60), as the differential check against Go found it.
     pub fn parse_rfc3339(s: &str) -> Result<GoTime, TimeError> {
         let b = s.as_bytes();
         let num = |from: usize, len: usize| -> Result<u32, TimeError> {
@@ -122,11 +123,15 @@ impl GoTime {
         sep(7, b'-')?;
         let day = num(8, 2)?;
         sep(10, b'T')?;
-        let hour = num(11, 2)?;
-        sep(13, b':')?;
-        let min = num(14, 2)?;
-        sep(16, b':')?;
-        let sec = num(17, 2)?;
+        // Go reads the hour with one digit or two (its layout's "15" is not fixed
+        // width); minutes and seconds take two.
+        let h = if b.get(12) == Some(&b':') { 1 } else { 2 };
+        let hour = num(11, h)?;
+        let at = 11 + h;
+        sep(at, b':')?;
+        let min = num(at + 1, 2)?;
+        sep(at + 3, b':')?;
+        let sec = num(at + 4, 2)?;
         if !(1..=12).contains(&month)
             || day < 1
             || day > days_in_month(year as i64, month)
@@ -136,11 +141,12 @@ impl GoTime {
         {
             return Err(TimeError);
         }
-        let mut i = 19;
+        let mut i = at + 6;
         let mut nanos = 0u32;
         if matches!(b.get(i), Some(b'.') | Some(b',')) {
             i += 1;
             let start = i;
+            // Digits past the ninth are read and dropped (truncated, not rounded).
             while i < b.len() && b[i].is_ascii_digit() {
                 if i - start < 9 {
                     nanos = nanos * 10 + (b[i] - b'0') as u32;
@@ -161,7 +167,9 @@ impl GoTime {
                 let oh = num(i + 1, 2)?;
                 sep(i + 3, b':')?;
                 let om = num(i + 4, 2)?;
-                if oh > 23 || om > 59 {
+                // Go takes a zone of up to 24 hours and 60 minutes (`+05:60` is
+                // +06:00; `+24:00` it reads but cannot write back).
+                if oh > 24 || om > 60 {
                     return Err(TimeError);
                 }
                 let off = (oh * 3600 + om * 60) as i32;

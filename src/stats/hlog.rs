@@ -85,7 +85,11 @@ pub struct LoggedInterval {
 
 /// Reads an interval log (ours or any 1.3 writer's tagged lines).
 pub fn read(path: &Path) -> io::Result<Vec<LoggedInterval>> {
-    let text = std::fs::read_to_string(path)?;
+    parse(&std::fs::read_to_string(path)?)
+}
+
+/// An interval log's text, as [`read`] takes it.
+pub fn parse(text: &str) -> io::Result<Vec<LoggedInterval>> {
     let mut out = Vec::new();
     let mut de = Deserializer::new();
     for piece in text.split_inclusive('\n') {

@@ -16,15 +16,15 @@ import (
 )
 
 type Event struct {
-	Action        string      `cql:"action" json:"action"`
-	CorrelationID uuuid.UUID  `json:"correlation_id,omitempty"`
-	AggregateID   int8        `cql:"aggregate_id" json:"aggregate_id"`
-	Data          []byte      `cql:"data" json:"data"`
-	Timestamp     time.Time   `cql:"timestamp" json:"timestamp"`
-	UserUUID      uuuid.UUID  `cql:"user_uuid" json:"user_uuid"`
-	UUID          uuuid.UUID  `cql:"uuid" json:"uuid"`
-	Version       int64       `cql:"version" json:"version"`
-	YearBucket    int16       `cql:"year_bucket" json:"year_bucket"`
+	Action        string     `cql:"action" json:"action"`
+	CorrelationID uuuid.UUID `json:"correlation_id,omitempty"`
+	AggregateID   int8       `cql:"aggregate_id" json:"aggregate_id"`
+	Data          []byte     `cql:"data" json:"data"`
+	Timestamp     time.Time  `cql:"timestamp" json:"timestamp"`
+	UserUUID      uuuid.UUID `cql:"user_uuid" json:"user_uuid"`
+	UUID          uuuid.UUID `cql:"uuid" json:"uuid"`
+	Version       int64      `cql:"version" json:"version"`
+	YearBucket    int16      `cql:"year_bucket" json:"year_bucket"`
 }
 
 type EventMeta struct {
@@ -48,17 +48,17 @@ type KafkaResponse struct {
 }
 
 type encodeCase struct {
-	Name string          `json:"name"`
-	Kind string          `json:"kind"`
+	Name string `json:"name"`
+	Kind string `json:"kind"`
 	JSON string `json:"json"`
 }
 
 type decodeCase struct {
-	Name      string          `json:"name"`
-	Kind      string          `json:"kind"`
-	Input     string          `json:"input"`
-	Accepted  bool            `json:"accepted"`
-	Strict    bool            `json:"strict_accepted"`
+	Name      string `json:"name"`
+	Kind      string `json:"kind"`
+	Input     string `json:"input"`
+	Accepted  bool   `json:"accepted"`
+	Strict    bool   `json:"strict_accepted"`
 	Reencoded string `json:"reencoded,omitempty"`
 }
 
@@ -72,6 +72,10 @@ func must(b []byte, err error) []byte {
 func u(s string) uuuid.UUID { return uuuid.Must(uuuid.FromString(s)) }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "oracle" {
+		oracle()
+		return
+	}
 	ist := time.FixedZone("IST", 5*3600+30*60)
 	pst := time.FixedZone("PST", -8*3600)
 	enc := []encodeCase{}
@@ -82,7 +86,7 @@ func main() {
 		Action: "register_user", CorrelationID: u("7b5a1c2e-1f00-4c3e-9a51-0d2b3c4d5e6f"),
 		AggregateID: 12, Data: []byte(`{"name":"ada"}`),
 		Timestamp: time.Date(2026, 11, 26, 4, 44, 46, 123456789, time.UTC),
-		UserUUID: u("11111111-2222-4333-8444-555555555555"), UUID: u("aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"),
+		UserUUID:  u("11111111-2222-4333-8444-555555555555"), UUID: u("aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"),
 		Version: 3, YearBucket: 2026,
 	})
 	add("event_zero", "event", Event{})
@@ -174,6 +178,30 @@ func main() {
 	try("meta_full", "meta", `{"aggregate_version":42,"aggregate_id":7,"partition_key":0}`)
 	try("response_full", "response", `{"aggregate_id":12,"correlation_id":"7b5a1c2e-1f00-4c3e-9a51-0d2b3c4d5e6f","input":"eyJhIjoxfQ==","error":"","result":"W10="}`)
 	try("response_topic_key", "response", `{"error":"e","Topic":"t"}`)
+	try("key_long_s", "event", "{\"ver\u017fion\":3,\"u\u017fer_uuid\":\"11111111-2222-4333-8444-555555555555\"}")
+	try("key_kelvin", "meta", "{\"partition_\u212aey\":5}")
+	try("key_dotless_i", "event", "{\"act\u0131on\":\"x\"}")
+	// Found by the differential check against this oracle (examples/differential.rs):
+	try("agg_minus_zero", "event", `{"aggregate_id":-0,"version":-0,"year_bucket":-0}`)
+	try("agg_minus_zero_float", "event", `{"aggregate_id":-0.0}`)
+	try("lone_high_surrogate", "event", `{"action":"\ud800x"}`)
+	try("lone_low_surrogate", "response", `{"error":"\udc00\ud83d\ude00"}`)
+	try("surrogate_unknown_key", "query", `{"aggregate_id":1,"x":"\ud800"}`)
+	try("invalid_utf8", "event", "{\"action\":\"a\xff\xfeb\xf0\x9f\x98\"}")
+	try("invalid_utf8_key", "query", "{\"aggregate\xffid\":3,\"aggregate_version\":4}")
+	try("urn_upper", "event", `{"uuid":"URN:UUID:aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"}`)
+	try("urn_hex32", "event", `{"uuid":"urn:uuid:aaaaaaaabbbb4ccc8dddeeeeeeeeeeee"}`)
+	try("top_null", "meta", `null`)
+	try("ts_escaped", "event", `{"timestamp":"\u0032018-09-01T12:00:00Z"}`)
+	try("ts_hour_one_digit", "event", `{"timestamp":"2018-09-01T9:00:00Z"}`)
+	try("ts_zone_60", "event", `{"timestamp":"2018-09-01T09:00:00+05:60"}`)
+	try("ts_zone_25", "event", `{"timestamp":"2018-09-01T09:00:00+25:00"}`)
+	try("ts_ten_digits", "event", `{"timestamp":"2018-09-01T09:00:00.9999999999Z"}`)
+	try("ts_minus_zero_zone", "event", `{"timestamp":"2018-09-01T09:00:00-00:00"}`)
+	try("data_array", "event", `{"data":[1,2,255,null]}`)
+	try("data_array_bad", "event", `{"data":[256]}`)
+	try("data_array_empty", "response", `{"input":[],"result":[0]}`)
+	try("key_escaped", "meta", `{"\u0061ggregate_id":7}`)
 	try("response_agg_zero", "response", `{"aggregate_id":0,"input":null,"error":"","result":""}`)
 
 	out := map[string]interface{}{"generator": "go " + fmtVersion(), "encode": enc, "decode": dec}
