@@ -268,37 +268,58 @@ fn matches(opt: &str, k: &Key) -> bool {
 /// Compares a baseline side with a candidate side, with the noise of `model` where
 /// there is one.
 pub fn compare(base: &Side, cand: &Side, opts: &Options, model: Option<&NoiseModel>) -> Comparison {
-    let (kept, held) = noise::unheld(base, cand);
+    // Runs the host held are not the build's: left out of the baseline while five or
+    // more remain, and out of the candidates (with none left, nothing is called).
+    let (mut base_held, mut cand_held) = (Vec::new(), Vec::new());
+    let (mut base_kept, mut kept) = (None, None);
+    if let Some((median, bound)) = noise::held_bound(base) {
+        let (b, h) = noise::split_held(base, median, bound);
+        if !h.is_empty() && b.runs.len() >= noise::OUTLIER_MIN_RUNS {
+            base_kept = Some(b);
+            base_held = h;
+        }
+        let (c, h) = noise::split_held(cand, median, bound);
+        if !h.is_empty() {
+            if !c.runs.is_empty() {
+                kept = Some(c);
+            }
+            cand_held = h;
+        }
+    }
+    let base = base_kept.as_ref().unwrap_or(base);
     let mut joint = match &kept {
         Some(k) => compare_sides(base, k, opts, model),
         None => compare_sides(base, cand, opts, model),
     };
-    if !held.is_empty() {
-        let note = format!(
-            "candidate run(s) {} left out: the harness's own schedule lag p99 ({}) was over {}x the baseline's median ({}) and over {}: the host held the run, so its latencies are not the build's",
+    let all_held = !cand_held.is_empty() && kept.is_none();
+    for (side, held) in [("baseline", &base_held), ("candidate", &cand_held)] {
+        if held.is_empty() {
+            continue;
+        }
+        joint.notes.push(format!(
+            "{side} run(s) {} left out: the harness's own schedule lag p99 ({}) was over {}x the baseline's median ({}) and over {}: the host held the run, so its latencies are not the build's",
             held.iter().map(|h| h.name.as_str()).collect::<Vec<_>>().join(", "),
             held.iter().map(|h| crate::units::fmt_ns(h.lag_ns as u64)).collect::<Vec<_>>().join(", "),
             noise::HELD_FACTOR,
             crate::units::fmt_ns(held[0].baseline_ns as u64),
             crate::units::fmt_ns(noise::HELD_FLOOR_NS as u64),
-        );
-        if kept.is_none() {
-            // Every candidate run was held: nothing is the build's to judge.
-            for row in &mut joint.rows {
-                if matches!(row.verdict, Change::Slower | Change::Faster) {
-                    row.verdict = Change::Inconclusive;
-                }
-                if row.gate == Gate::Regression {
-                    row.gate = Gate::Inconclusive;
-                }
+        ));
+    }
+    if all_held {
+        // Every candidate run was held: nothing is the build's to judge.
+        for row in &mut joint.rows {
+            if matches!(row.verdict, Change::Slower | Change::Faster) {
+                row.verdict = Change::Inconclusive;
             }
-            joint.regressions = 0;
-            joint.inconclusive = joint.rows.iter().filter(|r| r.gate == Gate::Inconclusive).count();
-            if matches!(joint.verdict, Change::Slower | Change::Faster) {
-                joint.verdict = Change::Inconclusive;
+            if row.gate == Gate::Regression {
+                row.gate = Gate::Inconclusive;
             }
         }
-        joint.notes.push(note);
+        joint.regressions = 0;
+        joint.inconclusive = joint.rows.iter().filter(|r| r.gate == Gate::Inconclusive).count();
+        if matches!(joint.verdict, Change::Slower | Change::Faster) {
+            joint.verdict = Change::Inconclusive;
+        }
     }
     let cand = kept.as_ref().unwrap_or(cand);
     if !opts.each_candidate || cand.runs.len() < 2 {
@@ -690,6 +711,38 @@ mod tests {
             Change::Inconclusive,
             "tails are never called without noise"
         );
+    }
+
+    #[test]
+    fn runs_the_host_held_are_left_out_of_either_side() {
+        let run = |p50: f64, lag: f64| RunValues {
+            lag_p99: [("w".to_string(), lag)].into(),
+            ..values(&[("w.persist.p50", p50)])
+        };
+        // Eight baseline runs 1% apart, one of them held (lag 9 ms, p50 +25%).
+        let mut base: Vec<RunValues> = (0..7).map(|i| run(1e6 * (1.0 + 0.01 * (i % 3) as f64), 3e5)).collect();
+        base.push(run(1.25e6, 9e6));
+        let base = side(base);
+        // Two candidate runs of a 10% slower build, and a third the host held.
+        let cand = side(vec![run(1.11e6, 3e5), run(1.10e6, 4e5), run(1.6e6, 5e6)]);
+        let c = compare(&base, &cand, &opts(), None);
+        let notes = c.notes.join("\n");
+        assert!(notes.contains("baseline run(s) r7 left out"), "{notes}");
+        assert!(notes.contains("candidate run(s) r2 left out"), "{notes}");
+        let p50 = c.rows.iter().find(|r| r.stat == "p50").expect("p50");
+        assert_eq!(p50.verdict, Change::Slower, "{p50:?}");
+        assert!(p50.change.is_some_and(|x| (0.08..0.12).contains(&x)), "{p50:?}");
+        // Every candidate run held: nothing called, whatever the numbers.
+        let held = side(vec![run(2e6, 5e6), run(2.1e6, 6e6)]);
+        let c = compare(&base, &held, &opts(), None);
+        assert_eq!(c.regressions, 0);
+        assert!(c.rows.iter().all(|r| r.verdict != Change::Slower), "{:?}", c.rows);
+        // Lag under a millisecond is the platform's floor: never held.
+        let floor = side(vec![run(1.0e6, 9e5)]);
+        assert!(!compare(&base, &floor, &opts(), None)
+            .notes
+            .join(" ")
+            .contains("candidate run(s)"));
     }
 
     #[test]

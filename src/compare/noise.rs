@@ -55,40 +55,42 @@ pub struct Held {
     pub baseline_ns: f64,
 }
 
-/// The candidate side without the runs its host held, `None` when none was left out
-/// (or every run was: then the caller judges them all and calls nothing), and the runs
-/// left out.
+/// The lag above which a run of either side was held by its host: over
+/// [`HELD_FACTOR`] times the baseline runs' median schedule-lag p99 and over
+/// [`HELD_FLOOR_NS`]; with the median. `None` when the baseline runs carry no lag
+/// (older summaries and histories).
 ///
 /// One other core busy, an A/A candidate whose two runs met a bad stretch of the host
 /// failed the gate at e2e p99 +63% (`scripts/gate-power ... --busy`): its schedule lag
-/// p99 was 0.6 and 2.2 ms against the baseline's 0.1-0.9 ms. The harness's own lag does
-/// not follow the target's speed (workers start on demand, the schedule is open), so a
-/// run whose lag jumped says the machine was not the same machine during it.
-pub fn unheld(base: &super::Side, cand: &super::Side) -> (Option<super::Side>, Vec<Held>) {
+/// p99 was 0.6 and 2.2 ms against the baseline's 0.1-0.9 ms; on a quiet machine three
+/// of main's first eight runs had lag p99 1.5-8.8 ms (median 0.4 ms) and e2e p99 up to
+/// 11x the others. The harness's own lag does not follow the target's speed (workers
+/// start on demand, the schedule is open), so a run whose lag jumped says the machine
+/// was not the same machine during it.
+pub fn held_bound(base: &super::Side) -> Option<(f64, f64)> {
     let lags: Vec<f64> = base.runs.iter().flat_map(|r| r.lag_p99.values().copied()).collect();
     if lags.is_empty() {
-        return (None, Vec::new());
+        return None;
     }
-    let baseline = median(&lags);
-    let bound = (HELD_FACTOR * baseline).max(HELD_FLOOR_NS);
+    let m = median(&lags);
+    Some((m, (HELD_FACTOR * m).max(HELD_FLOOR_NS)))
+}
+
+/// A side without the runs over the held bound, and those runs.
+pub fn split_held(side: &super::Side, median_ns: f64, bound_ns: f64) -> (super::Side, Vec<Held>) {
     let mut kept = super::Side {
         runs: Vec::new(),
         names: Vec::new(),
-        ..cand.clone()
+        ..side.clone()
     };
     let mut held = Vec::new();
-    for (i, r) in cand.runs.iter().enumerate() {
-        let name = cand.names.get(i).cloned().unwrap_or_else(|| format!("#{}", i + 1));
-        match r
-            .lag_p99
-            .values()
-            .copied()
-            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))))
-        {
-            Some(lag) if lag > bound => held.push(Held {
+    for (i, r) in side.runs.iter().enumerate() {
+        let name = side.names.get(i).cloned().unwrap_or_else(|| format!("#{}", i + 1));
+        match r.lag_p99.values().copied().reduce(f64::max) {
+            Some(lag) if lag > bound_ns => held.push(Held {
                 name,
                 lag_ns: lag,
-                baseline_ns: baseline,
+                baseline_ns: median_ns,
             }),
             _ => {
                 kept.runs.push(r.clone());
@@ -96,10 +98,7 @@ pub fn unheld(base: &super::Side, cand: &super::Side) -> (Option<super::Side>, V
             }
         }
     }
-    if held.is_empty() || kept.runs.is_empty() {
-        return (None, held);
-    }
-    (Some(kept), held)
+    (kept, held)
 }
 
 /// Below this many runs a side's outliers cannot be told from its spread.
