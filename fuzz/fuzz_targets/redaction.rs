@@ -101,7 +101,8 @@ fuzz_target!(|c: Case| {
         4 => format!("secret_keys = [\"apikey\"]\n[[extra]]\nname = \"one\"\n[[extra]]\napikey = {spelled}\n"),
         _ => format!("[target.kafka]\nproducer = [{{ {key} = {spelled} }}]\n"),
     };
-    let comment = if c.comment {
+    // A comment quoting the value, on one line (a newline would end the comment).
+    let comment = if c.comment && !value.contains(['\n', '\r']) {
         format!("# was {value}\n")
     } else {
         String::new()

@@ -120,6 +120,15 @@ fn parse_line(line: &str, de: &mut Deserializer) -> io::Result<Option<LoggedInte
     }
     let num = |s: &str| s.parse::<f64>().map_err(|_| bad());
     let bytes = STANDARD.decode(f[3]).map_err(|_| bad())?;
+    if !claims_within_bounds(&bytes) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "interval line claims a histogram larger than its bytes justify: {}",
+                &line[..line.len().min(80)]
+            ),
+        ));
+    }
     let histogram: Histogram<u64> = de.deserialize(&mut &bytes[..]).map_err(|_| bad())?;
     Ok(Some(LoggedInterval {
         tag: tag.to_string(),
@@ -128,6 +137,86 @@ fn parse_line(line: &str, de: &mut Deserializer) -> io::Result<Option<LoggedInte
         max_ms: num(f[2])?,
         histogram,
     }))
+}
+
+/// Counts a histogram of an interval log may claim (16 MiB of them): a 3-digit
+/// histogram over all of u64 has about 56,000, a 5-digit one 6 million.
+const MAX_COUNTS: u64 = 1 << 21;
+
+/// Whether an encoded histogram's header (V2, plain or deflated) claims no more than its
+/// bytes justify, checked before hdrhistogram allocates by it: it sizes the counts by
+/// the claimed range and precision, and a payload buffer by the claimed length (a
+/// 60-byte line claimed gigabytes; found by the `hlog` fuzz target). A payload may
+/// claim at most what its bytes hold, or inflate to (deflate expands at most 1032x).
+fn claims_within_bounds(bytes: &[u8]) -> bool {
+    use std::io::Read;
+    const V2: u32 = 0x1c84_9313;
+    const V2_DEFLATED: u32 = 0x1c84_9314;
+    let be32 = |b: &[u8], at: usize| b.get(at..at + 4).map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]));
+    let (header, available) = match be32(bytes, 0) {
+        Some(V2) => (
+            bytes.get(..40).map(<[u8]>::to_vec),
+            bytes.len().saturating_sub(40) as u64,
+        ),
+        Some(V2_DEFLATED) => {
+            let Some(len) = be32(bytes, 4) else {
+                return false;
+            };
+            let body = &bytes[8..];
+            let mut inner = [0u8; 40];
+            let mut z = flate2::read::ZlibDecoder::new(&body[..(len as usize).min(body.len())]);
+            if z.read_exact(&mut inner).is_err() {
+                return false;
+            }
+            (
+                Some(inner.to_vec()),
+                (len as u64).min(body.len() as u64).saturating_mul(1032),
+            )
+        }
+        // Anything else hdrhistogram refuses before allocating.
+        _ => return true,
+    };
+    let Some(h) = header else {
+        return false;
+    };
+    let be64 = |at: usize| {
+        u64::from_be_bytes([
+            h[at],
+            h[at + 1],
+            h[at + 2],
+            h[at + 3],
+            h[at + 4],
+            h[at + 5],
+            h[at + 6],
+            h[at + 7],
+        ])
+    };
+    let payload = be32(&h, 4).unwrap_or(u32::MAX) as u64;
+    let (digits, low, high) = (be32(&h, 12).unwrap_or(u32::MAX), be64(16), be64(24));
+    if payload > available {
+        return false;
+    }
+    if digits > 5 || low == 0 || high < low.saturating_mul(2) {
+        // Refused by hdrhistogram's own bounds check, before any allocation.
+        return true;
+    }
+    counts_len(digits, low, high) <= MAX_COUNTS
+}
+
+/// The length of the counts array hdrhistogram gives these bounds.
+fn counts_len(digits: u32, low: u64, high: u64) -> u64 {
+    let largest = 2 * 10u64.pow(digits);
+    let unit_magnitude = 63 - low.leading_zeros() as u64;
+    let sub_bucket_count_magnitude = (largest as f64).log2().ceil() as u64;
+    let sub_bucket_count = 1u64 << sub_bucket_count_magnitude.max(1);
+    // In u128: the shifts cannot overflow, and the loop ends within 128 doublings.
+    let mut smallest_untrackable = (sub_bucket_count as u128) << unit_magnitude.min(64);
+    let mut buckets = 1u64;
+    while smallest_untrackable <= high as u128 {
+        smallest_untrackable <<= 1;
+        buckets += 1;
+    }
+    (buckets + 1) * (sub_bucket_count / 2)
 }
 
 /// `Thu Nov 26 04:44:46 UTC 2026`, as Java's `Date.toString` writes it in UTC.
@@ -200,6 +289,35 @@ pub fn stages_after(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_claiming_more_than_its_bytes_is_refused_before_any_allocation() {
+        // The hlog fuzz target's finding: a V2 header claiming a 5-digit histogram up to
+        // u64::MAX and a 2 GiB payload, in a line of a few dozen bytes.
+        let mut h = Vec::new();
+        h.extend_from_slice(&0x1c84_9313u32.to_be_bytes());
+        h.extend_from_slice(&0x7fff_ffffu32.to_be_bytes());
+        h.extend_from_slice(&0u32.to_be_bytes());
+        h.extend_from_slice(&5u32.to_be_bytes());
+        h.extend_from_slice(&1u64.to_be_bytes());
+        h.extend_from_slice(&u64::MAX.to_be_bytes());
+        h.extend_from_slice(&1f64.to_bits().to_be_bytes());
+        assert!(!claims_within_bounds(&h), "payload beyond the bytes");
+        h[4..8].copy_from_slice(&0u32.to_be_bytes());
+        assert!(!claims_within_bounds(&h), "6 million counts");
+        let line = format!("0.0,1.0,1.0,{}\n", STANDARD.encode(&h));
+        let err = parse(&line).expect_err("refused");
+        assert!(err.to_string().contains("larger than its bytes justify"), "{err}");
+        // What we write ourselves passes.
+        let mut ours = Histogram::<u64>::new(3).expect("histogram");
+        ours.record(3_600_000_000_000).expect("record");
+        let mut buf = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&ours, &mut buf)
+            .expect("serialize");
+        assert!(claims_within_bounds(&buf));
+        assert!((50_000..60_000).contains(&counts_len(3, 1, u64::MAX)));
+    }
 
     #[test]
     fn writes_the_1_3_header_and_reads_back() {
