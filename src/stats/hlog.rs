@@ -125,7 +125,7 @@ fn parse_line(line: &str, de: &mut Deserializer) -> io::Result<Option<LoggedInte
             io::ErrorKind::InvalidData,
             format!(
                 "interval line claims a histogram larger than its bytes justify: {}",
-                &line[..line.len().min(80)]
+                line.chars().take(80).collect::<String>()
             ),
         ));
     }
@@ -308,6 +308,10 @@ mod tests {
         let line = format!("0.0,1.0,1.0,{}\n", STANDARD.encode(&h));
         let err = parse(&line).expect_err("refused");
         assert!(err.to_string().contains("larger than its bytes justify"), "{err}");
+        // The error quotes the line's start, cut between characters (the fuzz target's
+        // second finding: a cut inside a multi-byte character panicked).
+        let tagged = format!("Tag=x{},{line}", "\u{e9}".repeat(50));
+        assert!(parse(&tagged).is_err());
         // What we write ourselves passes.
         let mut ours = Histogram::<u64>::new(3).expect("histogram");
         ours.record(3_600_000_000_000).expect("record");
