@@ -129,8 +129,11 @@ fn a_huge_max_in_flight_costs_no_stall_at_the_start() {
         h50 <= 1.10 * s50,
         "p50 {h50} ms at 100,000 vs {s50} ms at 1,000 ({huge:?} vs {small:?})"
     );
+    // The stall cost p99 8x at 30,000 and 80x at 100,000; this host's own tail moves a
+    // p99 by up to 2.3x between runs of one setting (3.8-8.8 ms in one full suite), so
+    // the bound is 2x of the median of three.
     assert!(
-        h99 <= 1.25 * s99,
+        h99 <= 2.0 * s99,
         "p99 {h99} ms at 100,000 vs {s99} ms at 1,000 ({huge:?} vs {small:?})"
     );
 }
