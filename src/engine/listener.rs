@@ -54,16 +54,21 @@ pub async fn listen(
         let Some(record) = crate::service::next_record(&mut consumer, &mut stop).await else {
             return strays;
         };
-        let t0 = l.clock.now();
-        let outcome = match source {
-            Source::QueryResults => results(&record, &l, t0),
-            _ => answer(source, &record, &l, t0),
-        };
-        match outcome {
-            Ok(()) => {}
-            Err(Stray::Malformed) => strays.malformed += 1,
-            Err(Stray::Foreign) => strays.foreign += 1,
-        }
+        handle(source, &record, &l, &mut strays);
+    }
+}
+
+/// One record: an answer timed and credited, or counted as a stray.
+fn handle(source: Source, record: &Record, l: &Listening, strays: &mut Strays) {
+    let t0 = l.clock.now();
+    let outcome = match source {
+        Source::QueryResults => results(record, l, t0),
+        _ => answer(source, record, l, t0),
+    };
+    match outcome {
+        Ok(()) => {}
+        Err(Stray::Malformed) => strays.malformed += 1,
+        Err(Stray::Foreign) => strays.foreign += 1,
     }
 }
 
@@ -223,16 +228,7 @@ pub fn handle_records(records: &[(Source, Record)], run_tag: u64, workloads: usi
     };
     let mut strays = Strays::default();
     for (source, record) in records {
-        let t0 = l.clock.now();
-        let outcome = match source {
-            Source::QueryResults => results(record, &l, t0),
-            _ => answer(*source, record, &l, t0),
-        };
-        match outcome {
-            Ok(()) => {}
-            Err(Stray::Malformed) => strays.malformed += 1,
-            Err(Stray::Foreign) => strays.foreign += 1,
-        }
+        handle(*source, record, &l, &mut strays);
     }
     strays
 }

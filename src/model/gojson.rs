@@ -142,13 +142,13 @@ pub enum Strictness {
 /// invalid UTF-8 becomes U+FFFD (Go's `utf8.DecodeRune` takes one byte at a time),
 /// and a `\u` escape of a UTF-16 surrogate that is not the first of a valid pair (or
 /// the second of one) becomes `\ufffd`, where serde_json would refuse the whole input.
-/// Outside strings either is a syntax error still, for both. Valid input with no
-/// surrogate escapes, nearly all of it, is passed through untouched.
-fn go_text(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+/// Outside strings either is a syntax error still, for both. Only an input serde_json
+/// refused comes here (see [`go_decode`]): the hot path never scans twice.
+fn go_text(bytes: &[u8]) -> Option<Vec<u8>> {
     let valid = std::str::from_utf8(bytes).is_ok();
     let surrogates = memchr::memmem::find_iter(bytes, b"\\u").any(|i| surrogate_at(bytes, i + 2).is_some());
     if valid && !surrogates {
-        return std::borrow::Cow::Borrowed(bytes);
+        return None;
     }
     let mut out = Vec::with_capacity(bytes.len() + 16);
     let mut i = 0;
@@ -196,7 +196,19 @@ fn go_text(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
             i += 1;
         }
     }
-    std::borrow::Cow::Owned(out)
+    Some(out)
+}
+
+/// Decodes with `read`, and when serde_json refuses the input, once more from the text
+/// as Go reads its strings ([`go_text`]), if that differs.
+fn go_decode<V>(bytes: &[u8], read: impl Fn(&[u8]) -> Result<V, serde_json::Error>) -> Result<V, serde_json::Error> {
+    match read(bytes) {
+        Ok(v) => Ok(v),
+        Err(e) => match go_text(bytes) {
+            Some(text) => read(&text),
+            None => Err(e),
+        },
+    }
 }
 
 /// The UTF-16 surrogate a `\uXXXX` escape's four hex digits at `at` name, if they do.
@@ -209,32 +221,34 @@ fn surrogate_at(bytes: &[u8], at: usize) -> Option<u32> {
 
 /// Decodes `bytes` as a `T`, accepting exactly what Go accepts.
 pub fn decode<T: GoDecode>(bytes: &[u8], mode: Strictness) -> Result<T, serde_json::Error> {
-    let text = go_text(bytes);
-    let mut de = serde_json::Deserializer::from_slice(&text);
-    let value = GoSeed::<T> {
-        strict: mode == Strictness::Strict,
-        _t: PhantomData,
-    }
-    .deserialize(&mut de)?;
-    if mode == Strictness::Lenient {
-        de.end()?;
-    }
-    Ok(value)
+    go_decode(bytes, |text| {
+        let mut de = serde_json::Deserializer::from_slice(text);
+        let value = GoSeed::<T> {
+            strict: mode == Strictness::Strict,
+            _t: PhantomData,
+        }
+        .deserialize(&mut de)?;
+        if mode == Strictness::Lenient {
+            de.end()?;
+        }
+        Ok(value)
+    })
 }
 
 /// Decodes a JSON array of `T` (a query result batch), accepting what Go accepts.
 pub fn decode_array<T: GoDecode>(bytes: &[u8], mode: Strictness) -> Result<Vec<T>, serde_json::Error> {
-    let text = go_text(bytes);
-    let mut de = serde_json::Deserializer::from_slice(&text);
-    let value = de::Deserializer::deserialize_seq(
-        &mut de,
-        GoArray::<T> {
-            strict: mode == Strictness::Strict,
-            _t: PhantomData,
-        },
-    )?;
-    de.end()?;
-    Ok(value)
+    go_decode(bytes, |text| {
+        let mut de = serde_json::Deserializer::from_slice(text);
+        let value = de::Deserializer::deserialize_seq(
+            &mut de,
+            GoArray::<T> {
+                strict: mode == Strictness::Strict,
+                _t: PhantomData,
+            },
+        )?;
+        de.end()?;
+        Ok(value)
+    })
 }
 
 struct GoArray<T> {
