@@ -5,6 +5,8 @@
 //! - several runs per side (`run --repeat`) or a history (`--history`): a store 20%
 //!   slower is `slower` and fails `--fail-on-regression`, unless a `--limit` allows it;
 //! - the shipped CI scenario, A/A with one run per side, never fails the gate;
+//! - runs made alternately (`compare --paired`): a 1.5x store fails the gate, the same
+//!   build does not;
 //! - a vanished stage is a row; bad input exits 2.
 
 mod common;
@@ -265,4 +267,57 @@ fn the_shipped_ci_scenario_a_a_never_fails_the_gate_and_a_3x_store_does() {
     let (code, out, _) = common::eventbench(&["compare", &a, &slow, "--fail-on-regression", "--format", "json"]);
     assert_eq!(code, Some(6), "a 3x store passed: {out}");
     assert_eq!(row(&json(&out), "e2e.persisted", "p50")["verdict"], "slower", "{out}");
+}
+
+/// The README's pull-request recipe: base and change run alternately, judged in pairs
+/// (`compare --paired`). A store 1.5x slower fails the gate on the headline's p50; the
+/// same build run alternately does not; sides of unequal length are refused.
+#[test]
+fn runs_made_alternately_are_judged_in_pairs() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for side in ["base", "same", "slow"] {
+        std::fs::create_dir_all(dir.path().join(side)).expect("mkdir");
+    }
+    let slow_store = r#"target.memory_store.service_time={dist="lognormal",median="1.5ms",p99="4.5ms"}"#;
+    for i in 1..=3 {
+        let seed = format!("seed={}", 20 + i);
+        run(dir.path(), &format!("base/run-{i}"), &["duration=3s", &seed]);
+        run(dir.path(), &format!("same/run-{i}"), &["duration=3s", &seed]);
+        run(
+            dir.path(),
+            &format!("slow/run-{i}"),
+            &["duration=3s", &seed, slow_store],
+        );
+    }
+    let side = |s: &str| dir.path().join(s).to_str().expect("utf8").to_string();
+    let (code, out, err) = common::eventbench(&[
+        "compare",
+        "--paired",
+        &side("base"),
+        &side("slow"),
+        "--fail-on-regression",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(6), "a 1.5x store passed in pairs: {out} {err}");
+    let c = json(&out);
+    let p50 = row(&c, "persist", "p50");
+    assert_eq!(p50["verdict"], "slower", "{out}");
+    assert_eq!(p50["noise_dof"], 2, "three pairs: two degrees of freedom: {out}");
+    assert!(
+        c["noise_source"].as_str().is_some_and(|s| s.contains("3 pairs")),
+        "{out}"
+    );
+    let (code, out, err) = common::eventbench(&[
+        "compare",
+        "--paired",
+        &side("base"),
+        &side("same"),
+        "--fail-on-regression",
+    ]);
+    assert_eq!(code, Some(0), "the same build failed in pairs: {out} {err}");
+    let (code, _, err) =
+        common::eventbench(&["compare", "--paired", &side("base"), &format!("{}/run-1", side("slow"))]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("pairs need as many of each"), "{err}");
 }

@@ -56,6 +56,9 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str)> {
         ("size overflow", format!("{OK_HEAD}[data]\npayload = {{ dist = \"fixed\", size = \"17592186044416MiB\" }}\n{w}"), 4, "too large"),
         ("unbounded steps", "name = \"t\"\n[workload.p]\nkind = \"produce\"\nphase = [{ kind = \"step\", from = 1, step = 1, steps = 4000000000, step_duration = \"1s\" }]\n".to_string(), 4, "`steps` from 1 to"),
         ("huge rate", format!("{OK_HEAD}[workload.p]\nkind = \"produce\"\nrate = 1e300\n"), 5, "up to 5000000"),
+        ("sine below zero", "name = \"t\"\n[workload.p]\nkind = \"produce\"\nphase = [{ kind = \"sine\", duration = \"10s\", mean = 100, amplitude = 200, period = \"5s\" }]\n".to_string(), 4, "sine phase"),
+        ("curve not from 0s", "name = \"t\"\n[workload.p]\nkind = \"produce\"\nphase = [{ kind = \"curve\", points = [{ at = \"1s\", rate = 5 }, { at = \"2s\", rate = 5 }] }]\n".to_string(), 4, "curve phase"),
+        ("burst factor 0", format!("{OK_HEAD}{w}[[workload.p.burst]]\nat = \"1s\"\nduration = \"1s\"\nfactor = 0\n"), 6, "burst needs"),
         ("unknown compression", format!("{OK_HEAD}[target.kafka]\ncompression = \"brotli\"\n{w}"), 4, "unknown `compression`"),
     ]
 }

@@ -42,6 +42,9 @@ pub struct MemoryStore {
     /// takes the earliest free one and holds it for exactly its service time, so the
     /// store's capacity is `concurrency / service time` whatever the wake-up delays.
     slots: Option<Mutex<Vec<u64>>>,
+    /// A scheduled fault's stall, run-time ns `[from, until)` (0, 0: none): a request
+    /// that would complete inside it completes at its end.
+    held: (std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64),
 }
 
 fn key_of(event: &Event) -> Key {
@@ -81,6 +84,7 @@ impl MemoryStore {
             trimmed: Default::default(),
             on_trimmed: Default::default(),
             slots: s.concurrency.map(|n| Mutex::new(vec![0; n.max(1)])),
+            held: Default::default(),
         }
     }
 
@@ -93,7 +97,9 @@ impl MemoryStore {
     /// When a request started now completes: after its service time, and never
     /// inside a stall window (the last `for` of every `every`).
     fn completion(&self, ctx: &mut Ctx) -> Option<u64> {
-        if self.service.is_none() && self.stall.is_none() && self.slots.is_none() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let held_until = self.held.1.load(Relaxed);
+        if self.service.is_none() && self.stall.is_none() && self.slots.is_none() && held_until == 0 {
             return None;
         }
         let st = match &self.service {
@@ -116,6 +122,9 @@ impl MemoryStore {
                 done += every - phase;
             }
         }
+        if held_until > 0 && done >= self.held.0.load(Relaxed) && done < held_until {
+            done = held_until;
+        }
         Some(done)
     }
 
@@ -124,6 +133,14 @@ impl MemoryStore {
             let clock = ctx.clock;
             ctx.pacer.sleep_until(&clock, done).await;
         }
+    }
+
+    /// Holds every request that would complete in run time `[from, until)` to `until`
+    /// (a scheduled fault: a store that stopped answering, then came back).
+    pub fn hold(&self, from_ns: u64, until_ns: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.held.0.store(from_ns, Relaxed);
+        self.held.1.store(until_ns, Relaxed);
     }
 
     /// Events dropped to stay within `keep_per_aggregate`.

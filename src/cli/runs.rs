@@ -150,10 +150,21 @@ pub fn run(a: RunArgs) -> Result<Outcome, CliError> {
 pub fn validate(a: ValidateArgs) -> Result<Outcome, CliError> {
     let plan = load(&a.scenario)?;
     let mut value = serde_json::to_value(&plan).map_err(|e| CliError::Runtime(e.to_string()))?;
-    crate::scenario::secrets::Secrets::of_resolved(&plan.scenario_text, &plan.overrides, &plan.secret_keys, &value)
-        .json(&mut value);
+    let secrets =
+        crate::scenario::secrets::Secrets::of_resolved(&plan.scenario_text, &plan.overrides, &plan.secret_keys, &value);
+    secrets.json(&mut value);
     let json = serde_json::to_string_pretty(&value).map_err(|e| CliError::Runtime(e.to_string()))?;
     println!("{json}");
+    for f in &plan.faults {
+        // A scenario that runs commands says so before it is run.
+        for cmd in f.run.iter().chain(&f.then) {
+            eprintln!(
+                "runs a command: `{}` ({})",
+                secrets.message(cmd),
+                secrets.message(&f.describe())
+            );
+        }
+    }
     eprintln!("{}: ok", a.scenario.scenario.display());
     Ok(Outcome::Ok)
 }

@@ -69,6 +69,12 @@ pub struct CompareArgs {
     /// only when every candidate run on its own says so (give 2 with `run --repeat 2`).
     #[arg(long)]
     each_candidate: bool,
+    /// Baseline run i and candidate run i were made one after the other (A B A B ...,
+    /// the recipe where both builds run in one job): judge each row on the pairs'
+    /// differences, so a host that drifts between pairs cancels. Needs as many
+    /// candidate as baseline runs, two or more (five measured best here).
+    #[arg(long, conflicts_with_all = ["history", "each_candidate"])]
+    paired: bool,
     /// How many of the history's last healthy runs to use.
     #[arg(long, value_name = "K", default_value_t = 10)]
     last: usize,
@@ -217,6 +223,7 @@ pub fn compare(a: CompareArgs) -> Result<Outcome, CliError> {
         limits,
         gate: a.gate.clone(),
         each_candidate: a.each_candidate,
+        paired: a.paired,
     };
     let (base, cand) = a.sides()?;
     let open = |paths: &[PathBuf]| -> Result<Vec<crate::compare::Run>, CliError> {
@@ -227,6 +234,13 @@ pub fn compare(a: CompareArgs) -> Result<Outcome, CliError> {
         Ok(runs)
     };
     let (base, cand) = (open(&base)?, open(&cand)?);
+    if a.paired && (base.len() != cand.len() || base.len() < 2) {
+        return Err(CliError::Input(format!(
+            "--paired: {} baseline and {} candidate runs; pairs need as many of each, two or more",
+            base.len(),
+            cand.len()
+        )));
+    }
     let mut base_side = crate::compare::Side::of_runs("baseline", &base);
     let cand_side = crate::compare::Side::of_runs("candidate", &cand);
     let model = match &a.history {

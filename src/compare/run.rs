@@ -37,10 +37,32 @@ impl Run {
                 .filter(|p| p.join("summary.json").exists())
                 .collect();
             if !repeats.is_empty() {
-                repeats.sort();
+                // In run order: run-2 before run-10 (pairs are matched by it).
+                repeats.sort_by_key(|p| repeat_order(p));
                 return repeats.iter().map(|p| Run::open(p)).collect();
             }
         }
         Ok(vec![Run::open(path)?])
+    }
+}
+
+/// A repeat's name as (text, trailing number), so `run-10` sorts after `run-9`.
+fn repeat_order(p: &Path) -> (String, u64, String) {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let digits = name.len() - name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let (stem, num) = name.split_at(name.len() - digits);
+    (stem.to_string(), num.parse().unwrap_or(0), name.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn repeats_are_in_run_order() {
+        let mut v: Vec<std::path::PathBuf> = ["d/run-10", "d/run-2", "d/run-1"].iter().map(Into::into).collect();
+        v.sort_by_key(|p| super::repeat_order(p));
+        assert_eq!(v, ["d/run-1", "d/run-2", "d/run-10"].map(std::path::PathBuf::from));
     }
 }

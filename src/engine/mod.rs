@@ -10,6 +10,7 @@
 
 pub mod collector;
 mod drain;
+pub mod faults;
 mod inbox;
 mod launch;
 mod listener;
@@ -74,6 +75,8 @@ pub struct Measured {
     pub cpu_seconds: f64,
     /// The hiccup meter and the host's CPU beside the run.
     pub platform: Option<crate::stats::platform::PlatformMeasured>,
+    /// What each scheduled fault did.
+    pub faults: Vec<faults::FaultRecord>,
 }
 
 /// Which workloads keep a book in the run's ledger: the producers of a pipeline.
@@ -188,16 +191,27 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut background = JoinSet::new();
     let counters = setup::Counters::default();
+    let switches = Arc::new(faults::Switches::new());
     setup::start_services(
         plan,
         target,
         clock,
         service_consumers,
-        &stop_rx,
+        (&stop_rx, &switches),
         &counters,
         (run_tag, &ledger),
         &mut background,
     );
+    let (faults_end, faults_end_rx) = watch::channel(false);
+    let fault_task = (!plan.faults.is_empty()).then(|| {
+        tokio::spawn(faults::run(
+            plan.faults.clone(),
+            clock,
+            switches.clone(),
+            target.store.clone(),
+            faults_end_rx,
+        ))
+    });
     let sources = TickSources {
         ledger: &ledger,
         services: embedded
@@ -277,6 +291,12 @@ pub async fn run(
         .await?;
     }
     let _ = stop_tx.send(true);
+    // Faults still on end with the run: the service resumes, `then` runs.
+    faults_end.send_replace(true);
+    let faults = match fault_task {
+        Some(t) => t.await.unwrap_or_default(),
+        None => Vec::new(),
+    };
     let mut strays = Strays::default();
     while let Some(r) = listeners.join_next().await {
         if let Ok(s) = r {
@@ -329,6 +349,7 @@ pub async fn run(
         ledger,
         cpu_seconds: crate::host::cpu_seconds() - cpu0,
         platform: Some(collector.platform.finish()),
+        faults,
     })
 }
 

@@ -166,7 +166,7 @@ pub(super) fn start_services(
     target: &Target,
     clock: Clock,
     consumers: Vec<(ServiceKind, AnyConsumer)>,
-    stop: &watch::Receiver<bool>,
+    (stop, switches): (&watch::Receiver<bool>, &super::faults::Switches),
     counters: &Counters,
     finished: (u64, &Arc<Ledger>),
     background: &mut JoinSet<Result<(), BackendError>>,
@@ -189,7 +189,11 @@ pub(super) fn start_services(
             ServiceKind::Query => &counters.query,
         };
         let seed = plan.seed ^ (which as u64 + 1) << 40;
-        let base = Worker::on(target, cfg.clone(), counters.clone(), stop.clone(), seed);
+        let mut base = Worker::on(target, cfg.clone(), counters.clone(), stop.clone(), seed);
+        base.paused = match which {
+            ServiceKind::Persistence => switches.persistence.subscribe(),
+            ServiceKind::Query => switches.query.subscribe(),
+        };
         crate::service::start(which, consumer, base, which.workers(plan), background);
     }
 }
@@ -202,15 +206,29 @@ pub(super) fn write_plan_comments(log: &mut IntervalLog, plan: &Plan) -> std::io
     ))?;
     for w in &plan.workloads {
         if let Load::Open { profile, .. } = &w.load {
-            for s in &profile.segments {
+            // One line per phase (a sine's 64 pieces a period are one phase).
+            let segs = &profile.segments;
+            let mut i = 0;
+            while i < segs.len() {
+                let mut j = i;
+                while j + 1 < segs.len() && !profile.labels.is_empty() && segs[j + 1].phase == segs[i].phase {
+                    j += 1;
+                }
+                let (a, b) = (&segs[i], &segs[j]);
+                let label = profile
+                    .labels
+                    .get(a.phase as usize)
+                    .map(|l| format!(" ({l})"))
+                    .unwrap_or_default();
                 log.comment(&format!(
-                    "[Phase: {} {:.3}-{:.3} s rate {:.1}->{:.1}/s]",
+                    "[Phase: {} {:.3}-{:.3} s rate {:.1}->{:.1}/s{label}]",
                     w.name,
-                    s.start_ns as f64 / 1e9,
-                    (s.start_ns + s.duration_ns) as f64 / 1e9,
-                    s.from_rate,
-                    s.to_rate
+                    a.start_ns as f64 / 1e9,
+                    (b.start_ns + b.duration_ns) as f64 / 1e9,
+                    a.from_rate,
+                    b.to_rate
                 ))?;
+                i = j + 1;
             }
         }
     }

@@ -67,6 +67,9 @@ pub struct Plan {
     pub shard: Shard,
     /// An unhealthy run still passes its checks.
     pub allow_unhealthy: bool,
+    /// Faults caused on a schedule, in the scenario's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<crate::scenario::ScheduledFault>,
     /// Checked at the end (and per interval where asked); validated with the scenario.
     #[serde(skip)]
     pub thresholds: Vec<crate::thresholds::Threshold>,
@@ -104,12 +107,13 @@ impl Plan {
         let mut workloads = Vec::new();
         for (index, (name, w)) in s.workload.get_ref().iter().enumerate() {
             let w = w.get_ref();
+            let bursts: Vec<_> = w.burst.iter().map(|b| *b.get_ref()).collect();
             let load = match (&w.rate, &w.concurrency) {
                 (_, Some(c)) => Load::Closed {
                     concurrency: *c.get_ref(),
                 },
                 (Some(r), None) => Load::Open {
-                    profile: RateProfile::constant(*r.get_ref(), limit.unwrap_or(0)),
+                    profile: RateProfile::constant(*r.get_ref(), limit.unwrap_or(0)).with_bursts(&bursts),
                     arrival: w.arrival,
                     max_in_flight: *w.max_in_flight.get_ref(),
                 },
@@ -117,7 +121,8 @@ impl Plan {
                     profile: RateProfile::from_phases(
                         &w.phase.iter().map(|p| p.get_ref().clone()).collect::<Vec<_>>(),
                         limit,
-                    ),
+                    )
+                    .with_bursts(&bursts),
                     arrival: w.arrival,
                     max_in_flight: *w.max_in_flight.get_ref(),
                 },
@@ -160,6 +165,7 @@ impl Plan {
             audit: s.audit.clone(),
             shard: Shard::WHOLE,
             allow_unhealthy: s.allow_unhealthy,
+            faults: s.fault.iter().map(|f| f.get_ref().clone()).collect(),
             thresholds: {
                 let names: Vec<String> = s.workload.get_ref().keys().cloned().collect();
                 s.thresholds

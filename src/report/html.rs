@@ -51,27 +51,50 @@ fn plan_bands(s: &Summary, workload: &str) -> (f64, Vec<Band>) {
             color: "#f3e8f3",
         });
     }
-    let segments = plan
+    let profile = plan
         .workloads
         .iter()
         .find(|w| w.name == workload)
-        .map(|w| w.load.profile.segments.clone())
+        .map(|w| w.load.profile.clone())
         .unwrap_or_default();
-    if segments.len() > 1 {
-        for (i, seg) in segments.iter().enumerate() {
-            let from = seg.start_ns as f64 / 1e9;
-            let to = from + seg.duration_ns as f64 / 1e9;
-            let (a, b) = (seg.from_rate, seg.to_rate);
-            let label = if (a - b).abs() < 1e-9 {
-                format!("{a:.0}/s")
-            } else {
-                format!("{a:.0}->{b:.0}/s")
+    // One band per phase (a sine's 64 pieces a period are one), or per segment in a
+    // summary that has no phase labels.
+    let mut spans: Vec<(f64, f64, String)> = Vec::new();
+    for seg in &profile.segments {
+        let from = seg.start_ns as f64 / 1e9;
+        let to = from + seg.duration_ns as f64 / 1e9;
+        let label = match profile.labels.get(seg.phase as usize) {
+            Some(l) => l.clone(),
+            None if (seg.from_rate - seg.to_rate).abs() < 1e-9 => format!("{:.0}/s", seg.from_rate),
+            None => format!("{:.0}->{:.0}/s", seg.from_rate, seg.to_rate),
+        };
+        match spans.last_mut() {
+            Some(last) if !profile.labels.is_empty() && last.2 == label && (last.1 - from).abs() < 1e-9 => last.1 = to,
+            _ => spans.push((from, to, label)),
+        }
+    }
+    if spans.len() > 1 {
+        for (i, (from, to, label)) in spans.into_iter().enumerate() {
+            let color = match i % 2 {
+                _ if label.starts_with("burst ") => "#fbe3df",
+                0 => "#eef4fb",
+                _ => "#f7f1e8",
             };
             bands.push(Band {
                 from: from.max(warmup_s.min(from)),
                 to,
                 label,
-                color: if i % 2 == 0 { "#eef4fb" } else { "#f7f1e8" },
+                color,
+            });
+        }
+    }
+    for f in &s.faults {
+        if let Some(from) = f.started_s {
+            bands.push(Band {
+                from,
+                to: f.ended_s.filter(|e| *e > from).unwrap_or(from + 0.05),
+                label: format!("fault: {}", f.description),
+                color: "#f9d6d0",
             });
         }
     }
@@ -337,6 +360,13 @@ pub fn render(s: &Summary, intervals: &[LoggedInterval]) -> String {
             o,
             "<h2>Integrity audit</h2><pre>{}</pre>",
             esc(super::text::audit(a).trim())
+        );
+    }
+    if !s.faults.is_empty() {
+        let _ = write!(
+            o,
+            "<h2>Faults</h2><pre>{}</pre>",
+            esc(&super::faults::lines(&s.faults).join("\n"))
         );
     }
     for (name, w) in &s.workloads {

@@ -4,6 +4,7 @@
 //! measured, never from the engine's internals.
 
 pub mod ci;
+pub mod faults;
 pub mod html;
 pub mod markup;
 pub mod metrics;

@@ -67,6 +67,9 @@ pub struct Summary {
     /// The floor the run stood on (the hiccup meter) and the host's CPU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<PlatformSummary>,
+    /// The scenario's scheduled faults: what each did, when, and what it left behind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<crate::engine::faults::FaultRecord>,
 }
 
 /// Where a run's numbers come from, beyond `host`.
@@ -165,6 +168,8 @@ pub struct LoadRecord {
 #[serde(default)]
 pub struct ProfileRecord {
     pub segments: Vec<crate::plan::Segment>,
+    /// Each phase's (and burst's) name; empty in older summaries.
+    pub labels: Vec<String>,
 }
 
 /// What the load generator's process used (`generator` in summary.json); not to be
@@ -459,6 +464,11 @@ impl Summary {
             incomplete: None,
             provenance: Provenance::detect(),
             platform,
+            faults: super::faults::records(
+                plan,
+                m,
+                &crate::scenario::secrets::Secrets::of(&plan.scenario_text, &plan.overrides),
+            ),
         };
         summary.thresholds = evaluate(&plan.thresholds, &summary);
         summary

@@ -115,6 +115,9 @@ pub fn render(s: &Summary) -> String {
     if let Some(a) = &s.audit {
         o.push_str(&audit(a));
     }
+    for l in super::faults::lines(&s.faults) {
+        let _ = writeln!(o, "{l}");
+    }
     if s.services.malformed_replies + s.services.foreign_replies > 0 {
         let _ = writeln!(
             o,

@@ -55,6 +55,68 @@ pub struct Scenario {
     /// numbers at and past the limit.
     #[serde(default)]
     pub allow_unhealthy: bool,
+    /// Faults caused on a schedule (`[[fault]]`): a service paused, the memory store
+    /// held, a command run (and another at `until`).
+    #[serde(default)]
+    pub fault: Vec<Spanned<ScheduledFault>>,
+}
+
+/// One fault of a run: from `at` (run time) until `until`, one action.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledFault {
+    pub at: Dur,
+    #[serde(default)]
+    pub until: Option<Dur>,
+    /// An embedded service stops taking records (its backlog grows) until `until`.
+    #[serde(default)]
+    pub pause: Option<PausedService>,
+    /// `"store"`: the memory store holds every request that would complete before
+    /// `until` to `until` (a store node that stopped answering).
+    #[serde(default)]
+    pub stall: Option<StalledPart>,
+    /// A shell command run at `at` (`sh -c`), its output kept with the run.
+    #[serde(default)]
+    pub run: Option<String>,
+    /// A shell command run at `until`.
+    #[serde(default)]
+    pub then: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PausedService {
+    Persistence,
+    Query,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StalledPart {
+    Store,
+}
+
+impl ScheduledFault {
+    /// What it does, as the report names it.
+    pub fn describe(&self) -> String {
+        let what = match (&self.pause, &self.stall, &self.run) {
+            (Some(PausedService::Persistence), _, _) => "persistence paused".to_string(),
+            (Some(PausedService::Query), _, _) => "query service paused".to_string(),
+            (_, Some(StalledPart::Store), _) => "store stalled".to_string(),
+            (_, _, Some(cmd)) => format!("`{cmd}`"),
+            _ => "nothing".to_string(),
+        };
+        // Seconds as a reader writes them: "1.5s", "10s".
+        let s = |d: Dur| {
+            let t = format!("{:.3}", d.0.as_secs_f64());
+            format!("{}s", t.trim_end_matches('0').trim_end_matches('.'))
+        };
+        match (self.until, &self.then) {
+            (Some(u), Some(t)) => format!("{what} at {}, `{t}` at {}", s(self.at), s(u)),
+            (Some(u), None) => format!("{what} {}-{}", s(self.at), s(u)),
+            (None, _) => format!("{what} at {}", s(self.at)),
+        }
+    }
 }
 
 /// Where a run serves its live metrics (Prometheus/OpenMetrics text at `/metrics`).
@@ -695,6 +757,10 @@ pub struct Workload {
     /// Open model: the rate profile over time, in order.
     #[serde(default)]
     pub phase: Vec<Spanned<Phase>>,
+    /// Open model: rate multipliers for a while, once or on a schedule, over the
+    /// rate or the phases (`[[workload.NAME.burst]]`).
+    #[serde(default)]
+    pub burst: Vec<Spanned<Burst>>,
     /// `query` only: where the query goes.
     #[serde(default)]
     pub via: Via,
@@ -773,6 +839,40 @@ pub enum Phase {
         steps: u32,
         step_duration: Dur,
     },
+    /// A periodic rate: `mean + amplitude * sin(2 pi t / period)`, for `duration`.
+    Sine {
+        duration: Dur,
+        mean: f64,
+        amplitude: f64,
+        period: Dur,
+    },
+    /// A rate given at points in time (a daily curve, played at any speed), linear
+    /// between them; the first point at 0s, the phase ends at the last.
+    Curve {
+        points: Vec<CurvePoint>,
+    },
+}
+
+/// Linear pieces per period of a sine phase (the plan makes them).
+pub const SINE_PIECES: u64 = 64;
+
+/// One point of a `curve` phase.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CurvePoint {
+    pub at: Dur,
+    pub rate: f64,
+}
+
+/// The rate times `factor` from `at` for `duration`, and again every `every` when set.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Burst {
+    pub at: Dur,
+    pub duration: Dur,
+    pub factor: f64,
+    #[serde(default)]
+    pub every: Option<Dur>,
 }
 
 impl Default for Target {

@@ -4,7 +4,9 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use super::types::{Aggregates, Latency, Payload, Phase, Scenario, ServicesMode, Via, WorkloadKind};
+use super::types::{
+    Aggregates, Burst, Latency, Payload, Phase, Scenario, ScheduledFault, ServicesMode, StoreKind, Via, WorkloadKind,
+};
 
 type Fault = (Option<Range<usize>>, String);
 
@@ -119,6 +121,15 @@ pub fn check(s: &Scenario) -> Result<(), Fault> {
         for p in &wl.phase {
             check_phase(p)?;
         }
+        for b in &wl.burst {
+            if wl.concurrency.is_some() {
+                return Err(at(
+                    b,
+                    format!("workload `{name}`: a `burst` multiplies a rate, which a closed model (`concurrency`) has none of"),
+                ));
+            }
+            check_burst(b)?;
+        }
         if wl.kind == WorkloadKind::Query && wl.from_version == 0 {
             return Err(at(
                 w,
@@ -211,6 +222,45 @@ fn check_target(s: &Scenario) -> Result<(), Fault> {
             return Err(at(n, "service `workers` and `batch_size` must be between 1 and 100000"));
         }
     }
+    for f in &s.fault {
+        check_fault(s, f)?;
+    }
+    Ok(())
+}
+
+fn check_fault(s: &Scenario, f: &Spanned<ScheduledFault>) -> Result<(), Fault> {
+    let v = f.get_ref();
+    let actions = [v.pause.is_some(), v.stall.is_some(), v.run.is_some()];
+    if actions.iter().filter(|a| **a).count() != 1 {
+        return Err(at(
+            f,
+            "a fault needs exactly one of `pause = \"persistence\"` (or \"query\"), `stall = \"store\"` or `run = \"COMMAND\"`",
+        ));
+    }
+    if v.until.is_some_and(|u| u <= v.at) {
+        return Err(at(f, "a fault's `until` must be later than its `at`"));
+    }
+    if (v.pause.is_some() || v.stall.is_some()) && v.until.is_none() {
+        return Err(at(f, "a paused service or a stalled store needs an `until`"));
+    }
+    if v.then.is_some() && (v.run.is_none() || v.until.is_none()) {
+        return Err(at(f, "`then` is a command run at `until`: it needs `run` and `until`"));
+    }
+    if v.run.as_deref().is_some_and(|c| c.trim().is_empty()) || v.then.as_deref().is_some_and(|c| c.trim().is_empty()) {
+        return Err(at(f, "a fault's command is empty"));
+    }
+    if v.pause.is_some() && s.target.services != ServicesMode::Embedded {
+        return Err(at(
+            f,
+            "`pause` stops an embedded service; with external services pause them with `run` (e.g. `kill -STOP`)",
+        ));
+    }
+    if v.stall.is_some() && s.target.store != StoreKind::Memory {
+        return Err(at(
+            f,
+            "`stall = \"store\"` holds the memory store; for ScyllaDB or Cassandra use `run` (e.g. scripts/services stop cassandra)",
+        ));
+    }
     Ok(())
 }
 
@@ -249,6 +299,60 @@ fn check_phase(p: &Spanned<Phase>) -> Result<(), Fault> {
                 ));
             }
         }
+        Phase::Sine {
+            duration,
+            mean,
+            amplitude,
+            period,
+        } => {
+            let pieces = duration.as_nanos() / (period.as_nanos() / super::types::SINE_PIECES).max(1);
+            if duration.0.is_zero()
+                || period.0 < std::time::Duration::from_millis(64)
+                || !ok_rate(mean + amplitude)
+                || !(amplitude.is_finite() && *amplitude >= 0.0 && amplitude <= mean)
+                || pieces > MAX_PIECES
+            {
+                return Err(at(
+                    p,
+                    format!(
+                        "sine phase needs a `duration` > 0, a `period` of at least 64ms and at most a {}th of the duration, and `amplitude` from 0 to `mean` with `mean + amplitude` up to {MAX_RATE}",
+                        MAX_PIECES / super::types::SINE_PIECES
+                    ),
+                ));
+            }
+        }
+        Phase::Curve { points } => {
+            let rising = points.windows(2).all(|w| w[1].at > w[0].at);
+            let starts = points.first().is_some_and(|p| p.at.0.is_zero());
+            if points.len() < 2
+                || points.len() as u64 > MAX_PIECES
+                || !rising
+                || !starts
+                || !points.iter().all(|p| ok_rate(p.rate))
+            {
+                return Err(at(
+                    p,
+                    format!(
+                        "curve phase needs 2 or more `points` ({{ at = \"0s\", rate = 500 }}, ...), the first at \"0s\", each later than the last, rates from 0 to {MAX_RATE}"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Linear pieces a phase may make (a sine: 64 a period): more is a typo, not a load.
+const MAX_PIECES: u64 = 100_000;
+
+fn check_burst(b: &Spanned<Burst>) -> Result<(), Fault> {
+    let v = b.get_ref();
+    let every_ok = v.every.is_none_or(|e| e.0 > v.duration.0);
+    if v.duration.0.is_zero() || !(v.factor.is_finite() && v.factor > 0.0 && v.factor <= 1000.0) || !every_ok {
+        return Err(at(
+            b,
+            "burst needs a `duration` > 0, a `factor` above 0 and up to 1000 (0.5 halves the rate, 3 triples it), and an `every` longer than its `duration` when set",
+        ));
     }
     Ok(())
 }

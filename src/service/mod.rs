@@ -161,6 +161,15 @@ pub async fn next_handled(w: &mut Worker) -> Option<Record> {
     if *w.stop.borrow() {
         return None;
     }
+    // Paused (a scheduled fault): take nothing until resumed; the records wait in the
+    // log, as they would for a service that stopped. A closed pause channel is no pause.
+    while *w.paused.borrow() {
+        tokio::select! {
+            biased;
+            _ = w.stop.changed() => return None,
+            r = w.paused.changed() => if r.is_err() { break },
+        }
+    }
     tokio::select! {
         biased;
         _ = w.stop.changed() => None,
@@ -201,6 +210,8 @@ pub struct Worker {
     pub cfg: std::sync::Arc<ServiceConfig>,
     pub counters: std::sync::Arc<ServiceCounters>,
     pub stop: tokio::sync::watch::Receiver<bool>,
+    /// True while a scheduled fault pauses the service.
+    pub paused: tokio::sync::watch::Receiver<bool>,
     /// Seeds the worker's own random source (simulated service time).
     pub seed: u64,
 }
@@ -221,6 +232,7 @@ impl Worker {
             cfg,
             counters,
             stop,
+            paused: tokio::sync::watch::channel(false).1,
             seed,
         }
     }

@@ -223,6 +223,7 @@ mod tests {
             cfg: Arc::new(ServiceConfig::of(&plan, clock)),
             counters: Arc::new(ServiceCounters::default()),
             stop,
+            paused: tokio::sync::watch::channel(false).1,
             seed: 1,
         };
         let mut set = tokio::task::JoinSet::new();
