@@ -92,7 +92,9 @@ fn a_huge_max_in_flight_costs_no_stall_at_the_start() {
         assert_eq!(w.health.to_string(), "healthy", "round {round}: {}", w.health_reason);
         // The pool grew to what the target's concurrency asked, not to the bound.
         assert!(w.workers > 0 && w.workers < 1000, "{} workers started", w.workers);
-        // Every measured interval looks like the others (the stall used to be at the start).
+        // Every measured interval looks like the others (the stall used to be at the start,
+        // and cost 8-80x). Within 2x: this host moves one interval's p50 by 40% on its own
+        // (a full suite here: the first interval 3.23 ms against a median of 2.31 ms).
         let measured: Vec<f64> = w
             .timeline
             .iter()
@@ -102,7 +104,7 @@ fn a_huge_max_in_flight_costs_no_stall_at_the_start() {
         let mid = median(measured.clone());
         for (i, p50) in measured.iter().enumerate() {
             assert!(
-                (p50 / mid - 1.0).abs() <= 0.2,
+                (0.5..=2.0).contains(&(p50 / mid)),
                 "round {round}, interval {i}: p50 {} ms against the run's median interval {} ms",
                 p50 / 1e6,
                 mid / 1e6

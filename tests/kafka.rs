@@ -221,7 +221,13 @@ fn a_tls_client_against_a_plaintext_port_names_the_handshake_failure() {
     let took = started.elapsed();
     assert_eq!(code, Some(1), "{stdout}\n{stderr}");
     assert!(stderr.contains("cannot reach Kafka at 127.0.0.1:9092"), "{stderr}");
-    assert!(stderr.contains("SSL handshake failed"), "{stderr}");
+    // librdkafka words it by when the broker hung up: "SSL handshake failed", or, when
+    // the plaintext listener closed first, "... closed by peer (... in state SSL_HANDSHAKE)"
+    // (seen in a full suite here). Either names the handshake.
+    assert!(
+        stderr.contains("SSL handshake failed") || stderr.contains("in state SSL_HANDSHAKE"),
+        "{stderr}"
+    );
     assert!(took < Duration::from_secs(10), "took {took:?}: {stderr}");
     assert!(!out.exists(), "a run that never started left {}", out.display());
 }

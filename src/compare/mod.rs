@@ -708,7 +708,7 @@ mod tests {
         }
     }
 
-    fn side(runs: Vec<RunValues>) -> Side {
+    pub(super) fn side(runs: Vec<RunValues>) -> Side {
         Side {
             names: (0..runs.len()).map(|i| format!("r{i}")).collect(),
             runs,
@@ -716,7 +716,7 @@ mod tests {
         }
     }
 
-    fn opts() -> Options {
+    pub(super) fn opts() -> Options {
         Options {
             noise: 0.05,
             confidence: 0.95,

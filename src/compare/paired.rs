@@ -80,21 +80,13 @@ mod tests {
     }
 
     fn side(runs: Vec<RunValues>) -> Side {
-        Side {
-            names: (0..runs.len()).map(|i| format!("r{i}")).collect(),
-            runs,
-            ..Side::default()
-        }
+        super::super::tests::side(runs)
     }
 
     fn opts() -> Options {
         Options {
-            noise: 0.05,
-            confidence: 0.95,
-            limits: Default::default(),
-            gate: Vec::new(),
-            each_candidate: false,
             paired: true,
+            ..super::super::tests::opts()
         }
     }
 
