@@ -59,6 +59,8 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str)> {
         ("sine below zero", "name = \"t\"\n[workload.p]\nkind = \"produce\"\nphase = [{ kind = \"sine\", duration = \"10s\", mean = 100, amplitude = 200, period = \"5s\" }]\n".to_string(), 4, "sine phase"),
         ("curve not from 0s", "name = \"t\"\n[workload.p]\nkind = \"produce\"\nphase = [{ kind = \"curve\", points = [{ at = \"1s\", rate = 5 }, { at = \"2s\", rate = 5 }] }]\n".to_string(), 4, "curve phase"),
         ("burst factor 0", format!("{OK_HEAD}{w}[[workload.p.burst]]\nat = \"1s\"\nduration = \"1s\"\nfactor = 0\n"), 6, "burst needs"),
+        ("fault with two actions", format!("{OK_HEAD}{w}[[fault]]\nat = \"1s\"\nuntil = \"2s\"\npause = \"persistence\"\nrun = \"true\"\n"), 6, "exactly one of"),
+        ("pause of an external service", format!("{OK_HEAD}[target]\nservices = \"external\"\n{w}[[fault]]\nat = \"1s\"\nuntil = \"2s\"\npause = \"persistence\"\n"), 8, "embedded service"),
         ("unknown compression", format!("{OK_HEAD}[target.kafka]\ncompression = \"brotli\"\n{w}"), 4, "unknown `compression`"),
     ]
 }

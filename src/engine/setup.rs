@@ -208,12 +208,7 @@ pub(super) fn write_plan_comments(log: &mut IntervalLog, plan: &Plan) -> std::io
         if let Load::Open { profile, .. } = &w.load {
             // One line per phase (a sine's 64 pieces a period are one phase).
             let segs = &profile.segments;
-            let mut i = 0;
-            while i < segs.len() {
-                let mut j = i;
-                while j + 1 < segs.len() && !profile.labels.is_empty() && segs[j + 1].phase == segs[i].phase {
-                    j += 1;
-                }
+            for (i, j) in crate::plan::phase_runs(segs, &profile.labels) {
                 let (a, b) = (&segs[i], &segs[j]);
                 let label = profile
                     .labels
@@ -228,7 +223,6 @@ pub(super) fn write_plan_comments(log: &mut IntervalLog, plan: &Plan) -> std::io
                     a.from_rate,
                     b.to_rate
                 ))?;
-                i = j + 1;
             }
         }
     }

@@ -6,7 +6,7 @@ mod shard;
 
 use serde::Serialize;
 
-pub use profile::{RateProfile, Segment};
+pub use profile::{phase_runs, RateProfile, Segment};
 pub use shard::Shard;
 
 use crate::scenario::{Arrival, Audit, Data, Loaded, Scenario, ServicesMode, Target, Via, WorkloadKind};

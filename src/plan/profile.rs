@@ -246,6 +246,21 @@ impl RateProfile {
     }
 }
 
+/// The profile's phases as runs of segments, `(first, last)` indices: the segments of
+/// one phase (a sine's 64 pieces a period) together, or each segment alone where there
+/// are no labels (a summary from before them). The report's bands and the interval
+/// log's header both tell phases this way.
+pub fn phase_runs(segments: &[Segment], labels: &[String]) -> Vec<(usize, usize)> {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for (i, s) in segments.iter().enumerate() {
+        match runs.last_mut() {
+            Some(r) if !labels.is_empty() && segments[r.1].phase == s.phase => r.1 = i,
+            _ => runs.push((i, i)),
+        }
+    }
+    runs
+}
+
 /// Burst windows, at most: past this a schedule of bursts is a typo.
 pub const MAX_BURSTS: usize = 10_000;
 

@@ -59,20 +59,23 @@ fn plan_bands(s: &Summary, workload: &str) -> (f64, Vec<Band>) {
         .unwrap_or_default();
     // One band per phase (a sine's 64 pieces a period are one), or per segment in a
     // summary that has no phase labels.
-    let mut spans: Vec<(f64, f64, String)> = Vec::new();
-    for seg in &profile.segments {
-        let from = seg.start_ns as f64 / 1e9;
-        let to = from + seg.duration_ns as f64 / 1e9;
-        let label = match profile.labels.get(seg.phase as usize) {
-            Some(l) => l.clone(),
-            None if (seg.from_rate - seg.to_rate).abs() < 1e-9 => format!("{:.0}/s", seg.from_rate),
-            None => format!("{:.0}->{:.0}/s", seg.from_rate, seg.to_rate),
-        };
-        match spans.last_mut() {
-            Some(last) if !profile.labels.is_empty() && last.2 == label && (last.1 - from).abs() < 1e-9 => last.1 = to,
-            _ => spans.push((from, to, label)),
-        }
-    }
+    let segs = &profile.segments;
+    let spans: Vec<(f64, f64, String)> = crate::plan::phase_runs(segs, &profile.labels)
+        .into_iter()
+        .map(|(i, j)| {
+            let (a, b) = (&segs[i], &segs[j]);
+            let label = match profile.labels.get(a.phase as usize) {
+                Some(l) => l.clone(),
+                None if (a.from_rate - b.to_rate).abs() < 1e-9 => format!("{:.0}/s", a.from_rate),
+                None => format!("{:.0}->{:.0}/s", a.from_rate, b.to_rate),
+            };
+            (
+                a.start_ns as f64 / 1e9,
+                (b.start_ns + b.duration_ns) as f64 / 1e9,
+                label,
+            )
+        })
+        .collect();
     if spans.len() > 1 {
         for (i, (from, to, label)) in spans.into_iter().enumerate() {
             let color = match i % 2 {

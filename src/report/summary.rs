@@ -114,17 +114,25 @@ impl ScenarioInfo {
 
     /// Secrets redacted: the text keeps its form with `"***"` for each secret's value.
     pub fn of(plan: &Plan) -> ScenarioInfo {
+        ScenarioInfo::with_secrets(plan).0
+    }
+
+    /// The record and the secrets it was redacted with (literal, `--set`, and resolved
+    /// from the environment or files), for whatever else the run records: a fault
+    /// command's output must lose the same values.
+    pub fn with_secrets(plan: &Plan) -> (ScenarioInfo, crate::scenario::secrets::Secrets) {
         use crate::scenario::secrets::{override_shown, Secrets};
         let mut resolved = serde_json::to_value(plan).unwrap_or(serde_json::Value::Null);
         let secrets = Secrets::of_resolved(&plan.scenario_text, &plan.overrides, &plan.secret_keys, &resolved);
         secrets.json(&mut resolved);
-        ScenarioInfo {
+        let info = ScenarioInfo {
             name: plan.name.clone(),
             description: secrets.message(&plan.description),
             overrides: plan.overrides.iter().map(|o| override_shown(o)).collect(),
             resolved,
             text: secrets.text(&plan.scenario_text),
-        }
+        };
+        (info, secrets)
     }
 }
 
@@ -430,10 +438,11 @@ impl Summary {
             );
         }
         let elapsed_s = m.elapsed_ns as f64 / 1e9;
+        let (scenario, secrets) = ScenarioInfo::with_secrets(plan);
         let mut summary = Summary {
             schema_version: SCHEMA_VERSION,
             eventbench_version: env!("CARGO_PKG_VERSION").to_string(),
-            scenario: ScenarioInfo::of(plan),
+            scenario,
             started_at: GoTime::from_unix_nanos(m.started_wall_ns).to_string(),
             run_tag: format!("{:012x}", m.run_tag),
             elapsed_s,
@@ -464,11 +473,7 @@ impl Summary {
             incomplete: None,
             provenance: Provenance::detect(),
             platform,
-            faults: super::faults::records(
-                plan,
-                m,
-                &crate::scenario::secrets::Secrets::of(&plan.scenario_text, &plan.overrides),
-            ),
+            faults: super::faults::records(plan, m, &secrets),
         };
         summary.thresholds = evaluate(&plan.thresholds, &summary);
         summary
