@@ -53,12 +53,20 @@ impl Event {
     }
 
     /// Decodes as Go would (`Strict` refuses unknown keys like the persistence service).
+    /// The canonical shape (all that eventbench and a Go producer write) takes the
+    /// fast path, which accepts only what this would decode the same way.
     pub fn decode(bytes: &[u8], mode: Strictness) -> Result<Event, serde_json::Error> {
+        if let Some(e) = super::canonical::decode_event(bytes) {
+            return Ok(e);
+        }
         gojson::decode(bytes, mode)
     }
 
     /// Decodes a query result batch: a JSON array of Events.
     pub fn decode_batch(bytes: &[u8]) -> Result<Vec<Event>, serde_json::Error> {
+        if let Some(events) = super::canonical::decode_events(bytes) {
+            return Ok(events);
+        }
         gojson::decode_array(bytes, Strictness::Lenient)
     }
 }

@@ -8,6 +8,7 @@ use std::marker::PhantomData;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
+use base64_simd::AsOut;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use uuid::Uuid;
 
@@ -83,8 +84,9 @@ pub fn write_bytes(out: &mut Vec<u8>, b: Option<&[u8]>) {
             out.push(b'"');
             let start = out.len();
             out.resize(start + b.len().div_ceil(3) * 4, 0);
-            // The slot is sized exactly, so encoding cannot run out of room.
-            let n = GO_STD.encode_slice(b, &mut out[start..]).unwrap_or(0);
+            // The SIMD encoder writes what Go's StdEncoding writes (the standard
+            // alphabet, padded) several times faster; the slot is sized exactly.
+            let n = base64_simd::STANDARD.encode(b, out[start..].as_out()).len();
             out.truncate(start + n);
             out.push(b'"');
         }

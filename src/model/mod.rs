@@ -1,6 +1,7 @@
 //! The event store's four models and their exact Go JSON wire format
 //! (docs/wire-format.md, "JSON wire format").
 
+mod canonical;
 mod event;
 pub mod gojson;
 mod messages;
