@@ -80,16 +80,16 @@ pub(super) fn launch(c: &Common<'_>) -> Workloads {
                 ));
                 let (tx, rx) = async_channel::bounded(*max_in_flight);
                 let (worker_rx, reg, clock, kind, base) = (rx.clone(), c.reg.clone(), c.clock, wp.kind, plan.seed);
-                let shared = shared.clone();
+                let (shared, due) = (shared.clone(), schedule.clone());
                 let pool = Pool::new(*max_in_flight, move |i, hand, idle| {
                     let seed = base ^ ((w as u64) << 48) ^ (i as u64);
                     let op = Operation::new(shared.clone(), Ctx::new(clock, seed));
                     Box::pin(workers::open_loop(
                         op,
                         worker_rx.clone(),
+                        due.clone(),
                         reg.clone(),
-                        w,
-                        kind,
+                        (w, kind),
                         hand,
                         idle,
                     ))

@@ -64,6 +64,63 @@ impl Schedule {
         self.claim_any()
     }
 
+    /// Claims the next operation only if it is due by `now` (run-time ns). A worker
+    /// that has just finished one takes the next due operation itself, with no
+    /// hand-off through the dispatcher: while the generator is behind (a burst, its
+    /// ceiling) each operation then costs no channel send, wake-up or dispatcher turn,
+    /// so past its ceiling it keeps running at its ceiling. The intended time is the
+    /// schedule's as ever.
+    pub fn claim_due(&self, now: u64) -> Option<Claim> {
+        if self.stopped.load(Ordering::Relaxed) {
+            return None;
+        }
+        match self.arrival {
+            Arrival::Constant => loop {
+                let local = self.next.load(Ordering::Relaxed);
+                let index = self.shard.global(local);
+                let intended = self.profile.time_at(index as f64)?;
+                if intended > now {
+                    return None;
+                }
+                if self
+                    .next
+                    .compare_exchange_weak(local, local + 1, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return Some(Claim { index, intended });
+                }
+            },
+            Arrival::Poisson => loop {
+                let cur = self.poisson.load(Ordering::Relaxed);
+                let (new, claim) = self.poisson_step(cur)?;
+                if claim.intended > now {
+                    return None;
+                }
+                if self
+                    .poisson
+                    .compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return Some(claim);
+                }
+            },
+        }
+    }
+
+    /// Poisson state `cur` advanced by this shard's next arrival, and that arrival.
+    fn poisson_step(&self, cur: u128) -> Option<(u128, Claim)> {
+        let index = (cur >> 64) as u64;
+        let unit = f64::from_bits(cur as u64);
+        let next_unit = unit + exp1(self.seed, index);
+        // Skip the other shards' arrivals up to this shard's next one.
+        let stride = self.shard.count as u64;
+        let skipped: f64 = (1..stride).map(|j| exp1(self.seed, index + j)).sum();
+        let new = ((index as u128 + stride as u128) << 64) | (next_unit + skipped).to_bits() as u128;
+        // Arrival `index` of a unit-rate process, mapped through the profile.
+        let intended = self.profile.time_at(next_unit)?;
+        Some((new, Claim { index, intended }))
+    }
+
     fn claim_any(&self) -> Option<Claim> {
         match self.arrival {
             Arrival::Constant => {
@@ -74,22 +131,12 @@ impl Schedule {
             Arrival::Poisson => {
                 let mut cur = self.poisson.load(Ordering::Relaxed);
                 loop {
-                    let index = (cur >> 64) as u64;
-                    let unit = f64::from_bits(cur as u64);
-                    let next_unit = unit + exp1(self.seed, index);
-                    // Skip the other shards' arrivals up to this shard's next one.
-                    let stride = self.shard.count as u64;
-                    let skipped: f64 = (1..stride).map(|j| exp1(self.seed, index + j)).sum();
-                    let new = ((index as u128 + stride as u128) << 64) | (next_unit + skipped).to_bits() as u128;
+                    let (new, claim) = self.poisson_step(cur)?;
                     match self
                         .poisson
                         .compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed)
                     {
-                        Ok(_) => {
-                            // Arrival `index` of a unit-rate process, mapped through the profile.
-                            let intended = self.profile.time_at(next_unit)?;
-                            return Some(Claim { index, intended });
-                        }
+                        Ok(_) => return Some(claim),
                         Err(actual) => cur = actual,
                     }
                 }

@@ -169,25 +169,37 @@ impl InHand {
 }
 
 /// Runs released operations until the dispatcher is done and the channel is empty. A
-/// worker is started for a release, so its first wait needs no token; after each
-/// operation it hands the pool one (it is idle again).
+/// worker is started for a release, so its first wait needs no token. After each
+/// operation it takes the next one that is already due straight from the schedule
+/// when nothing released waits in the channel (released ones are older); otherwise it
+/// hands the pool a token (it is idle again) and waits for a release.
 pub async fn open_loop(
     mut op: Operation,
     rx: async_channel::Receiver<Claim>,
+    schedule: Arc<Schedule>,
     reg: Arc<Registry>,
-    workload: usize,
-    kind: WorkloadKind,
+    ids: (usize, WorkloadKind),
     hand: Arc<InHand>,
     idle: Arc<Idle>,
 ) {
+    let (workload, kind) = ids;
     let clock = op.ctx.clock;
     let mut first = true;
     loop {
-        if !first {
-            idle.back();
-        }
-        first = false;
-        let Ok(claim) = rx.recv().await else { break };
+        let due = (!first && rx.is_empty())
+            .then(|| schedule.claim_due(clock.now()))
+            .flatten();
+        let claim = match due {
+            Some(c) => c,
+            None => {
+                if !first {
+                    idle.back();
+                }
+                first = false;
+                let Ok(c) = rx.recv().await else { break };
+                c
+            }
+        };
         hand.0.store(claim.intended + 1, Ordering::Release);
         let started = clock.now();
         let result = op.run(claim.index, claim.intended).await;
