@@ -124,6 +124,13 @@ pub fn merge(dirs: &[PathBuf], out: &RunDir) -> Result<Summary, MergeError> {
             dead.join("; ")
         )
     });
+    // A fault's commands ran on shard 0 only (the others record the fault without them).
+    if let Some(zero) = inputs
+        .iter()
+        .find(|i| i.summary.shard.as_deref().is_some_and(|sh| sh.starts_with("0/")))
+    {
+        s.faults = zero.summary.faults.clone();
+    }
     s.shard = None;
     s.run_tag = inputs
         .iter()

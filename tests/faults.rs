@@ -152,3 +152,55 @@ then = "echo started; exit 3"
         "no fault in report.html"
     );
 }
+
+#[test]
+fn a_sharded_run_runs_a_fault_command_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let marks = dir.path().join("marks");
+    let text = format!(
+        r#"
+name = "shard-command-test"
+duration = "1s"
+warmup = "200ms"
+
+[target]
+services = "none"
+
+[workload.writers]
+kind = "persist"
+rate = 50
+
+[[fault]]
+at = "300ms"
+run = "echo ran >> {}"
+"#,
+        marks.display()
+    );
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, text).expect("write");
+    let mut shard_runs = Vec::new();
+    for (i, shard) in ["0/2", "1/2"].into_iter().enumerate() {
+        let run = dir.path().join(format!("shard-{i}"));
+        let (code, out, err) = common::eventbench(&[
+            "run",
+            path.to_str().expect("utf8"),
+            "--quiet",
+            "--shard",
+            shard,
+            "--out",
+            run.to_str().expect("utf8"),
+        ]);
+        assert_eq!(code, Some(0), "{out} {err}");
+        shard_runs.push(run);
+    }
+    // Two shards, one broker: the command ran once, on shard 0.
+    assert_eq!(common::read(&marks), "ran\n");
+    let s1: serde_json::Value = serde_json::from_str(&common::read(&shard_runs[1].join("summary.json"))).expect("json");
+    assert!(s1["faults"][0].get("commands").is_none(), "{s1}");
+    assert!(
+        s1["faults"][0]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("run by shard 0")),
+        "{s1}"
+    );
+}

@@ -94,17 +94,22 @@ pub struct CommandRecord {
 }
 
 /// Runs every fault until `end` fires (the run is over), then ends what is still on.
+/// `commands`: whether this generator runs the faults' commands. A sharded run's
+/// shards each pause their own embedded services and stall their own memory store,
+/// but a command acts on something they share (a broker), so only shard 0 runs it:
+/// n shards must not stop one broker n times.
 pub async fn run(
     faults: Vec<ScheduledFault>,
     clock: Clock,
     switches: std::sync::Arc<Switches>,
     store: AnyStore,
+    commands: bool,
     end: watch::Receiver<bool>,
 ) -> Vec<FaultRecord> {
     let mut set = tokio::task::JoinSet::new();
     for (i, f) in faults.into_iter().enumerate() {
         let (switches, store, end) = (switches.clone(), store.clone(), end.clone());
-        set.spawn(async move { (i, one(f, clock, &switches, &store, end).await) });
+        set.spawn(async move { (i, one(f, clock, &switches, &store, commands, end).await) });
     }
     let mut out: Vec<(usize, FaultRecord)> = Vec::new();
     while let Some(r) = set.join_next().await {
@@ -133,12 +138,17 @@ async fn one(
     clock: Clock,
     switches: &Switches,
     store: &AnyStore,
+    commands: bool,
     mut end: watch::Receiver<bool>,
 ) -> FaultRecord {
     let secs = |ns: u64| ns as f64 / 1e9;
     let (at, until_ns) = (f.at.as_nanos(), f.until.map(|u| u.as_nanos()));
+    let mut description = f.describe();
+    if !commands && (f.run.is_some() || f.then.is_some()) {
+        description.push_str(" (its commands run by shard 0)");
+    }
     let mut rec = FaultRecord {
-        description: f.describe(),
+        description,
         at_s: secs(at),
         until_s: until_ns.map(secs),
         ..FaultRecord::default()
@@ -155,7 +165,7 @@ async fn one(
             m.hold(at, until_ns.unwrap_or(u64::MAX));
         }
     }
-    if let Some(cmd) = &f.run {
+    if let Some(cmd) = f.run.as_ref().filter(|_| commands) {
         rec.commands.push(command(cmd, &clock).await);
     }
     let Some(u) = until_ns else {
@@ -171,7 +181,7 @@ async fn one(
             m.hold(0, 0);
         }
     }
-    if let Some(cmd) = &f.then {
+    if let Some(cmd) = f.then.as_ref().filter(|_| commands) {
         rec.commands.push(command(cmd, &clock).await);
     }
     rec.ended_s = Some(secs(clock.now()));
@@ -243,7 +253,7 @@ mod tests {
             toml::from_str("at = '10ms'\nuntil = '60ms'\nrun = 'echo stop'\nthen = 'echo start; exit 3'")
                 .expect("fault");
         let (_end_tx, end) = watch::channel(false);
-        let task = tokio::spawn(run(vec![f, c], clock, switches.clone(), store, end));
+        let task = tokio::spawn(run(vec![f, c], clock, switches.clone(), store, true, end));
         paused.changed().await.expect("paused");
         assert!(*paused.borrow());
         let t = clock.now();
@@ -269,7 +279,7 @@ mod tests {
         let f: ScheduledFault =
             toml::from_str("at = '0s'\nuntil = '1h'\nrun = 'true'\nthen = 'echo restored'").expect("fault");
         let (end_tx, end) = watch::channel(false);
-        let task = tokio::spawn(run(vec![f], clock, switches, store, end));
+        let task = tokio::spawn(run(vec![f], clock, switches, store, true, end));
         tokio::time::sleep(Duration::from_millis(50)).await;
         end_tx.send_replace(true);
         let recs = task.await.expect("join");

@@ -209,6 +209,7 @@ pub async fn run(
             clock,
             switches.clone(),
             target.store.clone(),
+            plan.shard.index == 0,
             faults_end_rx,
         ))
     });
