@@ -27,6 +27,8 @@ fn compose_file_is_valid_and_exposes_kafka_and_scylla_on_loopback() {
         "9042",
         "healthcheck",
         "--developer-mode",
+        // The generator's own image, built from the Dockerfile.
+        "dockerfile: Dockerfile",
     ] {
         assert!(
             text.contains(needle),
