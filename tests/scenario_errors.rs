@@ -31,6 +31,8 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str)> {
         ("threshold on an unknown workload", format!("{OK_HEAD}{w}[thresholds]\n\"q.produce.p99\" = \"< 5ms\"\n"), 7, "must start with a workload name"),
         ("zero concurrency", format!("{OK_HEAD}[workload.p]\nkind = \"persist\"\nconcurrency = 0\n"), 5, "`concurrency` must be"),
         ("zero max_in_flight", format!("{OK_HEAD}{w}max_in_flight = 0\n"), 6, "`max_in_flight` must be"),
+        ("release window too long", format!("{OK_HEAD}{w}release_window = \"20ms\"\n"), 6, "`release_window` must be at most 5ms"),
+        ("release window on a closed workload", format!("{OK_HEAD}[workload.p]\nkind = \"persist\"\nconcurrency = 4\nrelease_window = \"1ms\"\n"), 6, "paces an open workload"),
         ("warmup not shorter than duration", format!("{OK_HEAD}warmup = \"5s\"\n{w}"), 3, "`warmup` must be shorter"),
         ("toml syntax", format!("{OK_HEAD}[workload.p\nkind = \"produce\"\n"), 3, "unclosed table"),
         ("missing name", format!("duration = \"2s\"\n{w}"), 1, "missing field `name`"),

@@ -71,6 +71,7 @@ pub(super) fn launch(c: &Common<'_>) -> Workloads {
                 profile,
                 arrival,
                 max_in_flight,
+                release_window_ns,
             } => {
                 let schedule = Arc::new(Schedule::sharded(
                     profile.clone(),
@@ -99,8 +100,8 @@ pub(super) fn launch(c: &Common<'_>) -> Workloads {
                     schedule.clone(),
                     tx,
                     c.clock,
-                    stats.clone(),
-                    pool.clone(),
+                    (stats.clone(), pool.clone()),
+                    *release_window_ns,
                 ))));
                 out.pools.push(Some(pool));
                 out.dispatch.push(Some(stats));

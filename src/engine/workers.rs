@@ -120,18 +120,27 @@ impl Pool {
 /// Releases claims at their intended start times, until the schedule ends or stops.
 /// Each release goes to an idle worker, or to one started for it; when all
 /// `max_in_flight` are busy the channel fills and releases wait: those operations
-/// start late and their latency still counts from the intended start.
+/// start late and their latency still counts from the intended start. With a release
+/// `window` (ns, 0 for none) it wakes at most once per window: a claim due sooner than
+/// a window after the last wake-up waits for that moment and goes out with the others
+/// due by then, so at rates above one per window each wake-up releases several.
 pub async fn dispatch(
     schedule: Arc<Schedule>,
     tx: async_channel::Sender<Claim>,
     clock: Clock,
-    stats: Arc<DispatchStats>,
-    pool: Arc<Pool>,
+    (stats, pool): (Arc<DispatchStats>, Arc<Pool>),
+    window: u64,
 ) {
     let mut pacer = Pacer::new();
     let mut full = false;
+    let mut woke = 0u64;
     while let Some(claim) = schedule.claim() {
-        pacer.sleep_until(&clock, claim.intended).await;
+        if window == 0 {
+            pacer.sleep_until(&clock, claim.intended).await;
+        } else if claim.intended > clock.now() {
+            pacer.sleep_until(&clock, claim.intended.max(woke + window)).await;
+            woke = clock.now();
+        }
         if !pool.take_idle() && (full || !pool.grow()) {
             full = true;
             if !tx.is_empty() {

@@ -21,6 +21,9 @@ pub enum Load {
         profile: RateProfile,
         arrival: Arrival,
         max_in_flight: usize,
+        /// At most one dispatcher wake-up per this many ns (0: one per operation).
+        #[serde(skip_serializing_if = "is_zero")]
+        release_window_ns: u64,
     },
     /// Fixed workers back to back; latencies are service times.
     Closed { concurrency: usize },
@@ -108,6 +111,7 @@ impl Plan {
         for (index, (name, w)) in s.workload.get_ref().iter().enumerate() {
             let w = w.get_ref();
             let bursts: Vec<_> = w.burst.iter().map(|b| *b.get_ref()).collect();
+            let window = w.release_window.as_ref().map_or(0, |d| d.get_ref().0.as_nanos() as u64);
             let load = match (&w.rate, &w.concurrency) {
                 (_, Some(c)) => Load::Closed {
                     concurrency: *c.get_ref(),
@@ -116,6 +120,7 @@ impl Plan {
                     profile: RateProfile::constant(*r.get_ref(), limit.unwrap_or(0)).with_bursts(&bursts),
                     arrival: w.arrival,
                     max_in_flight: *w.max_in_flight.get_ref(),
+                    release_window_ns: window,
                 },
                 (None, None) => Load::Open {
                     profile: RateProfile::from_phases(
@@ -125,6 +130,7 @@ impl Plan {
                     .with_bursts(&bursts),
                     arrival: w.arrival,
                     max_in_flight: *w.max_in_flight.get_ref(),
+                    release_window_ns: window,
                 },
             };
             workloads.push(WorkloadPlan {
@@ -222,4 +228,8 @@ pub fn main_stage(kind: WorkloadKind) -> (Stage, Stage) {
         WorkloadKind::Persist => (Stage::Persist, Stage::PersistService),
         WorkloadKind::Query => (Stage::Query, Stage::QueryService),
     }
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }

@@ -118,6 +118,17 @@ pub fn check(s: &Scenario) -> Result<(), Fault> {
         if mif == 0 || mif > 100_000 {
             return Err(at(&wl.max_in_flight, "`max_in_flight` must be between 1 and 100000"));
         }
+        if let Some(win) = &wl.release_window {
+            if wl.concurrency.is_some() {
+                return Err(at(
+                    win,
+                    "`release_window` paces an open workload (`rate` or `phase`); a closed one has no schedule",
+                ));
+            }
+            if win.get_ref().0 > std::time::Duration::from_millis(5) {
+                return Err(at(win, "`release_window` must be at most 5ms: every operation may start that late, and the health verdict allows 10ms of schedule lag"));
+            }
+        }
         for p in &wl.phase {
             check_phase(p)?;
         }
