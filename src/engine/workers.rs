@@ -194,9 +194,12 @@ pub async fn open_loop(
     let (workload, kind) = ids;
     let clock = op.ctx.clock;
     let mut first = true;
+    // The previous operation's end, read for its record: "now" for the due check
+    // without another clock read per operation.
+    let mut last_end = 0;
     loop {
         let due = (!first && rx.is_empty())
-            .then(|| schedule.claim_due(clock.now()))
+            .then(|| schedule.claim_due(last_end))
             .flatten();
         let claim = match due {
             Some(c) => c,
@@ -213,6 +216,7 @@ pub async fn open_loop(
         let started = clock.now();
         let result = op.run(claim.index, claim.intended).await;
         let finished = clock.now();
+        last_end = finished;
         // Cleared before recording, with no await in between: a worker aborted at the
         // deadline holds an operation exactly when it has not recorded it.
         hand.0.store(0, Ordering::Release);
