@@ -40,6 +40,25 @@ fn run(dir: &std::path::Path, name: &str, sets: &[&str]) -> String {
     out.to_str().expect("utf8").to_string()
 }
 
+/// A run compare judges: remade (at most three runs) while `compare BASELINE RUN` leaves
+/// it out as held by the host (its schedule lag p99 over 3x the baseline's and 1 ms: in
+/// CI, two Cassandras and a Kafka just started stretched a 1 ms store to 2.3 ms and held
+/// the 3x store's run). A held run is rightly not judged (`compare::tests::runs_the_host_held_are_left_out_of_either_side`); what
+/// these tests check is the verdict on a run of the build.
+fn unheld(baseline: &str, mut make: impl FnMut(&str) -> String, name: &str) -> String {
+    let mut last = String::new();
+    for attempt in 1..=3 {
+        let path = make(&format!("{name}-{attempt}"));
+        let (_, out, _) = common::eventbench(&["compare", baseline, &path, "--format", "json"]);
+        if !out.contains("candidate run(s)") {
+            return path;
+        }
+        eprintln!("{name}: run {attempt} held by the host, remade");
+        last = path;
+    }
+    last
+}
+
 fn json(out: &str) -> serde_json::Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
@@ -80,15 +99,27 @@ fn same_build_is_no_change_and_a_slower_store_is_a_regression() {
     let history = history.to_str().expect("utf8");
     let a = format!("{base}/run-1");
     let b = run(dir.path(), "b", &[]);
-    let slow = run(
-        dir.path(),
+    let slow = unheld(
+        &a,
+        |n| {
+            run(
+                dir.path(),
+                n,
+                &[r#"target.memory_store.service_time={dist="lognormal",median="1.2ms",p99="3.6ms"}"#],
+            )
+        },
         "slow",
-        &[r#"target.memory_store.service_time={dist="lognormal",median="1.2ms",p99="3.6ms"}"#],
     );
-    let slow3 = run(
-        dir.path(),
+    let slow3 = unheld(
+        &a,
+        |n| {
+            run(
+                dir.path(),
+                n,
+                &[r#"target.memory_store.service_time={dist="lognormal",median="3ms",p99="9ms"}"#],
+            )
+        },
         "slow3",
-        &[r#"target.memory_store.service_time={dist="lognormal",median="3ms",p99="9ms"}"#],
     );
 
     // One run per side: the noise is unknown, nothing is called.
@@ -250,9 +281,15 @@ fn the_shipped_ci_scenario_a_a_never_fails_the_gate_and_a_3x_store_does() {
         path.to_str().expect("utf8").to_string()
     };
     let (a, b) = (go("a", &[]), go("b", &["seed=8"]));
-    let slow = go(
+    let slow = unheld(
+        &a,
+        |n| {
+            go(
+                n,
+                &[r#"target.memory_store.service_time={dist="lognormal",median="600us",p99="3ms"}"#],
+            )
+        },
         "slow",
-        &[r#"target.memory_store.service_time={dist="lognormal",median="600us",p99="3ms"}"#],
     );
     let (code, out, err) = common::eventbench(&["compare", &a, &b, "--fail-on-regression", "--format", "json"]);
     assert_eq!(code, Some(0), "A/A failed the gate: {out} {err}");
@@ -265,6 +302,11 @@ fn the_shipped_ci_scenario_a_a_never_fails_the_gate_and_a_3x_store_does() {
         .collect();
     assert!(called.is_empty(), "A/A rows called: {called:?}");
     let (code, out, _) = common::eventbench(&["compare", &a, &slow, "--fail-on-regression", "--format", "json"]);
+    if json(&out)["candidates_held"] == true {
+        // Three runs in a row held (seen with both cores busy): the gate must not pass.
+        assert_eq!(code, Some(9), "a held candidate passed the gate: {out}");
+        return;
+    }
     assert_eq!(code, Some(6), "a 3x store passed: {out}");
     assert_eq!(row(&json(&out), "e2e.persisted", "p50")["verdict"], "slower", "{out}");
 }

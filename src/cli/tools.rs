@@ -47,10 +47,11 @@ pub struct CompareArgs {
     confidence: f64,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// Exit 3 when a row is a regression: slower, or beyond its --limit with confidence.
+    /// Exit 6 when a row is a regression: slower, or beyond its --limit with confidence;
+    /// exit 9 when every candidate run was held by the host (nothing to judge).
     #[arg(long)]
     fail_on_regression: bool,
-    /// Exit 3 also when a row could be a regression (its interval reaches past the floor or limit).
+    /// Exit 6 also when a row could be a regression (its interval reaches past the floor or limit).
     #[arg(long)]
     fail_on_inconclusive: bool,
     /// Allowed change of one row, e.g. e2e.persisted.p99=20%, producers.produce.p50=5%, throughput.ok/s=5%.
@@ -287,7 +288,18 @@ pub fn compare(a: CompareArgs) -> Result<Outcome, CliError> {
         }
     }
     let failed = (a.fail_on_regression && c.regressions > 0) || (a.fail_on_inconclusive && c.inconclusive > 0);
-    Ok(if failed { Outcome::Regression } else { Outcome::Ok })
+    let gating = a.fail_on_regression || a.fail_on_inconclusive;
+    Ok(if failed {
+        Outcome::Regression
+    } else if gating && c.candidates_held {
+        // Passing here would pass a build nobody measured: run it again.
+        eprintln!(
+            "eventbench: every candidate run was held by the host: the gate cannot judge the build; run it again"
+        );
+        Outcome::HostLimited
+    } else {
+        Outcome::Ok
+    })
 }
 
 pub fn capacity(a: CapacityArgs) -> Result<Outcome, CliError> {

@@ -201,6 +201,10 @@ pub struct Comparison {
     pub verdict: Change,
     pub regressions: usize,
     pub inconclusive: usize,
+    /// Every candidate run was held by the host: nothing was the build's to judge, so a
+    /// gate must not pass on it (compare exits 9, as a held run does).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub candidates_held: bool,
 }
 
 /// Where a change lies against the floor, in "worse is positive" terms.
@@ -328,6 +332,7 @@ pub fn compare(base: &Side, cand: &Side, opts: &Options, model: Option<&NoiseMod
         if matches!(joint.verdict, Change::Slower | Change::Faster) {
             joint.verdict = Change::Inconclusive;
         }
+        joint.candidates_held = true;
     }
     let cand = kept.as_ref().unwrap_or(cand);
     if !opts.each_candidate || cand.runs.len() < 2 {
@@ -656,6 +661,7 @@ fn compare_sides(base: &Side, cand: &Side, opts: &Options, model: Option<&NoiseM
         verdict,
         rows,
         notes,
+        candidates_held: false,
     }
 }
 
@@ -770,6 +776,8 @@ mod tests {
         let c = compare(&base, &held, &opts(), None);
         assert_eq!(c.regressions, 0);
         assert!(c.rows.iter().all(|r| r.verdict != Change::Slower), "{:?}", c.rows);
+        assert!(c.candidates_held, "a gate must not pass a build nobody measured");
+        assert!(!compare(&base, &cand, &opts(), None).candidates_held);
         // Lag under a millisecond is the platform's floor: never held.
         let floor = side(vec![run(1.0e6, 9e5)]);
         assert!(!compare(&base, &floor, &opts(), None)
