@@ -188,6 +188,15 @@ impl Generator {
         e.version = 0;
     }
 
+    /// The aggregate and data size of event `index`, as [`Generator::fill_event`]
+    /// draws them, without making the event.
+    pub fn aggregate_and_size(&self, index: u64) -> (i8, usize) {
+        let mut rng = self.rng(index);
+        let _action = self.action_pick.sample(&mut rng);
+        let aggregate = self.aggregate(&mut rng, index);
+        (aggregate, self.size(&mut rng))
+    }
+
     /// An EventStoreQuery for operation `index`; `version_of` gives the reader's
     /// projection version of an aggregate.
     pub fn query(&self, index: u64, version_of: impl Fn(i8) -> i64) -> EventStoreQuery {
@@ -245,6 +254,10 @@ mod tests {
         assert_eq!(a.year_bucket, 2025);
         assert!((1..=127).contains(&a.aggregate_id));
         assert_eq!(read_tag(&uuid::Builder::from_random_bytes([7; 16]).into_uuid()), None);
+        for i in 0..100 {
+            g.fill_event(i, 0, 0, &mut a);
+            assert_eq!(g.aggregate_and_size(i), (a.aggregate_id, a.data.as_ref().map_or(0, Vec::len)));
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! layer 7 tools:       capacity compare history merge reaudit
 //! layer 6 one run:     run
 //! layer 5 record:      report
-//! layer 4 a run:       engine audit
+//! layer 4 a run:       engine audit prefill
 //! layer 3 target:      backend datagen service
 //! layer 2 the ask:     scenario plan
 //! layer 1 measure:     stats thresholds
@@ -34,6 +34,7 @@ pub mod merge;
 pub mod model;
 pub mod pacer;
 pub mod plan;
+pub mod prefill;
 pub mod reaudit;
 pub mod report;
 pub mod rng;

@@ -43,6 +43,25 @@ pub enum RunError {
     Dir(#[from] RunDirError),
     #[error("{0}")]
     Metrics(String),
+    #[error("{0}")]
+    Prefill(#[from] crate::prefill::PrefillError),
+}
+
+/// The prefill's record, with what the run's readers were given of the history (when
+/// a reader started from it: `read_history`).
+fn history_read(plan: &Plan, ledger: &crate::stats::ledger::Ledger, p: crate::prefill::Prefilled) -> crate::prefill::PrefillRecord {
+    let mut record = p.record;
+    let reads = plan
+        .workloads
+        .iter()
+        .any(|w| w.kind == crate::scenario::WorkloadKind::Query && w.read_history);
+    if let (true, Some(book)) = (reads, ledger.history.get()) {
+        let year = plan.data.year_bucket.unwrap_or_else(|| {
+            crate::model::GoTime::from_unix_nanos(crate::clock::Clock::start().wall_origin_ns()).utc_year() as i16
+        });
+        record.read = Some(p.history.reads(p.end_ns, &book.flags(), year));
+    }
+    record
 }
 
 /// Runs `plan` into `dir` on a fresh runtime, stopping early on SIGINT/SIGTERM.
@@ -78,6 +97,17 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
             );
         }
     }
+    // History first: written before the clock starts, so no part of it is measured.
+    let prefilled = match &plan.prefill {
+        Some(_) if plan.shard.count > 1 => {
+            eprintln!(
+                "note: [prefill] is not written by a shard (shards start together); write it once first with `eventbench prefill SCENARIO`"
+            );
+            None
+        }
+        Some(_) => Some(crate::prefill::run(plan, &target.store, &stop, opts.progress.is_some()).await?),
+        None => None,
+    };
     let started = plan
         .start_at_ns
         .map_or_else(|| crate::clock::Clock::start().wall_origin_ns(), i128::from);
@@ -107,6 +137,9 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
         &engine::ledger_books(plan),
         keeps_ledger.then(|| dir.ledger_dir()).as_deref(),
     ));
+    if let Some(p) = &prefilled {
+        ledger.watch_history(p.history.tag());
+    }
     let mut ledger_at = 0;
     let measured = engine::run(plan, &target, run_tag, hlog, ledger.clone(), stop, &mut |t| {
         progress.interval(t.now, t.timeline, plan);
@@ -143,6 +176,7 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
         None
     };
     let mut summary = Summary::build(plan, &measured, audit);
+    summary.prefill = prefilled.map(|p| history_read(plan, &ledger, p));
     summary.provenance.target = target_info;
     if endpoint.is_some() {
         live.finish(&measured.totals, &summary);

@@ -60,7 +60,7 @@ impl Serialize for Dur {
     }
 }
 
-/// A byte count: an integer, or text with a unit (`B`, `KiB`, `MiB`, `KB`, `MB`).
+/// A byte count: an integer, or text with a unit (`B`, `KiB`, `MiB`, `GiB`, `KB`, `MB`, `GB`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Size(pub u64);
 
@@ -79,9 +79,11 @@ impl std::str::FromStr for Size {
             "MiB" => 1 << 20,
             "KB" | "kB" => 1000,
             "MB" => 1_000_000,
+            "GiB" => 1 << 30,
+            "GB" => 1_000_000_000,
             other => {
                 return Err(format!(
-                    "invalid size unit {other:?} in {s:?}: use B, KiB, MiB, KB or MB"
+                    "invalid size unit {other:?} in {s:?}: use B, KiB, MiB, GiB, KB, MB or GB"
                 ))
             }
         };
@@ -116,6 +118,21 @@ impl<'de> Deserialize<'de> for Size {
 }
 
 /// Nanoseconds at a readable scale: `850ns`, `12.5us`, `3.20ms`, `1.50s`.
+/// A byte count for people: `512 B`, `1.5 MiB`, `2.3 GiB`.
+pub fn fmt_bytes(v: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if v < 1024 {
+        return format!("{v} B");
+    }
+    let mut x = v as f64 / 1024.0;
+    let mut u = 0;
+    while x >= 1024.0 && u < UNITS.len() - 1 {
+        x /= 1024.0;
+        u += 1;
+    }
+    format!("{x:.1} {}", UNITS[u])
+}
+
 pub fn fmt_ns(v: u64) -> String {
     let f = v as f64;
     if f >= 1e9 {

@@ -42,7 +42,7 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str)> {
         ("rate and phase", format!("{OK_HEAD}{w}phase = [{{ kind = \"steady\", duration = \"1s\", rate = 5 }}]\n"), 5, "both `rate` and `phase`"),
         ("negative ramp", "name = \"t\"\n[workload.p]\nkind = \"produce\"\nphase = [{ kind = \"ramp\", duration = \"1s\", from = -1, to = 5 }]\n".to_string(), 4, "ramp phase"),
         ("unsupported log backend", format!("{OK_HEAD}[target]\nlog = \"kafak\"\n{w}"), 4, "unknown variant `kafak`"),
-        ("bad size unit", format!("{OK_HEAD}[data]\npayload = {{ dist = \"fixed\", size = \"1 GiB\" }}\n{w}"), 4, "invalid size unit"),
+        ("bad size unit", format!("{OK_HEAD}[data]\npayload = {{ dist = \"fixed\", size = \"1 TiB\" }}\n{w}"), 4, "invalid size unit"),
         ("duplicate key", format!("{OK_HEAD}{w}rate = 20\n"), 6, "duplicate key"),
         ("stall longer than period", format!("{OK_HEAD}[target.memory_store]\nstall = {{ every = \"1s\", for = \"2s\" }}\n{w}"), 4, "stall `for`"),
         ("closed model with phases", "name = \"t\"\n[workload.p]\nkind = \"persist\"\nconcurrency = 2\nphase = [{ kind = \"steady\", duration = \"1s\", rate = 5 }]\n".to_string(), 4, "closed model"),

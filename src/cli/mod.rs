@@ -66,6 +66,9 @@ enum Command {
     Report(tools::ReportArgs),
     /// Check a scenario and print the resolved plan.
     Validate(runs::ValidateArgs),
+    /// Write a scenario's `[prefill]` history into its store (what `run` does first;
+    /// once before sharded runs), resuming where an earlier one stopped.
+    Prefill(runs::PrefillArgs),
     /// Print synthetic event-store models as JSON Lines (the exact Go wire format).
     Gen(gen::GenArgs),
 }
@@ -165,6 +168,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Run(a) => runs::run(a),
         Command::Validate(a) => runs::validate(a),
+        Command::Prefill(a) => runs::prefill(a),
         Command::Serve(a) => runs::serve(a),
         Command::Audit(a) => tools::audit(a),
         Command::Capacity(a) => tools::capacity(a),

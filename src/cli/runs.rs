@@ -70,6 +70,15 @@ pub struct ValidateArgs {
 }
 
 #[derive(clap::Args)]
+pub struct PrefillArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// No progress output.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
 pub struct ServeArgs {
     #[arg(value_enum)]
     service: ServiceKind,
@@ -78,6 +87,36 @@ pub struct ServeArgs {
     /// Concurrent handlers (default: the scenario's `target.<service>.workers`).
     #[arg(long)]
     workers: Option<usize>,
+}
+
+/// Writes the history and prints its record (summary.json's `prefill`) as JSON.
+pub fn prefill(a: PrefillArgs) -> Result<Outcome, CliError> {
+    let plan = load(&a.scenario)?;
+    if plan.prefill.is_none() {
+        return Err(CliError::Input(format!(
+            "{}: the scenario has no [prefill]",
+            a.scenario.scenario.display()
+        )));
+    }
+    crate::host::raise_fd_limit();
+    let rt = crate::host::runtime(plan.threads).map_err(|e| CliError::Runtime(e.to_string()))?;
+    let (done, stop) = rt.block_on(async {
+        let stop = crate::host::Stop::on_signals();
+        let target = crate::backend::connect(&plan, 0)
+            .await
+            .map_err(|e| CliError::Runtime(e.to_string()))?;
+        let done = crate::prefill::run(&plan, &target.store, &stop, !a.quiet)
+            .await
+            .map_err(|e| CliError::Runtime(e.to_string()))?;
+        Ok::<_, CliError>((done, stop))
+    })?;
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    let j = serde_json::to_string_pretty(&done.record).map_err(|e| CliError::Runtime(e.to_string()))?;
+    println!("{j}");
+    if stop.reason().is_some() {
+        return Ok(Outcome::Interrupted);
+    }
+    Ok(Outcome::Ok)
 }
 
 pub fn run(a: RunArgs) -> Result<Outcome, CliError> {

@@ -302,7 +302,14 @@ impl Operation {
 /// Marks an event a query returned, if it is one of this run's (and, when it had been
 /// returned before, that too); returns its flags from before.
 pub fn mark_queried(ledger: &Ledger, run_tag: u64, e: &Event) -> Option<u8> {
-    let tag = read_tag(&e.uuid).filter(|t| t.run_tag == run_tag)?;
+    let tag = read_tag(&e.uuid)?;
+    if tag.run_tag != run_tag {
+        // A prefilled history's event: counted in its own book, not one of the run's.
+        if let Some(h) = ledger.history.get().filter(|h| h.tag == tag.run_tag) {
+            h.mark(tag.value);
+        }
+        return None;
+    }
     let book = ledger.book(tag.workload)?;
     let before = book.mark(tag.value, QUERIED);
     if before & QUERIED != 0 && before & QUERIED_AGAIN == 0 {

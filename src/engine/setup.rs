@@ -83,7 +83,7 @@ pub(super) async fn listeners(plan: &Plan, log: &AnyLog) -> Result<Vec<(Source, 
 
 /// Readers start up to date: each aggregate's projection is one below its current
 /// meta version (so the epoch being written now is theirs), and never below their
-/// `from_version`. Returns the start projection per aggregate id (index `id as u8`).
+/// `from_version`; with `read_history`, at `from_version` (the history is theirs too). Returns the start projection per aggregate id (index `id as u8`).
 pub(super) async fn reader_start(plan: &Plan, target: &Target, ledger: &Ledger) -> Result<Vec<i64>, EngineError> {
     let mut start = vec![i64::MIN; 256];
     let floor = plan
@@ -95,10 +95,17 @@ pub(super) async fn reader_start(plan: &Plan, target: &Target, ledger: &Ledger) 
     let Some(floor) = floor else {
         return Ok(start);
     };
+    let history = plan
+        .workloads
+        .iter()
+        .any(|w| w.kind == WorkloadKind::Query && w.read_history);
     let mut ctx = Ctx::new(Clock::start(), 0);
     for a in plan.aggregate_ids() {
         let meta = target.store.read_meta(&mut ctx, persistence::META_PARTITION, a).await?;
-        let p = meta.map_or(floor, |m| (m - 1).max(floor));
+        let p = match meta {
+            Some(m) if !history => (m - 1).max(floor),
+            _ => floor,
+        };
         start[a as u8 as usize] = p;
         ledger.floors[a as u8 as usize].store(p, Ordering::Relaxed);
     }

@@ -38,6 +38,9 @@ pub struct WorkloadPlan {
     pub kind: WorkloadKind,
     pub load: Load,
     pub from_version: i64,
+    /// Readers start at `from_version`, not up to date.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub read_history: bool,
     pub via: Via,
 }
 
@@ -73,6 +76,9 @@ pub struct Plan {
     /// Faults caused on a schedule, in the scenario's order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<crate::scenario::ScheduledFault>,
+    /// History to write before the run (`[prefill]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill: Option<crate::scenario::PrefillPlan>,
     /// Checked at the end (and per interval where asked); validated with the scenario.
     #[serde(skip)]
     pub thresholds: Vec<crate::thresholds::Threshold>,
@@ -139,6 +145,7 @@ impl Plan {
                 kind: w.kind,
                 load,
                 from_version: w.from_version,
+                read_history: w.read_history,
                 via: w.via,
             });
         }
@@ -172,6 +179,7 @@ impl Plan {
             shard: Shard::WHOLE,
             allow_unhealthy: s.allow_unhealthy,
             faults: s.fault.iter().map(|f| f.get_ref().clone()).collect(),
+            prefill: s.prefill.as_ref().map(|p| p.get_ref().plan()),
             thresholds: {
                 let names: Vec<String> = s.workload.get_ref().keys().cloned().collect();
                 s.thresholds

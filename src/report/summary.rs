@@ -70,6 +70,9 @@ pub struct Summary {
     /// The scenario's scheduled faults: what each did, when, and what it left behind.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<crate::engine::faults::FaultRecord>,
+    /// The history written before the run (`[prefill]`), and what readers read of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill: Option<crate::prefill::PrefillRecord>,
 }
 
 /// Where a run's numbers come from, beyond `host`.
@@ -474,6 +477,7 @@ impl Summary {
             provenance: Provenance::detect(),
             platform,
             faults: super::faults::records(plan, m, &secrets),
+            prefill: None,
         };
         summary.thresholds = evaluate(&plan.thresholds, &summary);
         summary

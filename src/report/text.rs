@@ -151,7 +151,45 @@ pub fn render(s: &Summary) -> String {
     if let Some(p) = &s.platform {
         let _ = writeln!(o, "{}", p.line());
     }
+    if let Some(p) = &s.prefill {
+        let _ = writeln!(o, "{}", prefill(p));
+    }
     o
+}
+
+/// The history before the run, and what the readers read of it.
+pub fn prefill(p: &crate::prefill::PrefillRecord) -> String {
+    let mut line = format!(
+        "prefill: {} events, {} of data, {} to {} in year bucket(s) {:?}, {} epochs per aggregate; ",
+        p.events,
+        crate::units::fmt_bytes(p.bytes),
+        p.from,
+        p.to,
+        p.year_buckets,
+        p.epochs
+    );
+    if p.written == 0 {
+        line.push_str("already in the store (skipped)");
+    } else {
+        line.push_str(&format!(
+            "{} written in {:.1} s ({:.0} events/s){}",
+            p.written,
+            p.seconds,
+            p.events_per_s,
+            if p.skipped > 0 {
+                format!(", {} there from before", p.skipped)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    if let Some(r) = &p.read {
+        line.push_str(&format!(
+            "\n  readers read {} of the {} history events in year bucket {} ({} more than once)",
+            r.read, r.readable, r.year_bucket, r.read_again
+        ));
+    }
+    line
 }
 
 /// The audit's findings, one line each, and the verdict.

@@ -1,10 +1,12 @@
 //! Scenario files: the workloads a user asks for, as written, checked to the line.
 
 mod load;
+mod prefill;
 pub mod secrets;
 mod types;
 mod validate;
 
 pub use crate::units::{Dur, Size};
+pub use prefill::{Prefill, PrefillPlan};
 pub use load::{load, nearest, parse, Loaded, ScenarioError};
 pub use types::*;

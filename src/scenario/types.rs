@@ -59,6 +59,9 @@ pub struct Scenario {
     /// held, a command run (and another at `until`).
     #[serde(default)]
     pub fault: Vec<Spanned<ScheduledFault>>,
+    /// History written before the measured run (`[prefill]`).
+    #[serde(default)]
+    pub prefill: Option<Spanned<super::Prefill>>,
 }
 
 /// One fault of a run: from `at` (run time) until `until`, one action.
@@ -776,6 +779,11 @@ pub struct Workload {
     /// `query` only: the reader's starting projection version (the original query service refuses 0).
     #[serde(default = "default_from_version")]
     pub from_version: i64,
+    /// `query` only: start every aggregate's projection at `from_version`, not up to
+    /// date, so the first query of each reads the history before the run (a
+    /// `[prefill]`'s, or what earlier runs left) and the readers count what they read.
+    #[serde(default)]
+    pub read_history: bool,
 }
 
 fn default_in_flight() -> Spanned<usize> {

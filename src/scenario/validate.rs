@@ -141,6 +141,9 @@ pub fn check(s: &Scenario) -> Result<(), Fault> {
             }
             check_burst(b)?;
         }
+        if wl.read_history && wl.kind != WorkloadKind::Query {
+            return Err(at(w, format!("workload `{name}`: `read_history` is for `query` workloads")));
+        }
         if wl.kind == WorkloadKind::Query && wl.from_version == 0 {
             return Err(at(
                 w,
@@ -233,8 +236,38 @@ fn check_target(s: &Scenario) -> Result<(), Fault> {
             return Err(at(n, "service `workers` and `batch_size` must be between 1 and 100000"));
         }
     }
+    if let Some(p) = &s.prefill {
+        check_prefill(p)?;
+    }
     for f in &s.fault {
         check_fault(s, f)?;
+    }
+    Ok(())
+}
+
+/// The most history one prefill writes: past it a typo, not a plan.
+const MAX_PREFILL_EVENTS: u64 = 10_000_000_000;
+
+fn check_prefill(p: &Spanned<super::Prefill>) -> Result<(), Fault> {
+    let f = p.get_ref();
+    match (&f.events, &f.size) {
+        (None, None) => return Err(at(p, "`prefill` needs `events` (a count) or `size` (e.g. \"1GiB\")")),
+        (Some(e), Some(_)) => return Err(at(e, "`prefill`: give `events` or `size`, not both")),
+        (Some(e), None) if !(1..=MAX_PREFILL_EVENTS).contains(e.get_ref()) => {
+            return Err(at(e, format!("`prefill.events` must be 1 to {MAX_PREFILL_EVENTS}")))
+        }
+        (None, Some(s)) if s.get_ref().0 == 0 => return Err(at(s, "`prefill.size` must be more than 0")),
+        _ => {}
+    }
+    if !(1..=1_000_000).contains(f.epochs.get_ref()) {
+        return Err(at(&f.epochs, "`prefill.epochs` must be 1 to 1000000"));
+    }
+    if !(1..=4096).contains(f.concurrency.get_ref()) {
+        return Err(at(&f.concurrency, "`prefill.concurrency` must be 1 to 4096"));
+    }
+    let span = f.span.get_ref().0;
+    if span < std::time::Duration::from_secs(1) || span > std::time::Duration::from_secs(50 * 366 * 86_400) {
+        return Err(at(&f.span, "`prefill.span` must be 1s to 50 years (e.g. \"365d\")"));
     }
     Ok(())
 }

@@ -157,6 +157,32 @@ pub struct Ledger {
     /// Each aggregate's projection when the readers started: epochs at or below it
     /// were never theirs to read.
     pub floors: Vec<AtomicI64>,
+    /// The `[prefill]` history's tag and which of its events queries returned.
+    pub history: OnceLock<HistoryBook>,
+}
+
+/// Which events of a prefilled history the readers were given (by the event's index
+/// in the history), under the history's own tag: not the run's events, so not the
+/// audit's, but counted the same way.
+pub struct HistoryBook {
+    pub tag: u64,
+    book: Book,
+}
+
+impl HistoryBook {
+    /// Marks history event `index` returned; its flags from before.
+    pub fn mark(&self, index: u64) -> u8 {
+        let before = self.book.mark(index, QUERIED);
+        if before & QUERIED != 0 {
+            self.book.mark(index, QUERIED_AGAIN);
+        }
+        before
+    }
+
+    /// Flags by history index, up to the last one returned.
+    pub fn flags(&self) -> Vec<u8> {
+        self.book.flags()
+    }
 }
 
 impl Ledger {
@@ -178,7 +204,16 @@ impl Ledger {
                 .collect(),
             projections: (0..256).map(|_| AtomicI64::new(i64::MIN)).collect(),
             floors: (0..256).map(|_| AtomicI64::new(i64::MIN)).collect(),
+            history: OnceLock::new(),
         }
+    }
+
+    /// Counts the reads of the history tagged `tag` from now on.
+    pub fn watch_history(&self, tag: u64) {
+        let _ = self.history.set(HistoryBook {
+            tag,
+            book: Book::new(None),
+        });
     }
 
     pub fn book(&self, workload: usize) -> Option<&Book> {
