@@ -256,7 +256,10 @@ mod tests {
         assert_eq!(read_tag(&uuid::Builder::from_random_bytes([7; 16]).into_uuid()), None);
         for i in 0..100 {
             g.fill_event(i, 0, 0, &mut a);
-            assert_eq!(g.aggregate_and_size(i), (a.aggregate_id, a.data.as_ref().map_or(0, Vec::len)));
+            assert_eq!(
+                g.aggregate_and_size(i),
+                (a.aggregate_id, a.data.as_ref().map_or(0, Vec::len))
+            );
         }
     }
 

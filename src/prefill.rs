@@ -128,7 +128,14 @@ impl History {
         // The definition, folded with a sample of what it makes: an edit of `[data]`
         // changes the events, so the fingerprint.
         let mut h = splitmix(plan.seed ^ 0x7072_6566_696c_6c00);
-        for x in [events, bytes, p.span_ns, p.epochs, schema as u64, plan.data.year_bucket.map_or(u64::MAX, |y| y as u64)] {
+        for x in [
+            events,
+            bytes,
+            p.span_ns,
+            p.epochs,
+            schema as u64,
+            plan.data.year_bucket.map_or(u64::MAX, |y| y as u64),
+        ] {
             h = splitmix(h ^ x);
         }
         let mut e = Event::default();
@@ -272,9 +279,7 @@ pub async fn run(plan: &Plan, store: &AnyStore, stop: &Stop, progress: bool) -> 
         let end = (done + CHUNK).min(history.events);
         write_chunk(&history, store, end_ns, done..end, p.concurrency, plan.seed).await?;
         done = end;
-        store
-            .write_meta(&mut ctx, MARKER_PARTITION, m + 2, done as i64)
-            .await?;
+        store.write_meta(&mut ctx, MARKER_PARTITION, m + 2, done as i64).await?;
         if progress && (shown.elapsed().as_secs_f64() >= 2.0 || done == history.events) {
             shown = std::time::Instant::now();
             let rate = (done - skipped) as f64 / started.elapsed().as_secs_f64().max(1e-9);
@@ -290,14 +295,19 @@ pub async fn run(plan: &Plan, store: &AnyStore, stop: &Stop, progress: bool) -> 
     for a in plan.aggregate_ids() {
         let v = store.read_meta(&mut ctx, META_PARTITION, a).await?;
         if v.is_none_or(|v| v < history.meta_version()) {
-            store.write_meta(&mut ctx, META_PARTITION, a, history.meta_version()).await?;
+            store
+                .write_meta(&mut ctx, META_PARTITION, a, history.meta_version())
+                .await?;
         }
     }
     let seconds = started.elapsed().as_secs_f64();
     let written = done - skipped;
     let stamp = |i: u64| GoTime::from_unix_nanos(history.wall_ns(end_ns, i)).to_string();
     let years = {
-        let (a, b) = (history.year(end_ns, 0), history.year(end_ns, history.events.saturating_sub(1)));
+        let (a, b) = (
+            history.year(end_ns, 0),
+            history.year(end_ns, history.events.saturating_sub(1)),
+        );
         (a.min(b)..=a.max(b)).collect()
     };
     let record = PrefillRecord {
@@ -401,13 +411,24 @@ mod tests {
         assert_eq!(h.meta_version(), FIRST_EPOCH + 10);
         assert!(a.timestamp.unix_nanos() < b.timestamp.unix_nanos());
         assert!(end - a.timestamp.unix_nanos() <= 10 * DAY_NS && b.timestamp.unix_nanos() < end);
-        assert_eq!(crate::model::tag::read_tag(&b.uuid).map(|t| (t.run_tag, t.value)), Some((h.tag, 999)));
+        assert_eq!(
+            crate::model::tag::read_tag(&b.uuid).map(|t| (t.run_tag, t.value)),
+            Some((h.tag, 999))
+        );
         // Another definition, another history.
         let q = plan("events = 1000\nepochs = 11\nspan = '10d'");
-        assert_ne!(History::new(&q, q.prefill.as_ref().expect("prefill")).fingerprint, h.fingerprint);
+        assert_ne!(
+            History::new(&q, q.prefill.as_ref().expect("prefill")).fingerprint,
+            h.fingerprint
+        );
         // By size: enough events to hold it.
         let s = plan("size = '100KiB'");
         let by_size = History::new(&s, s.prefill.as_ref().expect("prefill"));
-        assert!(by_size.bytes >= 100 << 10 && by_size.events > 0, "{} {}", by_size.bytes, by_size.events);
+        assert!(
+            by_size.bytes >= 100 << 10 && by_size.events > 0,
+            "{} {}",
+            by_size.bytes,
+            by_size.events
+        );
     }
 }

@@ -49,7 +49,11 @@ pub enum RunError {
 
 /// The prefill's record, with what the run's readers were given of the history (when
 /// a reader started from it: `read_history`).
-fn history_read(plan: &Plan, ledger: &crate::stats::ledger::Ledger, p: crate::prefill::Prefilled) -> crate::prefill::PrefillRecord {
+fn history_read(
+    plan: &Plan,
+    ledger: &crate::stats::ledger::Ledger,
+    p: crate::prefill::Prefilled,
+) -> crate::prefill::PrefillRecord {
     let mut record = p.record;
     let reads = plan
         .workloads

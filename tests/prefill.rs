@@ -48,7 +48,10 @@ fn readers_from_the_start_read_exactly_the_prefilled_events_of_each_aggregate() 
     assert_eq!((r.readable, r.read, r.read_again), (3000, 3000, 0), "{r:?}");
     assert_eq!(r.by_aggregate.len(), 6, "{r:?}");
     for (agg, [readable, read]) in &r.by_aggregate {
-        assert!(*readable > 0 && readable == read, "aggregate {agg}: {readable} readable, {read} read");
+        assert!(
+            *readable > 0 && readable == read,
+            "aggregate {agg}: {readable} readable, {read} read"
+        );
     }
     // The history is not the run's: the audit judges the producers' events alone.
     let a = s.audit.as_ref().expect("audit");
@@ -88,8 +91,7 @@ read_history = true
 }
 
 fn record(run: &std::path::Path) -> serde_json::Value {
-    let s: serde_json::Value =
-        serde_json::from_str(&common::read(&run.join("summary.json"))).expect("summary.json");
+    let s: serde_json::Value = serde_json::from_str(&common::read(&run.join("summary.json"))).expect("summary.json");
     s["prefill"].clone()
 }
 
@@ -102,7 +104,11 @@ fn a_second_run_skips_the_history_and_an_interrupted_one_resumes() {
     let (code, out, err, first) = common::run_scenario(dir.path(), "first", &text, &[]);
     assert_eq!(code, Some(0), "{out} {err}");
     let p = record(&first);
-    assert_eq!((p["written"].as_u64(), p["skipped"].as_u64()), (Some(20000), Some(0)), "{p}");
+    assert_eq!(
+        (p["written"].as_u64(), p["skipped"].as_u64()),
+        (Some(20000), Some(0)),
+        "{p}"
+    );
     assert!(p["events_per_s"].as_f64().unwrap_or(0.0) > 0.0, "{p}");
     assert_eq!(p["read"]["read"], p["read"]["readable"], "{p}");
     assert_eq!(p["read"]["read"].as_u64(), Some(20000), "{p}");
@@ -111,7 +117,11 @@ fn a_second_run_skips_the_history_and_an_interrupted_one_resumes() {
     let (code, out, err, second) = common::run_scenario(dir.path(), "second", &text, &[]);
     assert_eq!(code, Some(0), "{out} {err}");
     let q = record(&second);
-    assert_eq!((q["written"].as_u64(), q["skipped"].as_u64()), (Some(0), Some(20000)), "{q}");
+    assert_eq!(
+        (q["written"].as_u64(), q["skipped"].as_u64()),
+        (Some(0), Some(20000)),
+        "{q}"
+    );
     assert_eq!(q["fingerprint"], p["fingerprint"], "{q}");
 
     // As if a prefill had stopped after 10,000: only the rest is written again, and
@@ -138,7 +148,11 @@ fn a_second_run_skips_the_history_and_an_interrupted_one_resumes() {
     ]);
     assert_eq!(code, Some(0), "{out} {err}");
     let r: serde_json::Value = serde_json::from_str(&out).expect("json");
-    assert_eq!((r["written"].as_u64(), r["skipped"].as_u64()), (Some(10000), Some(10000)), "{r}");
+    assert_eq!(
+        (r["written"].as_u64(), r["skipped"].as_u64()),
+        (Some(10000), Some(10000)),
+        "{r}"
+    );
     let rows = rt.block_on(async {
         let session = SessionBuilder::new()
             .known_node("127.0.0.1:9042")

@@ -165,6 +165,7 @@ impl Collector {
                     .value_at_quantile(0.99)
                     .max(h.stages[Stage::E2ePersisted as usize].value_at_quantile(0.99)),
                 e2e_done: h.stages[Stage::E2e as usize].len() + h.stages[Stage::E2ePersisted as usize].len(),
+                rejected: h.counters.rejected_replies,
                 errors_by_class: crate::stats::ErrorClass::ALL
                     .iter()
                     .filter(|c| h.counters.errors[**c as usize] > 0)

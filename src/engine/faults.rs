@@ -126,10 +126,17 @@ async fn until(clock: &Clock, t: u64, end: &mut watch::Receiver<bool>) -> bool {
     if *end.borrow() {
         return false;
     }
-    let wait = Duration::from_nanos(t.saturating_sub(clock.now()));
-    tokio::select! {
-        _ = tokio::time::sleep(wait) => true,
-        _ = end.changed() => false,
+    // Checked against the run's clock after each sleep: before the clock's origin
+    // (setup ends early) it reads 0, and one sleep of `t` woke 48 ms early.
+    loop {
+        let now = clock.now();
+        if now >= t {
+            return true;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_nanos(t - now)) => {}
+            _ = end.changed() => return false,
+        }
     }
 }
 

@@ -7,6 +7,6 @@ mod types;
 mod validate;
 
 pub use crate::units::{Dur, Size};
-pub use prefill::{Prefill, PrefillPlan};
 pub use load::{load, nearest, parse, Loaded, ScenarioError};
+pub use prefill::{Prefill, PrefillPlan};
 pub use types::*;

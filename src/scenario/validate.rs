@@ -142,7 +142,10 @@ pub fn check(s: &Scenario) -> Result<(), Fault> {
             check_burst(b)?;
         }
         if wl.read_history && wl.kind != WorkloadKind::Query {
-            return Err(at(w, format!("workload `{name}`: `read_history` is for `query` workloads")));
+            return Err(at(
+                w,
+                format!("workload `{name}`: `read_history` is for `query` workloads"),
+            ));
         }
         if wl.kind == WorkloadKind::Query && wl.from_version == 0 {
             return Err(at(

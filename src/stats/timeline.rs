@@ -33,9 +33,17 @@ pub struct IntervalPoint {
     /// what the pipeline behind a producer got through.
     #[serde(default)]
     pub e2e_done: u64,
+    /// Replies that arrived in the interval saying the pipeline behind failed the
+    /// operation (a persistence error): trouble, though the produce itself was ok.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rejected: u64,
     /// Errors by class (only classes that occurred).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub errors_by_class: std::collections::BTreeMap<String, u64>,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// A stretch of trouble in a workload's timeline.
@@ -75,7 +83,7 @@ pub fn disruptions(timeline: &[IntervalPoint]) -> Vec<Disruption> {
     let mut open: Option<Disruption> = None;
     for p in timeline {
         // Nothing finished although something was due: e.g. sends hanging on a dead broker.
-        let troubled = p.errors > 0 || (p.target_rate > 0.0 && p.achieved_rate == 0.0);
+        let troubled = p.errors > 0 || p.rejected > 0 || (p.target_rate > 0.0 && p.achieved_rate == 0.0);
         let at_rate = {
             let due = p.target_rate * p.length_s;
             p.target_rate > 0.0 && p.ok as f64 >= due - (0.1 * due).max(3.0 * due.sqrt())
@@ -89,12 +97,12 @@ pub fn disruptions(timeline: &[IntervalPoint]) -> Vec<Disruption> {
                     from_s: p.t_s,
                     to_s: p.t_s + p.length_s,
                     recovered: false,
-                    errors: p.errors,
+                    errors: p.errors + p.rejected,
                 })
             }
             (Some(d), true) => {
                 d.to_s = p.t_s + p.length_s;
-                d.errors += p.errors;
+                d.errors += p.errors + p.rejected;
             }
             (Some(d), false) => {
                 d.to_s = p.t_s;
@@ -207,5 +215,20 @@ mod tests {
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(d[0].recovered, "{d:?}");
         assert_eq!((d[0].from_s, d[0].to_s, d[0].errors), (1.0, 3.0, 90));
+        // Produces all ok while the store behind is down: the error replies are the
+        // disruption (the store-restart scenario).
+        let mut store_down = back.clone();
+        store_down[1] = IntervalPoint {
+            rejected: 700,
+            ..pt(1.0, 1000.0, 1000, 0)
+        };
+        store_down[2].rejected = 50;
+        let d = disruptions(&store_down);
+        assert_eq!(
+            (d.len(), d[0].from_s, d[0].to_s, d[0].errors),
+            (1, 1.0, 3.0, 750),
+            "{d:?}"
+        );
+        assert!(d[0].recovered);
     }
 }

@@ -175,6 +175,112 @@ pub fn run_with_outage(
     )
 }
 
+/// Runs a shipped scenario whose `[[fault]]` stops and starts `service` through
+/// scripts/services (from the repository root, as a user would), with `--set`
+/// overrides; makes sure the service is up again afterwards whatever happened.
+/// Returns (exit code, stderr, summary, the directory holding `run/`).
+pub fn run_shipped_fault_scenario(
+    scenario: &str,
+    sets: &[&str],
+    service: &str,
+) -> (Option<i32>, String, serde_json::Value, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("run");
+    let path = root().join(scenario);
+    let mut args = vec![
+        "run",
+        path.to_str().expect("utf8"),
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf8"),
+    ];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    let res = std::process::Command::new(bin())
+        .args(&args)
+        .current_dir(root())
+        .output()
+        .expect("spawn eventbench");
+    let up = std::process::Command::new(root().join("scripts/services"))
+        .args(["up", service])
+        .output()
+        .expect("scripts/services");
+    assert!(
+        up.status.success(),
+        "services up {service}: {}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let summary = std::fs::read_to_string(out.join("summary.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    (
+        res.status.code(),
+        String::from_utf8_lossy(&res.stderr).into_owned(),
+        summary,
+        dir,
+    )
+}
+
+/// The report of a restart scenario: the fault's two commands ran and succeeded at
+/// `at_s` and `until_s`; `workload` was disrupted after the stop, with errors, and
+/// recovered before the end; every operation has one outcome; report.html shows both.
+pub fn assert_fault_disrupted_and_recovered(s: &serde_json::Value, workload: &str, at_s: f64, until_s: f64) {
+    let f = &s["faults"][0];
+    let cmds = f["commands"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no fault commands: {s}"));
+    assert_eq!(cmds.len(), 2, "{f}");
+    assert_eq!((&cmds[0]["exit"], &cmds[1]["exit"]), (&0.into(), &0.into()), "{f}");
+    let started = cmds[0]["at_s"].as_f64().unwrap_or(0.0);
+    let restarted = cmds[1]["at_s"].as_f64().unwrap_or(0.0);
+    assert!((at_s..at_s + 2.0).contains(&started), "{f}");
+    assert!((until_s..until_s + 2.0).contains(&restarted), "{f}");
+    let w = &s["workloads"][workload];
+    let errors: u64 = w["errors"]
+        .as_object()
+        .map_or(0, |m| m.values().filter_map(|v| v.as_u64()).sum());
+    assert_eq!(
+        w["ok"].as_u64().unwrap_or(0) + errors + w["censored"].as_u64().unwrap_or(0),
+        w["ops"].as_u64().unwrap_or(0),
+        "every operation has one outcome: {w}"
+    );
+    let d = w["disruptions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no disruptions: {w}"));
+    let hit = d
+        .iter()
+        .find(|d| {
+            d["from_s"]
+                .as_f64()
+                .is_some_and(|t| t >= at_s - 1.0 && t < until_s + 30.0)
+        })
+        .unwrap_or_else(|| panic!("no disruption after the stop at {at_s} s: {d:?}"));
+    assert!(hit["recovered"] == true, "recovered before the end: {hit}");
+    // What the outage did: errors, censored operations, error replies from the
+    // pipeline behind, or operations that waited
+    // out the outage (the producer holds records until the broker is back).
+    let waited = w["stages"].as_object().map_or(0, |m| {
+        m.values().filter_map(|v| v["max_ns"].as_u64()).max().unwrap_or(0)
+    });
+    assert!(
+        errors + w["censored"].as_u64().unwrap_or(0) + w["rejected_replies"].as_u64().unwrap_or(0) > 0
+            || waited >= 1_000_000_000,
+        "the outage left no mark: {w}"
+    );
+}
+
+/// report.html shades the fault and names the disruption beside it.
+pub fn assert_report_shows_fault_and_disruption(run: &Path) {
+    let html = read(&run.join("report.html"));
+    assert!(
+        html.contains("Faults") && html.contains("fault: `scripts/services down"),
+        "no fault in report.html"
+    );
+    assert!(html.contains("disrupted "), "no disruption in report.html");
+}
+
 /// Writes `text` as `dir/<name>.toml` and runs it through the binary into `dir/<name>`
 /// with `--set` overrides; returns (exit code, stdout, stderr, run directory).
 pub fn run_scenario(dir: &Path, name: &str, text: &str, sets: &[&str]) -> (Option<i32>, String, String, PathBuf) {
