@@ -10,7 +10,7 @@
 //! when the whole interval lies within the floor; otherwise `inconclusive`. With one run
 //! per side and no history the noise is unknown: a row is `inconclusive` ("give N runs
 //! per side or a history"), never a regression, unless the change is far beyond any
-//! plausible noise ([`noise::GROSS_RATIO`] at p50/p90).
+//! plausible noise ([`noise::GROSS_RATIO`] at p50/p90, and [`noise::GROSS_MIN_NS`] apart).
 //!
 //! The gate judges the rows the user names (`--gate`, and every `--limit`), or by
 //! default each workload's headline stage (e2e.persisted, else e2e, else its main
@@ -520,7 +520,10 @@ fn compare_sides(base: &Side, cand: &Side, opts: &Options, model: Option<&NoiseM
             None if p.unit == Unit::Share => judge(est, None, p.floor),
             None => {
                 let ratio = change + 1.0;
-                let gross = ratio >= noise::GROSS_RATIO || ratio <= 1.0 / noise::GROSS_RATIO;
+                let apart =
+                    (untransform_mean(p.unit, noise::mean(&c)) - untransform_mean(p.unit, noise::mean(&b))).abs();
+                let gross = (ratio >= noise::GROSS_RATIO || ratio <= 1.0 / noise::GROSS_RATIO)
+                    && (p.unit != Unit::Ns || apart >= noise::GROSS_MIN_NS);
                 if gross && ["p50", "p90", "ok/s"].contains(&p.key.stat.as_str()) {
                     note = Some(format!(
                         "beyond any plausible between-run noise ({}x), though it is unmeasured",
@@ -750,6 +753,10 @@ mod tests {
             Change::Inconclusive,
             "tails are never called without noise"
         );
+        // Microseconds that double are the host, not the build (an A/A pair in CI).
+        let us = |v: f64| side(vec![values(&[("w.produce.p50", v)])]);
+        let c = compare(&us(1_462.0), &us(3_475.0), &opts(), None);
+        assert_eq!(c.rows[0].verdict, Change::Inconclusive, "{:?}", c.rows);
     }
 
     #[test]

@@ -18,6 +18,12 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 /// between-run noise is unknown: no A/A pair seen here moved a median by a fifth of it.
 pub const GROSS_RATIO: f64 = 2.0;
 
+/// ... and only when it is also this many ns: a stage of microseconds (the memory
+/// log's produce, 1.5 us) doubles from one run of a build to the next on this VM, whose
+/// thread wake-ups alone overshoot by tens of microseconds (an A/A pair in CI: 1.46 us
+/// to 3.48 us, called `slower`).
+pub const GROSS_MIN_NS: f64 = 100_000.0;
+
 /// What a row's judgement rests on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spread {

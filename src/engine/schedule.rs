@@ -233,6 +233,44 @@ mod shard_tests {
 mod tests {
     use super::*;
 
+    /// A sine's realised schedule, interval by interval, against its formula:
+    /// rate(t) = mean + amplitude sin(2 pi t / period), so an interval holds the
+    /// integral mean t - amplitude / w cos(w t) between its ends.
+    #[test]
+    fn a_sine_schedule_matches_its_formula_in_every_interval() {
+        use crate::scenario::Phase;
+        let profile = RateProfile::from_phases(
+            &[Phase::Sine {
+                duration: crate::units::Dur::from_secs(25),
+                mean: 1000.0,
+                amplitude: 500.0,
+                period: crate::units::Dur::from_secs(10),
+            }],
+            None,
+        );
+        let w = 2.0 * std::f64::consts::PI / 10.0;
+        let integral = |t: f64| 1000.0 * t - 500.0 / w * (w * t).cos();
+        for arrival in [Arrival::Constant, Arrival::Poisson] {
+            let s = Schedule::new(profile.clone(), arrival, 3);
+            let mut per_second = [0u64; 25];
+            while let Some(c) = s.claim() {
+                per_second[(c.intended / 1_000_000_000) as usize] += 1;
+            }
+            for (i, got) in per_second.iter().enumerate() {
+                let want = integral(i as f64 + 1.0) - integral(i as f64);
+                // Poisson arrivals vary by about sqrt(n) around the formula.
+                let within = match arrival {
+                    Arrival::Constant => 0.01 * want,
+                    Arrival::Poisson => 4.0 * want.sqrt(),
+                };
+                assert!(
+                    (*got as f64 - want).abs() <= within,
+                    "{arrival:?} second {i}: {got} vs {want:.1}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn constant_claims_are_spaced_and_end() {
         let s = Schedule::new(RateProfile::constant(10.0, 1_000_000_000), Arrival::Constant, 1);
