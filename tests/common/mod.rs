@@ -175,6 +175,21 @@ pub fn run_with_outage(
     )
 }
 
+/// `run SCENARIO --quiet --out OUT --set ...`.
+fn run_args<'a>(scenario: &'a Path, out: &'a Path, sets: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        scenario.to_str().expect("utf8"),
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf8"),
+    ];
+    for s in sets {
+        args.extend(["--set", *s]);
+    }
+    args
+}
+
 /// Runs a shipped scenario whose `[[fault]]` stops and starts `service` through
 /// scripts/services (from the repository root, as a user would), with `--set`
 /// overrides; makes sure the service is up again afterwards whatever happened.
@@ -187,16 +202,7 @@ pub fn run_shipped_fault_scenario(
     let dir = tempfile::tempdir().expect("tmp");
     let out = dir.path().join("run");
     let path = root().join(scenario);
-    let mut args = vec![
-        "run",
-        path.to_str().expect("utf8"),
-        "--quiet",
-        "--out",
-        out.to_str().expect("utf8"),
-    ];
-    for s in sets {
-        args.extend(["--set", s]);
-    }
+    let args = run_args(&path, &out, sets);
     let res = std::process::Command::new(bin())
         .args(&args)
         .current_dir(root())
@@ -287,16 +293,7 @@ pub fn run_scenario(dir: &Path, name: &str, text: &str, sets: &[&str]) -> (Optio
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, text).expect("write scenario");
     let out = dir.join(name);
-    let mut args = vec![
-        "run",
-        path.to_str().expect("utf8"),
-        "--quiet",
-        "--out",
-        out.to_str().expect("utf8"),
-    ];
-    for s in sets {
-        args.extend(["--set", s]);
-    }
+    let args = run_args(&path, &out, sets);
     let (code, stdout, stderr) = eventbench(&args);
     (code, stdout, stderr, out)
 }
