@@ -13,7 +13,7 @@ use crate::model::{Event, EventStoreQuery, EventStoreQuery211};
 use crate::plan::main_stage;
 use crate::scenario::{QueryForm, VersionConsistency, Via, WorkloadKind};
 use crate::service::{persistence, query};
-use crate::stats::ledger::{Ledger, ACKED, QUERIED, QUERIED_AGAIN};
+use crate::stats::ledger::{Ledger, ACKED};
 use crate::stats::{ErrorClass, Hists, Stage};
 
 use super::inbox::{Batch, Inboxes};
@@ -310,12 +310,7 @@ pub fn mark_queried(ledger: &Ledger, run_tag: u64, e: &Event) -> Option<u8> {
         }
         return None;
     }
-    let book = ledger.book(tag.workload)?;
-    let before = book.mark(tag.value, QUERIED);
-    if before & QUERIED != 0 && before & QUERIED_AGAIN == 0 {
-        book.mark(tag.value, QUERIED_AGAIN);
-    }
-    Some(before)
+    Some(ledger.book(tag.workload)?.queried(tag.value))
 }
 
 /// Records one finished operation into the thread's histograms.

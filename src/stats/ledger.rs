@@ -112,6 +112,16 @@ impl Book {
         self.cell(index).map_or(0, |c| c.fetch_or(flag, Ordering::Relaxed))
     }
 
+    /// Records that a query returned operation `index` (again, if it had before);
+    /// returns its flags from before.
+    pub fn queried(&self, index: u64) -> u8 {
+        let before = self.mark(index, QUERIED);
+        if before & QUERIED != 0 && before & QUERIED_AGAIN == 0 {
+            self.mark(index, QUERIED_AGAIN);
+        }
+        before
+    }
+
     /// Records an answer from the persistence service.
     pub fn reply(&self, index: u64, ok: bool) {
         let before = self.mark(index, if ok { REPLIED_OK } else { REPLIED_ERR });
@@ -172,11 +182,7 @@ pub struct HistoryBook {
 impl HistoryBook {
     /// Marks history event `index` returned; its flags from before.
     pub fn mark(&self, index: u64) -> u8 {
-        let before = self.book.mark(index, QUERIED);
-        if before & QUERIED != 0 {
-            self.book.mark(index, QUERIED_AGAIN);
-        }
-        before
+        self.book.queried(index)
     }
 
     /// Flags by history index, up to the last one returned.

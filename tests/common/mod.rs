@@ -163,16 +163,21 @@ pub fn run_with_outage(
     }
     let res = child.wait_with_output().expect("wait");
     services("up");
-    let summary = std::fs::read_to_string(out.join("summary.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
+    let summary = summary_or_null(&out);
     (
         res.status.code(),
         String::from_utf8_lossy(&res.stderr).into_owned(),
         summary,
         dir,
     )
+}
+
+/// A run directory's summary.json, or `null` when the run wrote none.
+fn summary_or_null(run: &Path) -> serde_json::Value {
+    std::fs::read_to_string(run.join("summary.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
 }
 
 /// `run SCENARIO --quiet --out OUT --set ...`.
@@ -217,10 +222,7 @@ pub fn run_shipped_fault_scenario(
         "services up {service}: {}",
         String::from_utf8_lossy(&up.stderr)
     );
-    let summary = std::fs::read_to_string(out.join("summary.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
+    let summary = summary_or_null(&out);
     (
         res.status.code(),
         String::from_utf8_lossy(&res.stderr).into_owned(),
