@@ -311,9 +311,10 @@ fn the_shipped_ci_scenario_a_a_never_fails_the_gate_and_a_3x_store_does() {
     assert_eq!(row(&json(&out), "e2e.persisted", "p50")["verdict"], "slower", "{out}");
 }
 
-/// The README's pull-request recipe: base and change run alternately, judged in pairs
-/// (`compare --paired`). A store 1.5x slower fails the gate on the headline's p50; the
-/// same build run alternately does not; sides of unequal length are refused.
+/// The README's pull-request recipe: base and change run alternately, each first in
+/// half of the pairs, judged in pairs (`compare --paired`). A store 1.5x slower fails
+/// the gate on the headline's p50; the same build does not; pairs whose baseline ran
+/// first every time are named in the notes; sides of unequal length are refused.
 #[test]
 fn runs_made_alternately_are_judged_in_pairs() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -323,13 +324,22 @@ fn runs_made_alternately_are_judged_in_pairs() {
     let slow_store = r#"target.memory_store.service_time={dist="lognormal",median="1.5ms",p99="4.5ms"}"#;
     for i in 1..=3 {
         let seed = format!("seed={}", 20 + i);
+        let slow = || {
+            run(
+                dir.path(),
+                &format!("slow/run-{i}"),
+                &["duration=3s", &seed, slow_store],
+            )
+        };
+        // base before slow in odd pairs, after it in even ones; base always before same.
+        if i % 2 == 0 {
+            slow();
+        }
         run(dir.path(), &format!("base/run-{i}"), &["duration=3s", &seed]);
         run(dir.path(), &format!("same/run-{i}"), &["duration=3s", &seed]);
-        run(
-            dir.path(),
-            &format!("slow/run-{i}"),
-            &["duration=3s", &seed, slow_store],
-        );
+        if i % 2 == 1 {
+            slow();
+        }
     }
     let side = |s: &str| dir.path().join(s).to_str().expect("utf8").to_string();
     let (code, out, err) = common::eventbench(&[
@@ -350,6 +360,7 @@ fn runs_made_alternately_are_judged_in_pairs() {
         c["noise_source"].as_str().is_some_and(|s| s.contains("3 pairs")),
         "{out}"
     );
+    assert!(!out.contains("ran first"), "the pairs alternated: {out}");
     let (code, out, err) = common::eventbench(&[
         "compare",
         "--paired",
@@ -358,6 +369,10 @@ fn runs_made_alternately_are_judged_in_pairs() {
         "--fail-on-regression",
     ]);
     assert_eq!(code, Some(0), "the same build failed in pairs: {out} {err}");
+    assert!(
+        out.contains("the baseline ran first in every one of the 3 pairs"),
+        "{out}"
+    );
     let (code, _, err) =
         common::eventbench(&["compare", "--paired", &side("base"), &format!("{}/run-1", side("slow"))]);
     assert_eq!(code, Some(2), "{err}");

@@ -70,10 +70,11 @@ pub struct CompareArgs {
     /// only when every candidate run on its own says so (give 2 with `run --repeat 2`).
     #[arg(long)]
     each_candidate: bool,
-    /// Baseline run i and candidate run i were made one after the other (A B A B ...,
-    /// the recipe where both builds run in one job): judge each row on the pairs'
-    /// differences, so a host that drifts between pairs cancels. Needs as many
-    /// candidate as baseline runs, two or more (five measured best here).
+    /// Baseline run i and candidate run i were made one after the other (A B B A A B
+    /// ..., each side first in half of the pairs; the recipe where both builds run in
+    /// one job): judge each row on the pairs' differences, so a host that drifts
+    /// between pairs cancels. Needs as many candidate as baseline runs, two or more
+    /// (the README's jobs make ten).
     #[arg(long, conflicts_with_all = ["history", "each_candidate"])]
     paired: bool,
     /// How many of the history's last healthy runs to use.

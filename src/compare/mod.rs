@@ -54,7 +54,7 @@ pub struct Options {
     /// an outlier far outside a Gaussian spread (seen here: an A/A run's p99 5 sd off);
     /// a regression is in every run.
     pub each_candidate: bool,
-    /// Baseline run i and candidate run i were made one after the other (A B A B ...):
+    /// Baseline run i and candidate run i were made one after the other (A B B A ...):
     /// judge each row on the pairs' differences, so the host's drift between pairs
     /// cancels (`paired`). The sides must be of equal length.
     pub paired: bool,

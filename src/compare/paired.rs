@@ -1,5 +1,9 @@
 //! Paired comparison: baseline run i and candidate run i were made one after the other
-//! (A B A B ..., `compare --paired`), and each row is judged on the pairs' differences.
+//! (A B B A A B ..., each side first in half of the pairs, `compare --paired`), and each
+//! row is judged on the pairs' differences. Alternating which runs first matters: with
+//! the base always first, whatever a second run meets is a bias of the difference (an
+//! A/A round of `ci-pipeline.toml` had its second runs' e2e p99 lower in 9 of 10 pairs
+//! and was called `faster`); alternated, it is noise that widens the interval.
 //!
 //! A history, or two sides run one after the other, is only as good as the host is
 //! the same host for both: on an afternoon when the hypervisor stole up to a fifth of a
@@ -33,6 +37,25 @@ pub fn interval(base: &[f64], cand: &[f64], confidence: f64, family: usize) -> O
     Some((Spread { sd, dof: n - 1 }, (m - t * se, m + t * se)))
 }
 
+/// Which side ran first in every pair, when one did (three pairs or more, every start
+/// known).
+fn fixed_order(base: &Side, cand: &Side) -> Option<&'static str> {
+    let starts: Option<Vec<(i64, i64)>> = base
+        .runs
+        .iter()
+        .zip(&cand.runs)
+        .map(|(b, c)| Some((b.started_ns?, c.started_ns?)))
+        .collect();
+    let starts = starts.filter(|s| s.len() >= 3)?;
+    if starts.iter().all(|(b, c)| b < c) {
+        Some("baseline")
+    } else if starts.iter().all(|(b, c)| c < b) {
+        Some("candidate")
+    } else {
+        None
+    }
+}
+
 /// Compares pair by pair. Every pair is kept, also one whose run the host held (its
 /// own schedule lag, as [`super::compare`] leaves such runs out of unpaired sides): a
 /// held run moves its pair's difference, which widens the interval rather than moving
@@ -46,6 +69,12 @@ pub fn compare(base: &Side, cand: &Side, opts: &Options) -> Comparison {
         base.runs.len()
     );
     cmp.family.push_str("; paired t-intervals");
+    if let Some(first) = fixed_order(base, cand) {
+        cmp.notes.push(format!(
+            "the {first} ran first in every one of the {} pairs: whatever a second run meets (a store the first left busy, a host in a pattern) is then a bias of every difference, not noise; alternate which side runs first (the README's jobs do)",
+            base.runs.len()
+        ));
+    }
     if let Some((median, bound)) = super::noise::held_bound(base) {
         let held: Vec<String> = [base, cand]
             .iter()
@@ -141,6 +170,31 @@ mod tests {
         assert!(c.notes.join(" ").contains("run(s) r2 (9.00ms)"), "{:?}", c.notes);
         assert_eq!(c.baselines.len(), 5);
         assert_eq!(c.rows[0].verdict, Change::Slower, "{:?}", c.rows[0]);
+    }
+
+    /// Pairs made in one order every time are named; pairs that alternate are not.
+    #[test]
+    fn a_fixed_order_of_the_pairs_is_named() {
+        let at = |t: i64| RunValues {
+            started_ns: Some(t),
+            ..run(1e6, 3e5)
+        };
+        let base = side((0..4).map(|i| at(40 * i)).collect());
+        let second = side((0..4).map(|i| at(40 * i + 20)).collect());
+        let c = compare(&base, &second, &opts());
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.contains("the baseline ran first in every one of the 4 pairs")),
+            "{:?}",
+            c.notes
+        );
+        let alternated = side((0..4).map(|i| at(40 * i + if i % 2 == 0 { 20 } else { -20 })).collect());
+        let c = compare(&base, &alternated, &opts());
+        assert!(!c.notes.iter().any(|n| n.contains("ran first")), "{:?}", c.notes);
+        // Runs of unknown start (a history's older lines) say nothing.
+        let c = compare(&side((0..4).map(|_| run(1e6, 3e5)).collect()), &second, &opts());
+        assert!(!c.notes.iter().any(|n| n.contains("ran first")), "{:?}", c.notes);
     }
 
     #[test]

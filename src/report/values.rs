@@ -75,11 +75,19 @@ pub struct RunValues {
     /// a run the host held (compare leaves such a candidate run out).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub lag_p99: BTreeMap<String, f64>,
+    /// When the run started (Unix ns): which run of a pair went first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_ns: Option<i64>,
 }
 
 impl RunValues {
     pub fn of(s: &Summary) -> RunValues {
-        let mut v = RunValues::default();
+        let mut v = RunValues {
+            started_ns: crate::model::GoTime::parse_rfc3339(&s.started_at)
+                .ok()
+                .and_then(|t| i64::try_from(t.unix_nanos()).ok()),
+            ..RunValues::default()
+        };
         for (name, w) in &s.workloads {
             let failed = w.errors.values().sum::<u64>() + w.censored;
             let outcomes = w.ok + failed;
