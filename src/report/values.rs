@@ -75,8 +75,9 @@ pub struct RunValues {
     /// a run the host held (compare leaves such a candidate run out).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub lag_p99: BTreeMap<String, f64>,
-    /// When the run started (Unix ns): which run of a pair went first.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// When the run started (Unix ns): which run of a pair went first. Read from the
+    /// summary each time, never stored (a history line has `started_at` already).
+    #[serde(skip)]
     pub started_ns: Option<i64>,
 }
 
