@@ -145,6 +145,7 @@ pub fn merge(dirs: &[PathBuf], out: &RunDir) -> Result<Summary, MergeError> {
     s.generator.threads = inputs.iter().map(|i| i.summary.generator.threads).sum();
     s.generator.cpu_seconds = inputs.iter().map(|i| i.summary.generator.cpu_seconds).sum();
     s.generator.cpu_cores = inputs.iter().map(|i| i.summary.generator.cpu_cores).sum();
+    s.generator.meter_cpu_seconds = inputs.iter().map(|i| i.summary.generator.meter_cpu_seconds).sum();
     for (name, w) in s.workloads.iter_mut() {
         let parts: Vec<_> = inputs.iter().filter_map(|i| i.summary.workloads.get(name)).collect();
         add_counts(w, &parts);

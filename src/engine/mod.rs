@@ -72,11 +72,21 @@ pub struct Measured {
     pub strays: Strays,
     /// What happened to each produced event (pipeline runs), for the audit.
     pub ledger: Arc<Ledger>,
+    /// The whole process's CPU seconds over the run, the hiccup meter's thread included.
     pub cpu_seconds: f64,
     /// The hiccup meter and the host's CPU beside the run.
     pub platform: Option<crate::stats::platform::PlatformMeasured>,
     /// What each scheduled fault did.
     pub faults: Vec<faults::FaultRecord>,
+}
+
+impl Measured {
+    /// The generator's CPU seconds: the process's without the hiccup meter's thread,
+    /// which measures the platform and costs the same at any rate.
+    pub fn generator_cpu_s(&self) -> f64 {
+        let meter = self.platform.as_ref().map_or(0.0, |p| p.meter_cpu_s);
+        (self.cpu_seconds - meter).max(0.0)
+    }
 }
 
 /// Which workloads keep a book in the run's ledger: the producers of a pipeline.

@@ -205,6 +205,7 @@ pub fn rebuild(dir: &RunDir) -> Result<Summary, RunDirError> {
             timeline: Vec::new(),
             stalls: Vec::new(),
             stalls_total: 0,
+            meter_cpu_s: 0.0,
         }),
     };
     let mut s = Summary::build(&plan, &measured, None);

@@ -188,10 +188,17 @@ pub struct ProfileRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GeneratorUse {
     pub threads: usize,
-    /// CPU seconds of the eventbench process (embedded services included).
+    /// CPU seconds of the eventbench process (embedded services included), without the
+    /// hiccup meter's thread.
     pub cpu_seconds: f64,
     /// Average cores busy: cpu_seconds / elapsed.
     pub cpu_cores: f64,
+    /// The hiccup meter's own CPU seconds, kept apart: it measures the platform beside
+    /// the run (jHiccup's agent), wakes a thousand times a second at any rate, and on a
+    /// VM where a wake-up costs ~30 us of CPU it would otherwise read as the generator's
+    /// floor. Absent in summaries from before it was kept apart.
+    #[serde(default)]
+    pub meter_cpu_seconds: f64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -392,7 +399,7 @@ impl Summary {
                     .flatten(),
                 offered_rate,
                 generator_busy: m.elapsed_ns > 0
-                    && m.cpu_seconds / (m.elapsed_ns as f64 / 1e9) >= 0.8 * plan.threads.max(1) as f64,
+                    && m.generator_cpu_s() / (m.elapsed_ns as f64 / 1e9) >= 0.8 * plan.threads.max(1) as f64,
                 late_share: {
                     let lag = &h.stages[Stage::Lag as usize];
                     if lag.is_empty() {
@@ -455,12 +462,13 @@ impl Summary {
             host: Host::detect(),
             generator: GeneratorUse {
                 threads: plan.threads,
-                cpu_seconds: m.cpu_seconds,
+                cpu_seconds: m.generator_cpu_s(),
                 cpu_cores: if elapsed_s > 0.0 {
-                    m.cpu_seconds / elapsed_s
+                    m.generator_cpu_s() / elapsed_s
                 } else {
                     0.0
                 },
+                meter_cpu_seconds: m.platform.as_ref().map_or(0.0, |p| p.meter_cpu_s),
             },
             workloads,
             services: Services {

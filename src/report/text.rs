@@ -145,8 +145,8 @@ pub fn render(s: &Summary) -> String {
     }
     let _ = writeln!(
         o,
-        "generator: {:.2} CPU s, {:.2} cores busy on average ({} threads)",
-        s.generator.cpu_seconds, s.generator.cpu_cores, s.generator.threads
+        "generator: {:.2} CPU s, {:.2} cores busy on average ({} threads; the hiccup meter's {:.2} CPU s apart)",
+        s.generator.cpu_seconds, s.generator.cpu_cores, s.generator.threads, s.generator.meter_cpu_seconds
     );
     if let Some(p) = &s.platform {
         let _ = writeln!(o, "{}", p.line());

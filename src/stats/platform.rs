@@ -56,7 +56,23 @@ struct MeterShared {
     hist: Mutex<Histogram<u64>>,
     stalls: Mutex<Vec<Stall>>,
     stalls_total: AtomicU64,
+    /// The meter thread's own CPU time, ns (`CLOCK_THREAD_CPUTIME_ID`), refreshed every
+    /// [`CPU_EVERY`] wake-ups and when it stops.
+    cpu_ns: AtomicU64,
     stop: AtomicBool,
+}
+
+/// How often (in wake-ups) the meter reads its own CPU time: one syscall a second.
+const CPU_EVERY: u32 = 1000;
+
+/// The calling thread's CPU time, ns; 0 where the clock cannot be read.
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a valid clock id and a valid pointer to a timespec.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// The hiccup meter's thread; stopped when dropped.
@@ -83,6 +99,7 @@ impl HiccupMeter {
             hist: Mutex::new(new_hist()),
             stalls: Mutex::new(Vec::new()),
             stalls_total: AtomicU64::new(0),
+            cpu_ns: AtomicU64::new(0),
             stop: AtomicBool::new(false),
         });
         let s = shared.clone();
@@ -124,7 +141,12 @@ fn meter(s: &MeterShared, clock: Clock) {
     crate::pacer::tighten_timer_slack();
     let origin = clock.mono_at(0);
     let mut deadline = mono_ns() + HICCUP_PERIOD_NS;
+    let mut wakes = 0u32;
     while !s.stop.load(Ordering::Relaxed) {
+        wakes = wakes.wrapping_add(1);
+        if wakes.is_multiple_of(CPU_EVERY) {
+            s.cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
+        }
         let ts = libc::timespec {
             tv_sec: (deadline / 1_000_000_000) as libc::time_t,
             tv_nsec: (deadline % 1_000_000_000) as libc::c_long,
@@ -150,6 +172,7 @@ fn meter(s: &MeterShared, clock: Clock) {
         // After a pause, carry on from now rather than waking in a burst.
         deadline = (deadline + HICCUP_PERIOD_NS).max(now + HICCUP_PERIOD_NS / 2);
     }
+    s.cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
 }
 
 /// The platform's share of the collector: the meter, the CPU samples, and what the
@@ -177,6 +200,9 @@ pub struct PlatformMeasured {
     pub timeline: Vec<HostPoint>,
     pub stalls: Vec<Stall>,
     pub stalls_total: u64,
+    /// The meter thread's CPU seconds: the platform's measurement, not the generator's
+    /// work, and the same at any rate (a wake-up a millisecond).
+    pub meter_cpu_s: f64,
 }
 
 impl Platform {
@@ -231,7 +257,12 @@ impl Platform {
     /// Everything kept, for the report; stops the meter.
     pub fn finish(&mut self) -> PlatformMeasured {
         let (stalls, stalls_total) = self.meter.as_ref().map_or((Vec::new(), 0), |m| m.stalls());
-        self.meter = None;
+        // Dropping the meter stops and joins its thread, which stores its final CPU time.
+        let meter_cpu_s = self.meter.take().map_or(0.0, |m| {
+            let shared = m.shared.clone();
+            drop(m);
+            shared.cpu_ns.load(Ordering::Relaxed) as f64 / 1e9
+        });
         let cores = match self.measured_cpu {
             (Some(a), Some(b)) => Some(a.cores_until(&b, self.cpus)),
             _ => None,
@@ -244,6 +275,7 @@ impl Platform {
             timeline: std::mem::take(&mut self.timeline),
             stalls,
             stalls_total,
+            meter_cpu_s,
         }
     }
 }
@@ -266,5 +298,21 @@ mod tests {
         assert!((200..=600).contains(&h.len()), "{} values", h.len());
         meter.take(&mut h);
         assert!(h.len() < 50, "a take empties the meter: {}", h.len());
+    }
+
+    /// The meter's own CPU is read from its thread's clock when it stops, so the
+    /// generator's CPU can be given without it: some, and less than its whole life.
+    #[test]
+    fn the_meter_s_own_cpu_is_kept_apart() {
+        let mut platform = Platform::start(Clock::start());
+        let began = std::time::Instant::now();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let measured = platform.finish();
+        let lived = began.elapsed().as_secs_f64();
+        assert!(
+            measured.meter_cpu_s > 0.0 && measured.meter_cpu_s < lived,
+            "meter CPU {} s over {lived} s",
+            measured.meter_cpu_s
+        );
     }
 }
