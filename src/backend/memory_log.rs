@@ -86,6 +86,17 @@ fn wire(reg: &mut Registry, topic: &Arc<MemTopic>, group: &str) {
     reg.wired.push(key);
 }
 
+/// Puts `record` on a group's queue, waiting only when it is full (a queue with room
+/// takes it with no future made and polled).
+async fn enqueue(g: &Group, record: Record, topic: &str) -> Result<(), BackendError> {
+    let closed = || BackendError::new(ErrorClass::Fatal, format!("memory log closed (topic {topic})"));
+    match g.tx.try_send(record) {
+        Ok(()) => Ok(()),
+        Err(async_channel::TrySendError::Full(record)) => g.tx.send(record).await.map_err(|_| closed()),
+        Err(async_channel::TrySendError::Closed(_)) => Err(closed()),
+    }
+}
+
 impl EventLog for MemoryLog {
     type Topic = Arc<MemTopic>;
     type Consumer = MemoryConsumer;
@@ -128,12 +139,13 @@ impl EventLog for MemoryLog {
             payload: Bytes::copy_from_slice(payload),
             headers,
         };
-        for g in groups.iter() {
-            g.tx.send(record.clone()).await.map_err(|_| {
-                BackendError::new(ErrorClass::Fatal, format!("memory log closed (topic {})", topic.name))
-            })?;
+        // The last group takes the record itself: a clone would turn the payload's
+        // buffer into a shared one, an allocation more per record.
+        let (last, rest) = groups.split_last().unwrap_or_else(|| unreachable!("not empty"));
+        for g in rest {
+            enqueue(g, record.clone(), &topic.name).await?;
         }
-        Ok(())
+        enqueue(last, record, &topic.name).await
     }
 
     fn subscribe(&self, topics: Topics, group: &str) -> Result<MemoryConsumer, BackendError> {
@@ -179,6 +191,11 @@ impl MemoryConsumer {
     /// The group's queue itself: many handlers can share it with no pump between.
     pub fn into_queue(self) -> async_channel::Receiver<Record> {
         self.rx
+    }
+
+    /// A record already queued, if any.
+    pub fn try_recv(&mut self) -> Option<Record> {
+        self.rx.try_recv().ok()
     }
 }
 

@@ -241,6 +241,15 @@ impl LogConsumer for AnyConsumer {
 }
 
 impl AnyConsumer {
+    /// A record already queued, without waiting; memory consumers only (a Kafka
+    /// consumer's records come through [`LogConsumer::recv`]).
+    pub fn try_recv(&mut self) -> Option<Record> {
+        match self {
+            AnyConsumer::Memory(c) => c.try_recv(),
+            AnyConsumer::Kafka(_) => None,
+        }
+    }
+
     /// Waits until the consumer takes part in its group (Kafka: partitions assigned),
     /// so that nothing produced afterwards is missed. Memory consumers are always ready.
     pub async fn ready(&self, within: std::time::Duration) -> bool {

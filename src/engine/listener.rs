@@ -42,6 +42,9 @@ pub struct Listening {
     pub inboxes: Arc<Inboxes>,
 }
 
+/// Records a listener takes from its queue between two waits.
+const DRAIN_AT_ONCE: usize = 64;
+
 /// Runs until the consumer ends or `stop` fires; returns what it could not attribute.
 pub async fn listen(
     mut consumer: AnyConsumer,
@@ -55,6 +58,13 @@ pub async fn listen(
             return strays;
         };
         handle(source, &record, &l, &mut strays);
+        // What is already queued is taken without a wait each (no wake-up, no watch
+        // future per record); a bounded number, so that `stop` and the other tasks
+        // still get their turn at the wait above.
+        for _ in 0..DRAIN_AT_ONCE {
+            let Some(record) = consumer.try_recv() else { break };
+            handle(source, &record, &l, &mut strays);
+        }
     }
 }
 
@@ -111,8 +121,9 @@ fn attribute(
         Source::Events => {
             // Another run's record is foreign before it is anything else.
             let h = record.headers.filter(|h| h.run_tag == run_tag).ok_or(Stray::Foreign)?;
-            let e = Event::decode(&record.payload, Strictness::Strict).map_err(|_| Stray::Malformed)?;
-            (Some(h.intended_ns), e.correlation_id, false, None)
+            let correlation =
+                Event::correlation_of(&record.payload, Strictness::Strict).map_err(|_| Stray::Malformed)?;
+            (Some(h.intended_ns), correlation, false, None)
         }
         _ => {
             let r = KafkaResponse::decode(&record.payload, Strictness::Lenient).map_err(|_| Stray::Malformed)?;

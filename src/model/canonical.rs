@@ -56,16 +56,17 @@ impl<'a> Cursor<'a> {
         std::str::from_utf8(s).ok()
     }
 
-    /// `[]byte` data: `null`, or base64 that the SIMD decoder takes (canonical,
-    /// padded: only alphabet characters, so no control character either). It is what
-    /// `gojson::decode_base64` tries first, so the general path decodes it the same way;
-    /// anything else (newlines Go skips, unused trailing bits) goes the general way.
-    fn data(&mut self) -> Option<Option<Vec<u8>>> {
+    /// `[]byte` data: `null`, or the text of a base64 string, for the SIMD decoder
+    /// (canonical, padded: only alphabet characters, so no control character either)
+    /// to take or refuse. It is what `gojson::decode_base64` tries first, so the
+    /// general path decodes it the same way; anything else (newlines Go skips, unused
+    /// trailing bits) goes the general way.
+    fn data(&mut self) -> Option<Option<&'a [u8]>> {
         if self.lit(b"null").is_some() {
             return Some(None);
         }
         self.lit(b"\"")?;
-        base64_simd::STANDARD.decode_to_vec(self.raw_str()?).ok().map(Some)
+        self.raw_str().map(Some)
     }
 
     /// A uuid in its canonical quoted 36-character form (hex in either case).
@@ -129,9 +130,35 @@ pub fn decode_events(bytes: &[u8]) -> Option<Vec<Event>> {
     (c.at == bytes.len()).then_some(out)
 }
 
-fn event(c: &mut Cursor<'_>) -> Option<Event> {
+/// `bytes`' correlation id if they are a canonical Event, checked as
+/// [`decode_event`] would decode it but with nothing allocated or copied: the data's
+/// base64 is validated, not decoded. `None` means "go the general way", as there.
+pub fn correlation_of(bytes: &[u8]) -> Option<Uuid> {
+    let mut c = Cursor { b: bytes, at: 0 };
+    let p = parts(&mut c)?;
+    if let Some(b64) = p.data {
+        base64_simd::STANDARD.check(b64).ok()?;
+    }
+    (c.at == bytes.len()).then_some(p.correlation_id)
+}
+
+/// A canonical Event as read, before anything is copied out of the input; `data` is
+/// the base64 text (`None` for `null`).
+struct Parts<'a> {
+    action: &'a str,
+    correlation_id: Uuid,
+    aggregate_id: i8,
+    data: Option<&'a [u8]>,
+    timestamp: GoTime,
+    user_uuid: Uuid,
+    uuid: Uuid,
+    version: i64,
+    year_bucket: i16,
+}
+
+fn parts<'a>(c: &mut Cursor<'a>) -> Option<Parts<'a>> {
     c.lit(b"{\"action\":")?;
-    let action = c.text()?.to_owned();
+    let action = c.text()?;
     c.lit(b",\"correlation_id\":")?;
     let correlation_id = c.uuid()?;
     c.lit(b",\"aggregate_id\":")?;
@@ -149,7 +176,7 @@ fn event(c: &mut Cursor<'_>) -> Option<Event> {
     c.lit(b",\"year_bucket\":")?;
     let year_bucket = i16::try_from(c.int()?).ok()?;
     c.lit(b"}")?;
-    Some(Event {
+    Some(Parts {
         action,
         correlation_id,
         aggregate_id,
@@ -159,6 +186,25 @@ fn event(c: &mut Cursor<'_>) -> Option<Event> {
         uuid,
         version,
         year_bucket,
+    })
+}
+
+fn event(c: &mut Cursor<'_>) -> Option<Event> {
+    let p = parts(c)?;
+    let data = match p.data {
+        None => None,
+        Some(b64) => Some(base64_simd::STANDARD.decode_to_vec(b64).ok()?),
+    };
+    Some(Event {
+        action: p.action.to_owned(),
+        correlation_id: p.correlation_id,
+        aggregate_id: p.aggregate_id,
+        data,
+        timestamp: p.timestamp,
+        user_uuid: p.user_uuid,
+        uuid: p.uuid,
+        version: p.version,
+        year_bucket: p.year_bucket,
     })
 }
 
@@ -262,6 +308,12 @@ mod tests {
                     bytes.remove(at);
                 }
             }
+            assert_eq!(
+                correlation_of(&bytes),
+                decode_event(&bytes).map(|e| e.correlation_id),
+                "the check and the decode disagree: {}",
+                String::from_utf8_lossy(&bytes)
+            );
             if let Some(fast) = decode_event(&bytes) {
                 accepted += 1;
                 for mode in [Strictness::Strict, Strictness::Lenient] {

@@ -62,6 +62,16 @@ impl Event {
         gojson::decode(bytes, mode)
     }
 
+    /// The correlation id of an Event that [`Event::decode`] would accept, without
+    /// keeping the rest: the canonical shape is checked with nothing allocated, the
+    /// rest is decoded the general way.
+    pub fn correlation_of(bytes: &[u8], mode: Strictness) -> Result<Uuid, serde_json::Error> {
+        if let Some(id) = super::canonical::correlation_of(bytes) {
+            return Ok(id);
+        }
+        gojson::decode::<Event>(bytes, mode).map(|e| e.correlation_id)
+    }
+
     /// Decodes a query result batch: a JSON array of Events.
     pub fn decode_batch(bytes: &[u8]) -> Result<Vec<Event>, serde_json::Error> {
         if let Some(events) = super::canonical::decode_events(bytes) {
