@@ -36,6 +36,11 @@ fn codec(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("decode_strict", size), &json, |b, j| {
             b.iter(|| black_box(Event::decode(j, Strictness::Strict).map(|e| e.version)))
         });
+        // What the listener does with a record it times: the correlation id of an
+        // Event the strict decoder would accept, nothing else kept.
+        g.bench_with_input(BenchmarkId::new("correlation_strict", size), &json, |b, j| {
+            b.iter(|| black_box(Event::correlation_of(j, Strictness::Strict).map(|u| u.as_u128())))
+        });
         g.bench_with_input(BenchmarkId::new("encode_decode", size), &e, |b, e| {
             b.iter(|| {
                 buf.clear();
