@@ -213,7 +213,9 @@ fn hogs_that_hold_the_machine_are_named_and_the_generator_is_not_blamed() {
     {
         let _hogs = Hogs::start(4);
         std::thread::sleep(std::time::Duration::from_millis(300));
-        let (code, s) = ceiling(300_000, "held");
+        // Three quarters of the quiet machine's one-core ceiling (1,200,000/s healthy,
+        // docs/PERFORMANCE.md): beside four hogs the generator gets under half a core.
+        let (code, s) = ceiling(900_000, "held");
         let w = &s.workloads["producers"];
         assert_eq!(w.health.to_string(), "host-limited", "{}", w.health_reason);
         assert_eq!(code, Some(9), "host-limited exits 9");
@@ -231,7 +233,7 @@ fn hogs_that_hold_the_machine_are_named_and_the_generator_is_not_blamed() {
         assert_eq!(w.health.to_string(), "healthy", "{}", w.health_reason);
     }
     // Twice the ceiling on a quiet machine: the generator's own CPU is the limit.
-    let (code, s) = ceiling(1_000_000, "past-ceiling");
+    let (code, s) = ceiling(2_400_000, "past-ceiling");
     let w = &s.workloads["producers"];
     assert_eq!(w.health.to_string(), "generator-limited", "{}", w.health_reason);
     assert_eq!(code, Some(4));
