@@ -59,12 +59,18 @@ pub async fn listen(
         };
         handle(source, &record, &l, &mut strays);
         // What is already queued is taken without a wait each (no wake-up, no watch
-        // future per record); a bounded number, so that `stop` and the other tasks
-        // still get their turn at the wait above.
+        // future per record); a bounded number, so that `stop` is still seen at the
+        // wait above.
         for _ in 0..DRAIN_AT_ONCE {
             let Some(record) = consumer.try_recv() else { break };
             handle(source, &record, &l, &mut strays);
         }
+        // A queue that is never empty never makes the wait above pending, so nothing
+        // else on this thread would run until it is: the producers would fill it, this
+        // would empty it, in turns of a whole queue (65,536 records, tens of ms of
+        // e2e that were the harness's own), and the collector's tick would wait for
+        // the turn. Yield once the task's cooperative budget is spent.
+        tokio::task::consume_budget().await;
     }
 }
 
