@@ -212,8 +212,8 @@ fn a_generator_past_its_own_ceiling_says_generator_limited() {
     assert!(p.dropped > 0 && p.censored >= p.dropped, "{p:?}");
     // Workers, listener and collector take turns on the one thread. While none of
     // them yielded, each turn ran until the log's queue was full or empty, and what an
-    // interval inside the schedule counted done was whole queues, exactly (1,090,000 and
-    // 1,130,000 here, at 1.1M/s; with the turns, 1.38-1.42M/s and no such count).
+    // interval inside the schedule counted done was whole queues, exactly (1,130,000 and
+    // 1,090,000 in one run, 1,420,000 twice in another; with the turns, no such count).
     let whole: Vec<(f64, u64)> = p
         .timeline
         .iter()
