@@ -130,18 +130,17 @@ impl EventLog for MemoryLog {
         headers: Option<Headers>,
     ) -> Result<(), BackendError> {
         let groups = topic.groups.load();
-        if groups.is_empty() {
+        // The last group takes the record itself: a clone would turn the payload's
+        // buffer into a shared one, an allocation more per record.
+        let Some((last, rest)) = groups.split_last() else {
             return Ok(());
-        }
+        };
         let record = Record {
             ack: None,
             topic: topic.name.clone(),
             payload: Bytes::copy_from_slice(payload),
             headers,
         };
-        // The last group takes the record itself: a clone would turn the payload's
-        // buffer into a shared one, an allocation more per record.
-        let (last, rest) = groups.split_last().unwrap_or_else(|| unreachable!("not empty"));
         for g in rest {
             enqueue(g, record.clone(), &topic.name).await?;
         }

@@ -249,3 +249,60 @@ pub fn handle_records(records: &[(Source, Record)], run_tag: u64, workloads: usi
     }
     strays
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Headers;
+
+    /// The records eventbench consumes back for e2e: its own Events count, whether in
+    /// the canonical shape (checked without a decode) or not (decoded the general way);
+    /// a broken one is counted malformed and the listener goes on; another run's is
+    /// foreign before it is looked at.
+    #[test]
+    fn produced_records_are_timed_or_counted_as_strays() {
+        const TAG: u64 = 0xabc;
+        let record = |payload: Vec<u8>, run_tag: u64| {
+            (
+                Source::Events,
+                Record {
+                    topic: "events".into(),
+                    payload: payload.into(),
+                    headers: Some(Headers {
+                        intended_ns: 5,
+                        run_tag,
+                    }),
+                    ack: None,
+                },
+            )
+        };
+        let canonical = Event {
+            action: "created".into(),
+            correlation_id: crate::model::tag::tagged(TAG, 0, 5),
+            data: Some(vec![7; 40]),
+            ..Event::default()
+        }
+        .to_json();
+        let spaced = String::from_utf8(canonical.clone())
+            .expect("utf-8")
+            .replacen(",\"version\":", ", \"version\": ", 1)
+            .into_bytes();
+        let mut cut = canonical.clone();
+        cut.truncate(cut.len() / 2);
+        let mut bad_base64 = canonical.clone();
+        let at = bad_base64.windows(8).position(|w| w == b"\"data\":\"").expect("data") + 8;
+        bad_base64[at] = b'!';
+        let strays = handle_records(
+            &[
+                record(canonical.clone(), TAG),
+                record(spaced, TAG),
+                record(cut, TAG),
+                record(bad_base64, TAG),
+                record(canonical, TAG + 1),
+            ],
+            TAG,
+            1,
+        );
+        assert_eq!((strays.malformed, strays.foreign), (2, 1), "{strays:?}");
+    }
+}

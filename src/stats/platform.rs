@@ -128,12 +128,25 @@ impl HiccupMeter {
     }
 }
 
-impl Drop for HiccupMeter {
-    fn drop(&mut self) {
+impl HiccupMeter {
+    /// Stops the meter and joins its thread, which stores its final CPU time last.
+    fn halt(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+
+    /// Stops the meter; its thread's CPU seconds.
+    fn stop(mut self) -> f64 {
+        self.halt();
+        self.shared.cpu_ns.load(Ordering::Relaxed) as f64 / 1e9
+    }
+}
+
+impl Drop for HiccupMeter {
+    fn drop(&mut self) {
+        self.halt();
     }
 }
 
@@ -257,12 +270,7 @@ impl Platform {
     /// Everything kept, for the report; stops the meter.
     pub fn finish(&mut self) -> PlatformMeasured {
         let (stalls, stalls_total) = self.meter.as_ref().map_or((Vec::new(), 0), |m| m.stalls());
-        // Dropping the meter stops and joins its thread, which stores its final CPU time.
-        let meter_cpu_s = self.meter.take().map_or(0.0, |m| {
-            let shared = m.shared.clone();
-            drop(m);
-            shared.cpu_ns.load(Ordering::Relaxed) as f64 / 1e9
-        });
+        let meter_cpu_s = self.meter.take().map_or(0.0, HiccupMeter::stop);
         let cores = match self.measured_cpu {
             (Some(a), Some(b)) => Some(a.cores_until(&b, self.cpus)),
             _ => None,
