@@ -96,3 +96,66 @@ fn search_from(start: &str) {
     );
     assert!(stdout.contains("sustainable:"), "{stdout}");
 }
+
+/// A machine that holds the whole process once (a VM paused 300 ms, here a `SIGSTOP` of
+/// eventbench by a scheduled fault's command, the first time any step reaches 2.5 s)
+/// fails the step it lands in, at half of N. That run is evidence about the host, not
+/// the target: the search sets it aside with the meter's evidence, runs the rate again,
+/// and finds N as if the pause had not happened. Counted, the pause would have put the
+/// answer below 1,000/s (the ladder halving from the first step).
+#[test]
+fn a_step_the_host_held_is_run_again_and_does_not_decide_the_rate() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mark = dir.path().join("paused-once");
+    let scenario = format!(
+        "{SCENARIO}\n[[fault]]\nat = \"2500ms\"\nrun = \"[ -e '{}' ] || {{ touch '{}'; kill -STOP $PPID; sleep 0.3; kill -CONT $PPID; }}\"\n",
+        mark.display(),
+        mark.display()
+    );
+    let path = dir.path().join("cap.toml");
+    std::fs::write(&path, scenario).expect("write");
+    let out = dir.path().join("cap");
+    let (code, stdout, stderr) = common::eventbench(&[
+        "capacity",
+        path.to_str().expect("utf8"),
+        "--slo",
+        "persist.p99 < 20ms",
+        "--start",
+        "1000",
+        "--precision",
+        "10%",
+        "--step",
+        "3s",
+        "--step-warmup",
+        "1s",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    assert!(mark.exists(), "the pause ran");
+    let c: serde_json::Value = serde_json::from_str(&common::read(&out.join("capacity.json"))).expect("json");
+    let steps = c["steps"].as_array().expect("steps");
+    let aside: Vec<_> = steps.iter().filter(|s| s.get("set_aside").is_some()).collect();
+    assert_eq!(aside.len(), 1, "one run set aside: {stdout}");
+    let held = aside[0];
+    assert_eq!(held["rate"].as_f64(), Some(1000.0), "{held}");
+    assert_eq!(held["passed"], false, "the pause failed it: {held}");
+    assert!(held["host_stalls"].as_u64().expect("host_stalls") >= 1, "{held}");
+    assert!(
+        held["set_aside"].as_str().expect("why").contains("hiccup meter"),
+        "{held}"
+    );
+    // The same rate ran again, passed, and decided: the ladder went on up.
+    let after = &steps[1];
+    assert_eq!(
+        (after["rate"].as_f64(), &after["passed"]),
+        (Some(1000.0), &serde_json::json!(true)),
+        "{after}"
+    );
+    let lo = c["sustainable_rate"].as_f64().expect("sustainable");
+    assert!(
+        lo >= 1500.0,
+        "sustainable {lo} near N = 2,000, not below the paused rate: {stdout}"
+    );
+    assert!(stdout.contains("set aside, run again"), "the report shows it: {stdout}");
+}

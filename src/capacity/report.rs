@@ -63,11 +63,7 @@ pub fn markdown(c: &Capacity) -> String {
             s.p99_ms,
             s.p999_ms,
             settled(s),
-            if s.passed {
-                "pass".to_string()
-            } else {
-                format!("FAIL: {}", s.reasons.join("; "))
-            }
+            s.verdict()
         );
     }
     o
@@ -75,7 +71,9 @@ pub fn markdown(c: &Capacity) -> String {
 
 /// A self-contained HTML page.
 pub fn html(c: &Capacity) -> String {
-    let mut steps = c.steps.clone();
+    // The curve shows what decided: a run the host held and that ran again is only in
+    // the table.
+    let mut steps: Vec<_> = c.steps.iter().filter(|s| s.set_aside.is_none()).cloned().collect();
     steps.sort_by(|a, b| a.rate.total_cmp(&b.rate));
     let knee: Vec<Band> = match (c.sustainable_rate, c.failing_rate) {
         (Some(l), Some(h)) => vec![Band {
@@ -140,7 +138,7 @@ pub fn html(c: &Capacity) -> String {
     let mut o = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>capacity: {}</title><style>\
 body{{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}}\
-table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:3px 8px}}.pass{{color:#1a7f37}}.fail{{color:#b3261e}}\
+table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:3px 8px}}.pass{{color:#1a7f37}}.fail{{color:#b3261e}}.aside{{color:#777}}\
 .chart .title{{font-weight:600;font-size:13px}}.chart .tick,.chart .legend,.chart .band-label{{font-size:11px;fill:#555}}\
 .chart .grid{{stroke:#e4e4e4}}pre{{background:#f6f6f6;padding:10px;overflow:auto}}</style></head><body>\
 <h1>Capacity of {} / {}</h1><p><b>{}</b></p><p>SLOs: {} · precision {:.0}% · confidence: {} · limiting: {}</p>",
@@ -171,12 +169,12 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:3px 8px}}.
             ms(s.p999_ms),
             settled(s),
             s.generator_cores,
-            if s.passed { "pass" } else { "fail" },
-            if s.passed {
-                "pass".to_string()
-            } else {
-                esc(&s.reasons.join("; "))
-            }
+            match (s.passed, &s.set_aside) {
+                (_, Some(_)) => "aside",
+                (true, None) => "pass",
+                (false, None) => "fail",
+            },
+            esc(&s.verdict())
         );
     }
     let _ = write!(

@@ -315,11 +315,7 @@ pub fn capacity(a: CapacityArgs) -> Result<Outcome, CliError> {
             s.rate,
             s.achieved_rate,
             crate::units::fmt_ns((s.p99_ms * 1e6) as u64),
-            if s.passed {
-                "pass".to_string()
-            } else {
-                format!("FAIL: {}", s.reasons.join("; "))
-            }
+            s.verdict()
         );
     });
     let c = result.map_err(CliError::Runtime)?;

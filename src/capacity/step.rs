@@ -1,0 +1,335 @@
+//! One step of a capacity search: a full run at one rate, judged after its steady-state
+//! cut, and the record of it that capacity.json keeps.
+
+use serde::{Deserialize, Serialize};
+
+use super::{steady, Options, MAX_CUT_SHARE};
+use crate::plan::Plan;
+use crate::report::summary::Health;
+use crate::report::{RunDir, Summary};
+use crate::run::{run_to_dir, RunOptions};
+use crate::stats::{Stage, StageSummary};
+use crate::thresholds::Observed;
+
+/// Where in the search a step ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepPhase {
+    /// Doubling from `--start` until a step fails (or halving until one passes).
+    Ladder,
+    /// Halving the gap between the passing and the failing rate.
+    Bisect,
+    /// Extra runs of the boundary steps, for confidence.
+    Repeat,
+}
+
+impl std::fmt::Display for StepPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            StepPhase::Ladder => "ladder",
+            StepPhase::Bisect => "bisect",
+            StepPhase::Repeat => "repeat",
+        })
+    }
+}
+
+/// What a failed step missed; the search decides on these, the reasons' text explains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cause {
+    /// An SLO on a stage's latency (or another threshold) was missed.
+    Slo,
+    /// An SLO names a measurement the step does not have.
+    Missing,
+    /// Achieved below 99% of the offered rate.
+    Throughput,
+    Errors,
+    /// Operations left unanswered, abandoned or dropped.
+    Backlog,
+    /// Latency still rising at the end of the step.
+    Rising,
+}
+
+/// One step of the search.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Step {
+    pub rate: f64,
+    pub phase: StepPhase,
+    pub passed: bool,
+    /// Why it failed (empty when it passed), for people.
+    pub reasons: Vec<String>,
+    /// The same, one cause per reason, for the search.
+    #[serde(default)]
+    pub causes: Vec<Cause>,
+    /// What else is worth knowing about the step.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    pub achieved_rate: f64,
+    pub error_rate: f64,
+    /// The main stage's percentiles after the steady-state cut, ms.
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    /// Each SLO's stage value after the cut, as text.
+    pub slo_values: Vec<String>,
+    /// Run time from which the step had settled (None: it never did within
+    /// [`MAX_CUT_SHARE`], and was judged from the end of its warmup).
+    pub steady_from_s: Option<f64>,
+    /// The share of the measured step the steady-state cut dropped.
+    #[serde(default)]
+    pub cut_share: f64,
+    /// Which of the rate's `--votes` runs this was (from 1).
+    #[serde(default)]
+    pub vote: usize,
+    /// The hiccup meter's wake-ups 10 ms or more late inside the judged window.
+    #[serde(default)]
+    pub host_stalls: u64,
+    /// Why this run was set aside and run again (the host held it); it decided nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_aside: Option<String>,
+    pub health: Health,
+    pub generator_cores: f64,
+    pub dir: String,
+}
+
+impl Step {
+    /// Why the host, not the target, may have failed this step; `None` when it passed
+    /// or nothing outside the target was seen.
+    pub fn held_by_host(&self) -> Option<String> {
+        if self.passed {
+            return None;
+        }
+        if self.health == Health::HostLimited {
+            return Some("the run was host-limited (the machine held the generator)".into());
+        }
+        (self.host_stalls > 0).then(|| {
+            format!(
+                "the hiccup meter woke 10 ms or more late {} time(s) inside the judged window (the machine held the process)",
+                self.host_stalls
+            )
+        })
+    }
+
+    /// The step's verdict in a few words, as every view shows it.
+    pub fn verdict(&self) -> String {
+        let v = if self.passed {
+            "pass".to_string()
+        } else {
+            format!("FAIL: {}", self.reasons.join("; "))
+        };
+        match &self.set_aside {
+            Some(why) => format!("set aside, run again ({why}); was {v}"),
+            None => v,
+        }
+    }
+}
+
+pub(super) fn load_step(text: &str, overrides: &[String], o: &Options, rate: f64) -> Result<Plan, String> {
+    let mut sets = overrides.to_vec();
+    sets.push(format!("workload.{}.rate={rate}", o.workload));
+    sets.push(format!("workload.{}.phase=[]", o.workload));
+    sets.push(format!("duration=\"{}ns\"", o.warmup_ns + o.step_ns));
+    sets.push(format!("warmup=\"{}ns\"", o.warmup_ns));
+    let scenario = crate::scenario::parse("capacity step", text, &sets).map_err(|e| e.to_string())?;
+    Ok(Plan::from_scenario(&scenario))
+}
+
+/// Runs one step and judges it.
+pub(super) fn step(plan: &Plan, o: &Options, phase: StepPhase, n: usize) -> Result<(Step, Summary), String> {
+    let rate = plan
+        .workloads
+        .iter()
+        .find(|w| w.name == o.workload)
+        .map_or(0.0, |w| w.target_rate(plan.duration_ns));
+    let dir = o.out.join("steps").join(format!("{n:02}-{phase}-{rate:.0}"));
+    let run_dir = RunDir::create(&dir).map_err(|e| e.to_string())?;
+    let opts = RunOptions {
+        progress: None,
+        record_only: true,
+    };
+    let summary = run_to_dir(plan, &run_dir, opts).map_err(|e| e.to_string())?;
+    let w = summary
+        .workloads
+        .get(&o.workload)
+        .ok_or_else(|| format!("no workload {}", o.workload))?;
+    let warmup_s = plan.warmup_ns as f64 / 1e9;
+    // Whole intervals only: the last one, cut short by the run's end, holds a few
+    // stragglers and says nothing about the step.
+    let nominal = plan.interval_ns as f64 / 1e9;
+    let measured_points: Vec<_> = w
+        .timeline
+        .iter()
+        .filter(|p| !p.warmup && p.length_s >= 0.5 * nominal && p.t_s + 1e-9 < plan.duration_ns as f64 / 1e9)
+        .cloned()
+        .collect();
+    let steady_from = steady::cut(&measured_points, MAX_CUT_SHARE);
+    let from_s = steady_from.unwrap_or(warmup_s).max(warmup_s);
+    let cut_share = (from_s - warmup_s) / (o.step_ns as f64 / 1e9);
+    let intervals = run_dir.read_intervals().map_err(|e| e.to_string())?;
+    let hists = crate::stats::hlog::stages_after(&intervals, &o.workload, from_s);
+    let stage = |s: Stage| hists.get(s.name()).map(StageSummary::of);
+    let errors: u64 = w.errors.values().sum();
+    let error_rate = if w.ops == 0 { 0.0 } else { errors as f64 / w.ops as f64 };
+    let mut reasons = Vec::new();
+    let mut causes = Vec::new();
+    let mut fail = |cause: Cause, why: String| {
+        causes.push(cause);
+        reasons.push(why);
+    };
+    let mut slo_values = Vec::new();
+    for slo in &o.slos {
+        let observed = Observed {
+            stage: &stage,
+            ops: w.ops,
+            errors,
+            late: w.late,
+            achieved_rate: w.achieved_rate,
+            target_rate: w.target_rate,
+        };
+        match slo.judge(&observed) {
+            Some((v, ok)) => {
+                slo_values.push(format!("{} = {}", slo.key, slo.show(v)));
+                if !ok {
+                    fail(
+                        Cause::Slo,
+                        format!("{} {} (was {})", slo.key, slo.condition, slo.show(v)),
+                    );
+                }
+            }
+            None => fail(Cause::Missing, format!("{}: no such measurement", slo.key)),
+        }
+    }
+    if w.achieved_rate < 0.99 * w.target_rate {
+        fail(
+            Cause::Throughput,
+            format!("achieved {:.1}/s < 99% of {:.1}/s", w.achieved_rate, w.target_rate),
+        );
+    }
+    if error_rate > o.error_limit {
+        fail(
+            Cause::Errors,
+            format!("errors {:.3}% > {:.3}%", error_rate * 100.0, o.error_limit * 100.0),
+        );
+    }
+    let backlog = w.unanswered + w.abandoned + w.dropped;
+    if backlog > 0 {
+        fail(
+            Cause::Backlog,
+            format!(
+                "backlog: {} unanswered, {} abandoned, {} dropped",
+                w.unanswered, w.abandoned, w.dropped
+            ),
+        );
+    }
+    if let Some(why) = steady::rising(&measured_points) {
+        fail(Cause::Rising, why);
+    }
+    // The meter's late wake-ups inside the window the step is judged on.
+    let end_s = plan.duration_ns as f64 / 1e9;
+    let host_stalls = summary.platform.as_ref().map_or(0, |p| {
+        p.stalls
+            .iter()
+            .filter(|st| st.at_s >= from_s && st.at_s < end_s)
+            .count() as u64
+    });
+    let mut notes = Vec::new();
+    if steady_from.is_none() {
+        // Judged from the warmup's end then; a backlog shows as rising latency or as
+        // missed SLOs, so not settling alone does not fail a step.
+        notes.push(format!(
+            "not settled within {:.0}% of the step: judged from the end of the warmup",
+            MAX_CUT_SHARE * 100.0
+        ));
+    }
+    let main = crate::plan::main_stage(
+        plan.workloads
+            .iter()
+            .find(|w| w.name == o.workload)
+            .map_or(crate::scenario::WorkloadKind::Produce, |w| w.kind),
+    )
+    .0;
+    let m = stage(main).unwrap_or_default();
+    Ok((
+        Step {
+            rate,
+            phase,
+            passed: reasons.is_empty(),
+            reasons,
+            causes,
+            notes,
+            achieved_rate: w.achieved_rate,
+            error_rate,
+            p50_ms: m.p50_ns as f64 / 1e6,
+            p99_ms: m.p99_ns as f64 / 1e6,
+            p999_ms: m.p999_ns as f64 / 1e6,
+            slo_values,
+            steady_from_s: steady_from,
+            cut_share,
+            vote: 0,
+            host_stalls,
+            set_aside: None,
+            health: w.health,
+            generator_cores: summary.generator.cpu_cores,
+            dir: dir.display().to_string(),
+        },
+        summary,
+    ))
+}
+
+/// Never built: a decided rate always has a step on the majority's side.
+pub(super) fn unreachable_step(rate: f64, phase: StepPhase) -> Step {
+    Step {
+        rate,
+        phase,
+        passed: false,
+        reasons: vec!["no run".into()],
+        causes: Vec::new(),
+        notes: Vec::new(),
+        achieved_rate: 0.0,
+        error_rate: 0.0,
+        p50_ms: 0.0,
+        p99_ms: 0.0,
+        p999_ms: 0.0,
+        slo_values: Vec::new(),
+        steady_from_s: None,
+        cut_share: 0.0,
+        vote: 0,
+        host_stalls: 0,
+        set_aside: None,
+        health: Health::Healthy,
+        generator_cores: 0.0,
+        dir: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(passed: bool, health: Health, host_stalls: u64) -> Step {
+        Step {
+            passed,
+            health,
+            host_stalls,
+            ..unreachable_step(1000.0, StepPhase::Ladder)
+        }
+    }
+
+    #[test]
+    fn only_a_failure_with_the_host_s_evidence_is_held_by_it() {
+        // The meter stalled, or the verdict names the host: the failure is not the target's.
+        let stalled = step(false, Health::Healthy, 2).held_by_host().expect("held");
+        assert!(stalled.contains("2 time(s)"), "{stalled}");
+        assert!(step(false, Health::HostLimited, 0).held_by_host().is_some());
+        // A failure without it is the target's; a pass despite a pause stands.
+        assert_eq!(step(false, Health::TargetSaturated, 0).held_by_host(), None);
+        assert_eq!(step(true, Health::HostLimited, 3).held_by_host(), None);
+        let mut aside = step(false, Health::Healthy, 1);
+        aside.set_aside = aside.held_by_host();
+        assert!(
+            aside.verdict().starts_with("set aside, run again (the hiccup meter"),
+            "{}",
+            aside.verdict()
+        );
+    }
+}
