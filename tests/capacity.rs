@@ -61,16 +61,12 @@ fn search_from(start: &str) {
     );
     const N: f64 = 2000.0;
     assert!((hi - lo) / lo <= 0.05 + 1e-9, "converged: {lo} .. {hi}");
-    // One host hiccup near capacity can fail a step at 97.5% of N (p99 20.8 ms against
-    // 20 ms, seen in a full suite here); the report's own repeat then says the failure
-    // did not reproduce, and the answer may be one precision step lower.
-    let unconfirmed = c["confidence"]
-        .as_str()
-        .is_some_and(|t| t.contains(&format!("failing {hi:.0}/s agreed 0/")));
-    let floor = if unconfirmed { N * 0.95 / 1.05 } else { N * 0.95 };
+    // One hiccup near capacity once failed a step at 97.5% of N (p99 20.8 ms against
+    // 20 ms, in a full suite here) and the answer came out a precision step low; now a
+    // boundary its repeats contradict reopens the search, so the answer stays within 5%.
     assert!(
-        (floor..=N * 1.001).contains(&lo),
-        "sustainable {lo} within 5% below N (or one step more when the failure did not repeat): {stdout}"
+        (N * 0.95..=N * 1.001).contains(&lo),
+        "sustainable {lo} within 5% below N: {stdout}"
     );
     assert!(
         (N * 0.999..=N * 1.05 / 0.95).contains(&hi),
@@ -135,10 +131,21 @@ fn a_step_the_host_held_is_run_again_and_does_not_decide_the_rate() {
     assert!(mark.exists(), "the pause ran");
     let c: serde_json::Value = serde_json::from_str(&common::read(&out.join("capacity.json"))).expect("json");
     let steps = c["steps"].as_array().expect("steps");
-    let aside: Vec<_> = steps.iter().filter(|s| s.get("set_aside").is_some()).collect();
-    assert_eq!(aside.len(), 1, "one run set aside: {stdout}");
-    let held = aside[0];
+    // The paused run is the first; a later failing step may be set aside too when this
+    // machine stalls on its own (a failure at or above N: the search goes on the same).
+    let held = &steps[0];
     assert_eq!(held["rate"].as_f64(), Some(1000.0), "{held}");
+    let aside_at = |rate: f64| {
+        steps
+            .iter()
+            .filter(|s| s.get("set_aside").is_some() && s["rate"].as_f64() == Some(rate))
+            .count()
+    };
+    assert_eq!(
+        aside_at(1000.0),
+        1,
+        "the paused run, and only it, set aside at 1,000/s: {stdout}"
+    );
     assert_eq!(held["passed"], false, "the pause failed it: {held}");
     assert!(held["host_stalls"].as_u64().expect("host_stalls") >= 1, "{held}");
     assert!(

@@ -7,7 +7,10 @@
 //!
 //! One rule decides every rate, passing or failing alike: `--votes K` runs of it, and
 //! the majority decides. (A rule that ran a failing step again and took the better of
-//! two would push the answer up; a rule that did so for passing steps, down.)
+//! two would push the answer up; a rule that did so for passing steps, down.) The
+//! boundary repeats follow it too: they count with the rate's other runs, a tie gets
+//! one more run, and a boundary whose majority flips reopens the search from there,
+//! the passing boundary and the failing one alike.
 //!
 //! One exception, on evidence from outside the target: a step that failed while the
 //! host held the process (the hiccup meter, a thread that only sleeps, woke 10 ms or
@@ -19,6 +22,7 @@
 //! it harder.
 
 pub mod report;
+mod search;
 pub mod steady;
 mod step;
 
@@ -29,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::report::summary::Health;
 use crate::report::RunDir;
 use crate::thresholds::Threshold;
-use step::{load_step, step, unreachable_step};
+use step::{load_step, step};
 pub use step::{Cause, Step, StepPhase};
 
 /// The most of a step's measured time the steady-state cut may drop: past it, a step
@@ -57,7 +61,8 @@ pub struct Options {
     pub warmup_ns: u64,
     /// Runs per decided rate; the majority decides (odd).
     pub votes: usize,
-    /// Extra runs of each boundary step after the search, reported, not decided on.
+    /// Extra runs of each boundary rate after the search; they count with its other runs
+    /// (see [`search`]).
     pub repeat: usize,
     /// Errors per operation a passing step may have.
     pub error_limit: f64,
@@ -99,140 +104,20 @@ pub fn search(
     if !base.workloads.iter().any(|w| w.name == o.workload) {
         return Err(format!("the scenario has no workload `{}`", o.workload));
     }
-    let mut steps: Vec<Step> = Vec::new();
-    let mut stopped = None;
     let mut first_summary = None;
-    // One decided rate: `votes` runs, the majority decides; the step returned is one
-    // of the majority's (its numbers stand for the rate in the report).
-    let mut run = |rate: f64, phase: StepPhase, steps: &mut Vec<Step>| -> Result<Step, String> {
+    let run_step = |rate: f64, phase: StepPhase, n: usize| -> Result<Step, String> {
         let plan = load_step(text, overrides, o, rate)?;
-        let votes = if phase == StepPhase::Repeat { 1 } else { o.votes.max(1) };
-        let mut ran = Vec::new();
-        for v in 1..=votes {
-            let mut held = 0;
-            let s = loop {
-                let (mut s, summary) = step(&plan, o, phase, steps.len())?;
-                s.vote = v;
-                first_summary.get_or_insert(summary);
-                match s.held_by_host() {
-                    Some(why) if held < HOST_RERUNS => {
-                        held += 1;
-                        s.set_aside = Some(why);
-                        progress(&s);
-                        steps.push(s);
-                    }
-                    Some(_) => {
-                        s.notes.push(format!(
-                            "the host held this rate's run {} times in a row: this one counts as it is",
-                            held + 1
-                        ));
-                        break s;
-                    }
-                    None => break s,
-                }
-            };
-            progress(&s);
-            steps.push(s.clone());
-            ran.push(s);
-            let passed = ran.iter().filter(|s| s.passed).count();
-            // Stop once the majority is settled either way.
-            if passed * 2 > votes || (ran.len() - passed) * 2 > votes {
-                break;
-            }
-        }
-        let passed = ran.iter().filter(|s| s.passed).count() * 2 > votes;
-        Ok(ran
-            .into_iter()
-            .rev()
-            .find(|s| s.passed == passed)
-            .unwrap_or_else(|| unreachable_step(rate, phase)))
+        let (s, summary) = step(&plan, o, phase, n)?;
+        first_summary.get_or_insert(summary);
+        Ok(s)
     };
-    // The generator is the limit only when it fell behind while the target still
-    // met its SLOs; with both behind (one host's cores shared) the target is judged.
-    let generator_limited = |s: &Step| {
-        s.health == Health::GeneratorLimited && s.causes.iter().all(|c| matches!(c, Cause::Throughput | Cause::Backlog))
-    };
-    let (mut lo, mut hi): (Option<f64>, Option<f64>) = (None, None);
-    let mut rate = o.start;
-    loop {
-        let s = run(rate, StepPhase::Ladder, &mut steps)?;
-        if generator_limited(&s) && !s.passed {
-            stopped = Some(format!(
-                "the generator could not keep {rate:.0}/s (schedule lag): the target was not the limit; run more generators (--shard) or a bigger host"
-            ));
-            hi = Some(rate);
-            break;
-        }
-        if s.passed {
-            lo = Some(rate);
-            if rate >= o.max {
-                stopped = Some(format!("passed at the maximum rate {:.0}/s", o.max));
-                break;
-            }
-            rate = (rate * 2.0).min(o.max);
-        } else {
-            hi = Some(rate);
-            break;
-        }
-    }
-    // Started above the capacity: halve until a rate passes.
-    if stopped.is_none() && lo.is_none() {
-        let floor = o.start / 64.0;
-        while let Some(h) = hi {
-            let r = h / 2.0;
-            if r < floor {
-                stopped = Some(format!("failed at every rate down to {h:.0}/s"));
-                break;
-            }
-            let s = run(r, StepPhase::Ladder, &mut steps)?;
-            if s.passed {
-                lo = Some(r);
-                break;
-            }
-            if generator_limited(&s) {
-                stopped = Some(format!(
-                    "the generator could not keep {r:.0}/s: the target was not the limit"
-                ));
-                break;
-            }
-            hi = Some(r);
-        }
-    }
-    if stopped.is_none() {
-        while let (Some(l), Some(h)) = (lo, hi) {
-            if (h - l) / l <= o.precision {
-                break;
-            }
-            let mid = (l + h) / 2.0;
-            let s = run(mid, StepPhase::Bisect, &mut steps)?;
-            if generator_limited(&s) && !s.passed {
-                stopped = Some(format!(
-                    "the generator could not keep {mid:.0}/s: the target was not the limit"
-                ));
-                break;
-            }
-            if s.passed {
-                lo = Some(mid);
-            } else {
-                hi = Some(mid);
-            }
-        }
-    }
-    let mut confidence = String::from("boundary not repeated");
-    if o.repeat > 0 {
-        let mut parts = Vec::new();
-        for (bound, label) in [(lo, "passing"), (hi, "failing")] {
-            if let Some(r) = bound {
-                let mut same = 0;
-                for _ in 0..o.repeat {
-                    let s = run(r, StepPhase::Repeat, &mut steps)?;
-                    same += (s.passed == (label == "passing")) as usize;
-                }
-                parts.push(format!("{label} {r:.0}/s agreed {same}/{} repeats", o.repeat));
-            }
-        }
-        confidence = parts.join("; ");
-    }
+    let search::Outcome {
+        lo,
+        hi,
+        confidence,
+        stopped,
+        steps,
+    } = search::Search::new(o, run_step, &mut progress).run()?;
     let limiting = limiting(&steps, stopped.as_deref());
     let target = first_summary
         .as_ref()

@@ -276,8 +276,9 @@ pub(super) fn step(plan: &Plan, o: &Options, phase: StepPhase, n: usize) -> Resu
     ))
 }
 
-/// Never built: a decided rate always has a step on the majority's side.
-pub(super) fn unreachable_step(rate: f64, phase: StepPhase) -> Step {
+/// A step with nothing in it but its rate and phase, for the search's tests.
+#[cfg(test)]
+pub(super) fn blank(rate: f64, phase: StepPhase) -> Step {
     Step {
         rate,
         phase,
@@ -311,7 +312,7 @@ mod tests {
             passed,
             health,
             host_stalls,
-            ..unreachable_step(1000.0, StepPhase::Ladder)
+            ..blank(1000.0, StepPhase::Ladder)
         }
     }
 

@@ -149,7 +149,8 @@ pub struct CapacityArgs {
     /// Runs of every decided rate; the majority decides (odd: 1, 3, 5...).
     #[arg(long, default_value_t = 1)]
     votes: usize,
-    /// Extra runs of each boundary step after the search (reported, not decided on).
+    /// Extra runs of each boundary rate after the search; they count with its other runs,
+    /// and a boundary they contradict (a tie broken by one more run) reopens the search.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
     /// Errors per operation a passing step may have.
