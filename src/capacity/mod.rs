@@ -43,8 +43,10 @@ pub const MAX_CUT_SHARE: f64 = 0.25;
 
 /// The most times one failed step held by the host is set aside and run again; after
 /// that its run counts as it is (a host that holds every run is part of what is
-/// measured, and the report says so).
-pub const HOST_RERUNS: usize = 2;
+/// measured, and the report says so). Once: with the broker on the same 2 cores, a
+/// Kafka search near its capacity saw the meter stall in most failing steps (the load
+/// itself taking the machine), and twice cost two extra runs of each of them.
+pub const HOST_RERUNS: usize = 1;
 
 /// How to search.
 #[derive(Debug, Clone)]
