@@ -30,11 +30,18 @@ fn capacity_finds_a_known_capacity_within_its_precision_from_below_and_above() {
     }
 }
 
-fn search_from(start: &str) {
-    let dir = tempfile::tempdir().expect("tmp");
-    let path = dir.path().join("cap.toml");
-    std::fs::write(&path, SCENARIO).expect("write");
-    let out = dir.path().join("cap");
+/// `eventbench capacity` on `scenario` in `dir` (SLO persist.p99 < 20ms, 3 s steps after
+/// 1 s of warmup, one repeat of each boundary): it must finish with exit 0. Returns
+/// capacity.json, stdout and the output directory.
+fn capacity(
+    dir: &std::path::Path,
+    scenario: &str,
+    start: &str,
+    precision: &str,
+) -> (serde_json::Value, String, std::path::PathBuf) {
+    let path = dir.join("cap.toml");
+    std::fs::write(&path, scenario).expect("write");
+    let out = dir.join("cap");
     let (code, stdout, stderr) = common::eventbench(&[
         "capacity",
         path.to_str().expect("utf8"),
@@ -43,7 +50,7 @@ fn search_from(start: &str) {
         "--start",
         start,
         "--precision",
-        "5%",
+        precision,
         "--step",
         "3s",
         "--step-warmup",
@@ -54,7 +61,13 @@ fn search_from(start: &str) {
         out.to_str().expect("utf8"),
     ]);
     assert_eq!(code, Some(0), "{stdout} {stderr}");
-    let c: serde_json::Value = serde_json::from_str(&common::read(&out.join("capacity.json"))).expect("json");
+    let c = serde_json::from_str(&common::read(&out.join("capacity.json"))).expect("json");
+    (c, stdout, out)
+}
+
+fn search_from(start: &str) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (c, stdout, out) = capacity(dir.path(), SCENARIO, start, "5%");
     let (lo, hi) = (
         c["sustainable_rate"].as_f64().expect("sustainable"),
         c["failing_rate"].as_f64().expect("failing"),
@@ -108,28 +121,8 @@ fn a_step_the_host_held_is_run_again_and_does_not_decide_the_rate() {
         mark.display(),
         mark.display()
     );
-    let path = dir.path().join("cap.toml");
-    std::fs::write(&path, scenario).expect("write");
-    let out = dir.path().join("cap");
-    let (code, stdout, stderr) = common::eventbench(&[
-        "capacity",
-        path.to_str().expect("utf8"),
-        "--slo",
-        "persist.p99 < 20ms",
-        "--start",
-        "1000",
-        "--precision",
-        "10%",
-        "--step",
-        "3s",
-        "--step-warmup",
-        "1s",
-        "--out",
-        out.to_str().expect("utf8"),
-    ]);
-    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    let (c, stdout, _) = capacity(dir.path(), &scenario, "1000", "10%");
     assert!(mark.exists(), "the pause ran");
-    let c: serde_json::Value = serde_json::from_str(&common::read(&out.join("capacity.json"))).expect("json");
     let steps = c["steps"].as_array().expect("steps");
     // The paused run is the first; a later failing step may be set aside too when this
     // machine stalls on its own (a failure at or above N: the search goes on the same).
