@@ -267,13 +267,14 @@ where
                 reopened.push(format!("{label} {r:.0}/s did not hold ({p} of {} runs passed)", p + f));
             }
             (lo, hi) = settled;
-            rounds += 1;
-            if rounds >= MAX_REOPENS {
+            if rounds == MAX_REOPENS {
                 self.stopped = Some(format!(
-                    "the boundary moved {rounds} times on its repeats: the target does not repeat at this precision; try --votes 3"
+                    "the boundary moved {} times on its repeats: the target does not repeat at this precision; try --votes 3",
+                    rounds + 1
                 ));
                 break;
             }
+            rounds += 1;
         }
         let confidence = if self.o.repeat == 0 {
             String::from("boundary not repeated")
@@ -379,6 +380,24 @@ mod tests {
             "{}",
             out.confidence
         );
+    }
+
+    #[test]
+    fn a_boundary_that_keeps_moving_stops_the_search_and_says_so() {
+        // A target that gets faster every time a boundary is repeated.
+        let mut cap = 2000.0;
+        let run = move |rate: f64, phase, _| {
+            if phase == StepPhase::Repeat {
+                cap *= 1.5;
+            }
+            Ok(Step {
+                passed: rate <= cap,
+                ..blank(rate, phase)
+            })
+        };
+        let out = search(&options(1000.0, 1), run);
+        let stopped = out.stopped.unwrap_or_default();
+        assert!(stopped.contains("moved 4 times"), "{stopped}: {}", out.confidence);
     }
 
     #[test]
