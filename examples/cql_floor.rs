@@ -25,16 +25,9 @@ fn arg<T: std::str::FromStr>(i: usize, default: T) -> T {
     std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(default)
 }
 
-fn cpu_seconds() -> f64 {
-    // SAFETY: getrusage fills the struct it is given.
-    let u = unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut u);
-        u
-    };
-    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
-    t(u.ru_utime) + t(u.ru_stime)
-}
+/// The node `scripts/services up cassandra` starts (tests and load runs only ever target
+/// 127.0.0.1).
+const NODE: &str = "127.0.0.1:9042";
 
 struct Statements {
     read_meta: PreparedStatement,
@@ -75,7 +68,7 @@ async fn run(
     threads: usize,
     ks: String,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let session = Arc::new(SessionBuilder::new().known_node("127.0.0.1:9042").build().await?);
+    let session = Arc::new(SessionBuilder::new().known_node(NODE).build().await?);
     let st = Arc::new(Statements {
         read_meta: session
             .prepare(format!(
@@ -120,7 +113,7 @@ async fn run(
     }
     // The whole process's CPU, connecting and preparing included, as `time` reads it
     // for latte and eventbench.
-    let (cpu, wall) = (cpu_seconds(), t0.elapsed().as_secs_f64());
+    let (cpu, wall) = (eventbench::host::cpu_seconds(), t0.elapsed().as_secs_f64());
     let ops = next.load(Ordering::Relaxed);
     println!("{{\"ops\": {ops}, \"errors\": {errors}, \"seconds\": {wall:.3}, \"cpu_seconds\": {cpu:.3}}}");
     Ok(())
@@ -129,7 +122,7 @@ async fn run(
 /// Drops `keyspaces`: every run writes its rows into one partition per year, and a
 /// 1 GiB node (scripts/services) ran out of heap after a dozen comparisons kept them.
 async fn drop_keyspaces(keyspaces: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
-    let session = SessionBuilder::new().known_node("127.0.0.1:9042").build().await?;
+    let session = SessionBuilder::new().known_node(NODE).build().await?;
     for ks in keyspaces {
         session
             .query_unpaged(format!("DROP KEYSPACE IF EXISTS {ks}"), &[])
@@ -147,7 +140,7 @@ fn main() {
             .map_err(Into::into)
             .and_then(|rt| rt.block_on(drop_keyspaces(keyspaces)));
         if let Err(e) = result {
-            eprintln!("cql_floor drop: {e}");
+            eprintln!("cql_floor drop (node {NODE}): {e}");
             std::process::exit(1);
         }
         return;
@@ -167,7 +160,7 @@ fn main() {
         Err(e) => Err(e.into()),
     };
     if let Err(e) = result {
-        eprintln!("cql_floor: {e}");
+        eprintln!("cql_floor (node {NODE}): {e}");
         std::process::exit(1);
     }
 }

@@ -17,7 +17,8 @@ pub(super) struct Outcome {
     pub steps: Vec<Step>,
 }
 
-/// Runs one step: (rate, phase, steps so far) to its judged record.
+/// A search in progress. `run_step` runs one step, (rate, phase, steps so far) to its
+/// judged record; `progress` hears of every step, set-aside ones included.
 pub(super) struct Search<'o, R, P> {
     o: &'o Options,
     run_step: R,
