@@ -132,10 +132,13 @@ impl Operation {
                 if let Some(book) = sh.ledger.book(sh.workload) {
                     book.mark(index, ACKED);
                 }
+                // Counted before the trim: a buffer past KEEP_BUFFER is replaced by an
+                // empty one, and its length with it.
+                let bytes = self.buf.len() as u64;
                 self.trim_buffers();
                 Ok(Done {
                     serialize_ns,
-                    bytes: self.buf.len() as u64,
+                    bytes,
                     ..Done::default()
                 })
             }

@@ -139,3 +139,48 @@ async fn a_stop_ends_the_run_early_with_its_reason() {
 fn ledger(plan: &crate::plan::Plan) -> std::sync::Arc<crate::stats::ledger::Ledger> {
     std::sync::Arc::new(crate::stats::ledger::Ledger::new(&super::ledger_books(plan)))
 }
+
+/// A produce's bytes are its encoded record, counted before the worker gives back a
+/// buffer a large payload grew: 20,000-byte payloads once counted 0 bytes each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_payload_s_bytes_are_counted() {
+    let text = r#"
+name = "bytes-test"
+duration = "1s"
+warmup = "0s"
+interval = "250ms"
+drain = "1s"
+threads = 2
+[target]
+log = "memory"
+store = "memory"
+services = "none"
+e2e = false
+[data]
+payload = { dist = "fixed", size = 20000 }
+compressibility = 0.0
+[workload.producers]
+kind = "produce"
+rate = 200
+max_in_flight = 16
+"#;
+    let scenario = crate::scenario::parse("bytes-test.toml", text, &[]).expect("valid scenario");
+    let plan = Plan::from_scenario(&scenario);
+    let target = target(&plan).await;
+    let m = super::run(
+        &plan,
+        &target,
+        0xb7,
+        Box::new(std::io::sink()),
+        ledger(&plan),
+        Stop::never(),
+        &mut |_| {},
+    )
+    .await
+    .expect("run");
+    let c = &m.totals[0].counters;
+    assert!(c.ok >= 150, "{c:?}");
+    // Base64 makes 20,000 bytes 26,668, and the Event's other fields add more.
+    assert!(c.bytes >= c.ok * 26_668, "{} bytes for {} records", c.bytes, c.ok);
+    assert!(c.bytes <= c.ok * 28_000, "{} bytes for {} records", c.bytes, c.ok);
+}
