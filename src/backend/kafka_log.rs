@@ -16,7 +16,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::{BackendError, EventLog, Headers, LogConsumer, Record, Topics};
+use super::{BackendError, EventLog, Headers, LogConsumer, LogTime, Record, Topics};
 use crate::scenario::{KafkaKey, KafkaSettings};
 use crate::stats::ErrorClass;
 
@@ -347,15 +347,23 @@ impl KafkaLog {
             created: Arc::default(),
         };
         if settings.create_topics {
-            let mut created = log.create_topics(topics, settings.partitions).await?;
-            created.extend(log.create_topics(replies, 1).await?);
+            let mut created = log.create_topics(topics, settings.partitions, true).await?;
+            created.extend(log.create_topics(replies, 1, false).await?);
             log.created = Arc::new(created);
         }
         Ok(log)
     }
 
-    /// Creates the topics that do not exist; returns those it created.
-    async fn create_topics(&self, names: &[String], partitions: i32) -> Result<Vec<String>, BackendError> {
+    /// Creates the topics that do not exist; returns those it created. Request topics
+    /// (`append_time`) are stamped by the broker as it appends, so a consumer reads when
+    /// a record entered the log: the queue in front of it, apart from the produce. Reply
+    /// topics keep the sender's time, so the reply leg starts when the service sent it.
+    async fn create_topics(
+        &self,
+        names: &[String],
+        partitions: i32,
+        append_time: bool,
+    ) -> Result<Vec<String>, BackendError> {
         if names.is_empty() {
             return Ok(Vec::new());
         }
@@ -368,7 +376,14 @@ impl KafkaLog {
             cfg.create().map_err(|e| unreachable(&self.settings.bootstrap, e))?;
         let new: Vec<NewTopic> = names
             .iter()
-            .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(self.settings.replication)))
+            .map(|n| {
+                let t = NewTopic::new(n, partitions, TopicReplication::Fixed(self.settings.replication));
+                if append_time {
+                    t.set("message.timestamp.type", "LogAppendTime")
+                } else {
+                    t
+                }
+            })
             .collect();
         let opts = AdminOptions::new().operation_timeout(Some(Timeout::After(Duration::from_secs(10))));
         let new: Vec<&NewTopic> = new.iter().collect();
@@ -630,6 +645,11 @@ impl LogConsumer for KafkaConsumer {
                         topic,
                         payload: Bytes::copy_from_slice(m.payload().unwrap_or_default()),
                         headers,
+                        log_time: match m.timestamp() {
+                            rdkafka::Timestamp::CreateTime(ms) => Some(LogTime::Wall { ms, append: false }),
+                            rdkafka::Timestamp::LogAppendTime(ms) => Some(LogTime::Wall { ms, append: true }),
+                            rdkafka::Timestamp::NotAvailable => None,
+                        },
                     });
                 }
                 // Transient consumer errors (rebalance, broker restart) are retried.

@@ -140,6 +140,7 @@ impl EventLog for MemoryLog {
             topic: topic.name.clone(),
             payload: Bytes::copy_from_slice(payload),
             headers,
+            log_time: Some(super::LogTime::Mono(crate::clock::mono_ns())),
         };
         for g in rest {
             enqueue(g, record.clone(), &topic.name).await?;

@@ -63,12 +63,45 @@ impl Headers {
     }
 }
 
+/// When a log took a record, as its consumer can read it: the hop evidence for the
+/// queue in front of a consumer (log time -> taken) and for the reply path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogTime {
+    /// The in-process log's append, on this process's monotonic clock (exact).
+    Mono(u64),
+    /// A Kafka record timestamp (wall ms): the broker's append (`LogAppendTime`) or
+    /// the producer's send (`CreateTime`, which then includes the produce round trip).
+    Wall { ms: i64, append: bool },
+}
+
+impl LogTime {
+    /// The run time (ns) of this log time on `clock`; `None` when it lies before the
+    /// run's origin (another run's record).
+    pub fn run_ns(self, clock: &crate::clock::Clock) -> Option<u64> {
+        match self {
+            LogTime::Mono(m) => m.checked_sub(clock.mono_at(0)),
+            LogTime::Wall { ms, .. } => u64::try_from(ms as i128 * 1_000_000 - clock.wall_origin_ns()).ok(),
+        }
+    }
+
+    /// How far this time may be off the run clock, ns: nothing in-process; a
+    /// millisecond's truncation for a Kafka timestamp written on this host.
+    pub fn resolution_ns(self) -> u64 {
+        match self {
+            LogTime::Mono(_) => 0,
+            LogTime::Wall { .. } => 1_000_000,
+        }
+    }
+}
+
 /// A consumed record.
 #[derive(Debug, Clone)]
 pub struct Record {
     pub topic: Arc<str>,
     pub payload: Bytes,
     pub headers: Option<Headers>,
+    /// When the log took it, where the log says.
+    pub log_time: Option<LogTime>,
     /// For a service's Kafka consumer: how to let the group commit past this record.
     pub ack: Option<kafka_log::Ack>,
 }

@@ -89,6 +89,10 @@ pub struct Capacity {
     pub stopped_early: Option<String>,
     /// What ran out first, where it can be seen.
     pub limiting: String,
+    /// The hop that broke first at the lowest failing rate, with its evidence and what
+    /// to scale (pipeline scenarios; absent in older capacity.json).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limiting_hop: Option<crate::report::limiting::LimitingHop>,
     pub steps: Vec<Step>,
     /// The target's settings as run.
     pub target: serde_json::Value,
@@ -120,7 +124,18 @@ pub fn search(
         stopped,
         steps,
     } = search::Search::new(o, run_step, &mut progress).run()?;
-    let limiting = limiting(&steps, stopped.as_deref());
+    let failing = first_failing(&steps, hi);
+    let limiting_hop = failing.and_then(|f| f.limiting_hop.clone());
+    let limiting = match &limiting_hop {
+        Some(h) => format!(
+            "the {} at {:.0}/s: {}; what to scale: {}",
+            h.hop,
+            failing.map_or(0.0, |f| f.rate),
+            h.evidence,
+            h.scale
+        ),
+        None => limiting(&steps, stopped.as_deref()),
+    };
     let target = first_summary
         .as_ref()
         .map(|s| s.scenario.resolved["target"].clone())
@@ -136,10 +151,20 @@ pub fn search(
         confidence,
         stopped_early: stopped,
         limiting,
+        limiting_hop,
         steps,
         target,
         host: crate::host::Host::detect(),
     })
+}
+
+/// A failed, counted run of the rate the search found failing (else of the lowest
+/// rate that failed at all).
+fn first_failing(steps: &[Step], failing_rate: Option<f64>) -> Option<&Step> {
+    let failed = || steps.iter().filter(|s| s.set_aside.is_none() && !s.passed);
+    failed()
+        .find(|s| Some(s.rate) == failing_rate)
+        .or_else(|| failed().min_by(|a, b| a.rate.total_cmp(&b.rate)))
 }
 
 /// Where the time went at the first failing rate, compared with the lowest passing one.

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{steady, Options, MAX_CUT_SHARE};
 use crate::plan::Plan;
+use crate::report::limiting::LimitingHop;
 use crate::report::summary::Health;
 use crate::report::{RunDir, Summary};
 use crate::run::{run_to_dir, RunOptions};
@@ -90,6 +91,10 @@ pub struct Step {
     pub health: Health,
     pub generator_cores: f64,
     pub dir: String,
+    /// A failed step's limiting hop, from its run's hop table (pipeline runs): the
+    /// saturated hop, or else the slowest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limiting_hop: Option<LimitingHop>,
 }
 
 impl Step {
@@ -115,7 +120,11 @@ impl Step {
         let v = if self.passed {
             "pass".to_string()
         } else {
-            format!("FAIL: {}", self.reasons.join("; "))
+            let hop = self
+                .limiting_hop
+                .as_ref()
+                .map_or(String::new(), |h| format!(" [limiting hop: {}]", h.hop));
+            format!("FAIL: {}{hop}", self.reasons.join("; "))
         };
         match &self.set_aside {
             Some(why) => format!("set aside, run again ({why}); was {v}"),
@@ -249,11 +258,12 @@ pub(super) fn step(plan: &Plan, o: &Options, phase: StepPhase, n: usize) -> Resu
     )
     .0;
     let m = stage(main).unwrap_or_default();
+    let passed = reasons.is_empty();
     Ok((
         Step {
             rate,
             phase,
-            passed: reasons.is_empty(),
+            passed,
             reasons,
             causes,
             notes,
@@ -271,6 +281,12 @@ pub(super) fn step(plan: &Plan, o: &Options, phase: StepPhase, n: usize) -> Resu
             health: w.health,
             generator_cores: summary.generator.cpu_cores,
             dir: dir.display().to_string(),
+            limiting_hop: (!passed)
+                .then(|| {
+                    let t = summary.hops.as_ref()?;
+                    t.limiting.clone().or_else(|| crate::report::limiting::slowest(t))
+                })
+                .flatten(),
         },
         summary,
     ))
@@ -299,6 +315,7 @@ pub(super) fn blank(rate: f64, phase: StepPhase) -> Step {
         set_aside: None,
         health: Health::Healthy,
         generator_cores: 0.0,
+        limiting_hop: None,
         dir: String::new(),
     }
 }

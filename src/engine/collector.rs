@@ -10,7 +10,10 @@ use crate::stats::platform::{Platform, HICCUP_TAG};
 use crate::stats::timeline::IntervalPoint;
 use crate::stats::{Hists, Registry, Stage};
 
+use super::schedule::Claim;
+use super::workers::Pool;
 use crate::plan::main_stage;
+use crate::stats::hops::{Boundaries, HopPoint};
 
 /// Collector state; owned by one task.
 pub struct Collector {
@@ -38,6 +41,72 @@ pub struct Collector {
     drain_marked: bool,
     /// The hiccup meter and the host's CPU, closed with every interval.
     pub platform: Platform,
+    /// Where the pipeline's queue depths are read, once the workloads run.
+    pub probe: Option<HopProbe>,
+    /// The pipeline's queue depths, one point per interval (pipeline runs only).
+    pub hops: Vec<HopPoint>,
+}
+
+/// What the collector reads at each interval's close for the pipeline's queues.
+pub struct HopProbe {
+    /// The pipeline's producer workloads.
+    pub producers: Vec<ProducerProbe>,
+    /// The embedded persistence service's counters (none: an external service, whose
+    /// inside is not observed).
+    pub persistence: Option<Arc<crate::service::ServiceCounters>>,
+}
+
+/// One producer workload as the probe reads it.
+pub struct ProducerProbe {
+    pub workload: usize,
+    /// Its workers (what each holds: the produces in flight).
+    pub pool: Option<Arc<Pool>>,
+    /// Claims released to its workers and not yet taken.
+    pub released: Option<async_channel::Receiver<Claim>>,
+}
+
+impl HopProbe {
+    /// The depths now, given the collector's cumulative histograms (warmup included).
+    fn read(&self, all: &[Hists]) -> HopPoint {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (mut released, mut in_hand, mut acked, mut read_back) = (0u64, 0u64, 0u64, 0u64);
+        let mut has_pools = false;
+        for p in &self.producers {
+            if let Some(pool) = &p.pool {
+                has_pools = true;
+                in_hand += pool.hands().iter().filter(|h| h.intended().is_some()).count() as u64;
+            }
+            released += p.released.as_ref().map_or(0, |r| r.len() as u64);
+            if let Some(h) = all.get(p.workload) {
+                acked += h.counters.ok;
+                read_back += h.stages[Stage::E2ePersisted as usize].len() + h.counters.rejected_replies;
+            }
+        }
+        let mut point = HopPoint {
+            generator: has_pools.then_some(released),
+            producer: has_pools.then_some(in_hand),
+            ..HopPoint::default()
+        };
+        if let Some(c) = &self.persistence {
+            let b = Boundaries {
+                acked,
+                taken: c.consumed.load(Relaxed),
+                skipped: c.malformed.load(Relaxed) + c.dropped.load(Relaxed),
+                storing: c.storing.load(Relaxed),
+                stored: c.stored.load(Relaxed),
+                unsent: c.unsent.load(Relaxed),
+                read_back,
+                replied: c.replied.load(Relaxed),
+            };
+            point.handlers = Some(b.in_handlers());
+            let [queue, service, store, reply] = b.depths();
+            point.queue = Some(queue);
+            point.service = Some(service);
+            point.store = Some(store);
+            point.reply = Some(reply);
+        }
+        point
+    }
 }
 
 impl Collector {
@@ -79,6 +148,8 @@ impl Collector {
             duration_ns: plan.duration_ns,
             drain_marked: false,
             platform: Platform::start(clock),
+            probe: None,
+            hops: Vec::new(),
         }
     }
 
@@ -172,6 +243,11 @@ impl Collector {
                     .map(|c| (c.name().to_string(), h.counters.errors[*c as usize]))
                     .collect(),
             });
+        }
+        if let Some(p) = &self.probe {
+            let mut point = p.read(&self.all);
+            (point.t_s, point.length_s, point.warmup) = (start_s, len_s, warmup);
+            self.hops.push(point);
         }
         if !warmup {
             self.watch(now);

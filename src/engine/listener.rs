@@ -100,8 +100,15 @@ fn answer(source: Source, record: &Record, l: &Listening, t0: u64) -> Result<(),
     if let (Some(book), Some(i)) = (l.ledger.book(workload), index) {
         book.reply(i, !error);
     }
+    // The reply leg: from when its sender gave it to the log to now.
+    let sent = (source == Source::Replies)
+        .then(|| record.log_time.and_then(|t| t.run_ns(&l.clock)))
+        .flatten();
     l.reg.with(workload, intended, |h| {
         h.record(Stage::Deserialize, t1 - t0);
+        if let Some(sent) = sent {
+            h.record(Stage::HopReply, t1.saturating_sub(sent));
+        }
         if error {
             // The produce was ok and is counted as such; the reply is not an operation
             // of its own, so it is counted beside it, not as a second outcome.
@@ -273,6 +280,7 @@ mod tests {
                         run_tag,
                     }),
                     ack: None,
+                    log_time: None,
                 },
             )
         };

@@ -78,6 +78,8 @@ pub struct Measured {
     pub platform: Option<crate::stats::platform::PlatformMeasured>,
     /// What each scheduled fault did.
     pub faults: Vec<faults::FaultRecord>,
+    /// The pipeline's queue depths per interval (pipeline runs only).
+    pub hops: Vec<crate::stats::hops::HopPoint>,
 }
 
 impl Measured {
@@ -210,6 +212,7 @@ pub async fn run(
         (&stop_rx, &switches),
         &counters,
         (run_tag, &ledger),
+        &reg,
         &mut background,
     );
     let (faults_end, faults_end_rx) = watch::channel(false);
@@ -259,6 +262,24 @@ pub async fn run(
         inboxes,
         projections: &projections,
     });
+    if plan.is_pipeline() {
+        collector.probe = Some(collector::HopProbe {
+            producers: plan
+                .workloads
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| w.kind == crate::scenario::WorkloadKind::Produce)
+                .map(|(i, _)| collector::ProducerProbe {
+                    workload: i,
+                    pool: workloads.pools[i].clone(),
+                    released: workloads.released[i].clone(),
+                })
+                .collect(),
+            persistence: embedded
+                .contains(&ServiceKind::Persistence)
+                .then(|| counters.persistence.clone()),
+        });
+    }
 
     // Run until the schedules end, the duration passes, or a stop is asked.
     let mut interrupted: Option<String> = None;
@@ -361,6 +382,7 @@ pub async fn run(
         cpu_seconds: crate::host::cpu_seconds() - cpu0,
         platform: Some(collector.platform.finish()),
         faults,
+        hops: std::mem::take(&mut collector.hops),
     })
 }
 

@@ -176,6 +176,7 @@ pub(super) fn start_services(
     (stop, switches): (&watch::Receiver<bool>, &super::faults::Switches),
     counters: &Counters,
     finished: (u64, &Arc<Ledger>),
+    reg: &Arc<crate::stats::Registry>,
     background: &mut JoinSet<Result<(), BackendError>>,
 ) {
     let mut cfg = ServiceConfig::of(plan, clock);
@@ -189,6 +190,7 @@ pub(super) fn start_services(
             }
         }
     })));
+    cfg.on_hops = Some(hop_recorder(reg, run_tag));
     let cfg = Arc::new(cfg);
     for (which, consumer) in consumers {
         let counters = match which {
@@ -247,4 +249,27 @@ async fn any_ready(consumers: &[AnyConsumer], within: Duration) -> bool {
         }
     }
     false
+}
+
+/// Records the hops the embedded persistence service saw of each of this run's events,
+/// under the producing workload and its intended send (both in the correlation id), as
+/// the workers record theirs: into the thread's own slots, no shared lock.
+fn hop_recorder(reg: &Arc<crate::stats::Registry>, run_tag: u64) -> crate::service::OnHops {
+    use crate::stats::Stage;
+    let reg = reg.clone();
+    crate::service::OnHops(Arc::new(move |correlation, t| {
+        let Some(tag) = crate::model::tag::read_tag(correlation).filter(|t| t.run_tag == run_tag) else {
+            return;
+        };
+        if tag.workload >= reg.workloads() {
+            return;
+        }
+        reg.with(tag.workload, tag.value, |h| {
+            if let Some(logged) = t.logged {
+                h.record(Stage::HopQueue, t.taken.saturating_sub(logged));
+            }
+            h.record(Stage::HopService, t.store_from.saturating_sub(t.taken));
+            h.record(Stage::HopStore, t.store_to.saturating_sub(t.store_from));
+        });
+    }))
 }

@@ -5,7 +5,9 @@
 
 pub mod ci;
 pub mod faults;
+pub mod hops;
 pub mod html;
+pub mod limiting;
 pub mod markup;
 pub mod metrics;
 pub mod platform;

@@ -196,6 +196,8 @@ pub fn rebuild(dir: &RunDir) -> Result<Summary, RunDirError> {
         ledger: Arc::new(Ledger::new(&[])),
         cpu_seconds: 0.0,
         faults: Vec::new(),
+        // The queue depths were not flushed; the hop times are in the log.
+        hops: Vec::new(),
         // The meter's histograms are in the log; its CPU samples and stalls were not flushed.
         platform: hiccup.map(|h| crate::stats::platform::PlatformMeasured {
             period_ns: crate::stats::platform::HICCUP_PERIOD_NS,

@@ -73,6 +73,9 @@ pub struct Summary {
     /// The history written before the run (`[prefill]`), and what readers read of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefill: Option<crate::prefill::PrefillRecord>,
+    /// A pipeline run's hops: each one's time and queue, and the one that limited it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hops: Option<super::hops::HopTable>,
 }
 
 /// Where a run's numbers come from, beyond `host`.
@@ -486,7 +489,9 @@ impl Summary {
             platform,
             faults: super::faults::records(plan, m, &secrets),
             prefill: None,
+            hops: None,
         };
+        summary.hops = hop_table(plan, m, &summary);
         summary.thresholds = evaluate(&plan.thresholds, &summary);
         summary
     }
@@ -511,4 +516,30 @@ impl Summary {
             .map(|(n, w)| (n.as_str(), w))
             .collect()
     }
+}
+
+/// The pipeline's hop table with its limiting hop, judged on the producers' evidence.
+fn hop_table(plan: &Plan, m: &Measured, s: &Summary) -> Option<super::hops::HopTable> {
+    let mut table = super::hops::HopTable::build(plan, m)?;
+    let producers: Vec<&WorkloadSummary> = table.workloads.iter().filter_map(|n| s.workloads.get(n)).collect();
+    let rank = |h: Health| match h {
+        Health::Healthy => 0,
+        Health::TargetSaturated => 1,
+        Health::GeneratorLimited => 2,
+        Health::HostLimited => 3,
+    };
+    let health = producers
+        .iter()
+        .map(|w| w.health)
+        .max_by_key(|h| rank(*h))
+        .unwrap_or(Health::Healthy);
+    let context = super::limiting::Context {
+        plan,
+        health,
+        offered_rate: producers.iter().map(|w| w.offered_rate).sum(),
+        measured_s: s.measured_s,
+        generator_cores: s.generator.cpu_cores,
+    };
+    table.limiting = super::limiting::limiting(&table, &context);
+    Some(table)
 }

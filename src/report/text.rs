@@ -112,6 +112,9 @@ pub fn render(s: &Summary) -> String {
             q.consumed, q.replied, q.malformed, q.failed, q.unsent
         );
     }
+    if let Some(h) = &s.hops {
+        o.push_str(&h.text());
+    }
     if let Some(a) = &s.audit {
         o.push_str(&audit(a));
     }

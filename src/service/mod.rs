@@ -54,6 +54,30 @@ impl std::fmt::Debug for OnFinished {
     }
 }
 
+/// An event's times through the persistence service, run ns: when its log took it
+/// (where the log says), when a handler took it, and its store work's start and end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HopTimes {
+    pub logged: Option<u64>,
+    pub taken: u64,
+    pub store_from: u64,
+    pub store_to: u64,
+}
+
+/// Told each event's [`HopTimes`] with its correlation id: an embedding harness records
+/// the hops it cannot see from outside (the original services tell nobody).
+#[derive(Clone)]
+pub struct OnHops(pub std::sync::Arc<HopListener>);
+
+/// What [`OnHops`] calls: an event's correlation id and its times.
+pub type HopListener = dyn Fn(&uuid::Uuid, HopTimes) + Send + Sync;
+
+impl std::fmt::Debug for OnHops {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnHops")
+    }
+}
+
 /// What the services need to know.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -72,6 +96,7 @@ pub struct ServiceConfig {
     pub silent: bool,
     pub consistency: crate::scenario::VersionConsistency,
     pub on_finished: Option<OnFinished>,
+    pub on_hops: Option<OnHops>,
 }
 
 /// Which reference service (also the `eventbench serve` argument).
@@ -196,6 +221,7 @@ impl ServiceConfig {
             silent: plan.target.query.silent,
             consistency: plan.target.consistency,
             on_finished: None,
+            on_hops: None,
         }
     }
 }
@@ -248,6 +274,10 @@ pub struct ServiceCounters {
     pub dropped: AtomicU64,
     /// Replies the log refused (e.g. a broker down): the original services log these and goes on.
     pub unsent: AtomicU64,
+    /// Events whose store work began, and ended (either way): with `consumed` and the
+    /// replies read back, the depth of each hop inside the service.
+    pub storing: AtomicU64,
+    pub stored: AtomicU64,
 }
 
 impl ServiceCounters {
@@ -271,6 +301,10 @@ pub struct ServiceStats {
     pub dropped: u64,
     #[serde(default)]
     pub unsent: u64,
+    #[serde(default)]
+    pub storing: u64,
+    #[serde(default)]
+    pub stored: u64,
 }
 
 impl ServiceCounters {
@@ -283,6 +317,8 @@ impl ServiceCounters {
             replied: self.replied.load(Relaxed),
             dropped: self.dropped.load(Relaxed),
             unsent: self.unsent.load(Relaxed),
+            storing: self.storing.load(Relaxed),
+            stored: self.stored.load(Relaxed),
         }
     }
 }

@@ -82,6 +82,7 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
         let Some(record) = next_handled(&mut w).await else {
             return Ok(());
         };
+        let taken = cfg.clock.now();
         let consumed = counters.consumed.fetch_add(1, Ordering::Relaxed) + 1;
         let mut event = match Event::decode(&record.payload, Strictness::Strict) {
             Ok(e) => e,
@@ -107,7 +108,20 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
                 .sleep_until(&cfg.clock, cfg.clock.now() + cfg.extra_latency_ns)
                 .await;
         }
-        let error = match persist(&store, &mut ctx, &mut event, cfg.consistency).await {
+        let store_from = cfg.clock.now();
+        counters.storing.fetch_add(1, Ordering::Relaxed);
+        let stored = persist(&store, &mut ctx, &mut event, cfg.consistency).await;
+        counters.stored.fetch_add(1, Ordering::Relaxed);
+        if let Some(f) = &cfg.on_hops {
+            let times = super::HopTimes {
+                logged: record.log_time.and_then(|t| t.run_ns(&cfg.clock)),
+                taken,
+                store_from,
+                store_to: cfg.clock.now(),
+            };
+            (f.0)(&event.correlation_id, times);
+        }
+        let error = match stored {
             Ok(()) => String::new(),
             Err(e) => {
                 counters.failed.fetch_add(1, Ordering::Relaxed);

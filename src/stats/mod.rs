@@ -1,6 +1,7 @@
 //! Measurement: stages, per-thread recorders, the interval log and percentiles.
 
 pub mod hlog;
+pub mod hops;
 pub mod ledger;
 pub mod platform;
 mod recorder;

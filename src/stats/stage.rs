@@ -36,10 +36,20 @@ pub enum Stage {
     Lag,
     /// Response time of failed operations.
     Failed,
+    /// Pipeline hops, recorded under the producing workload by the embedded services
+    /// (the target's side, timed on the run's clock). The events' log time -> the
+    /// persistence service's handler took the event: the request topic's queue.
+    HopQueue,
+    /// Handler took it -> its store work began (decode, the service's own delay).
+    HopService,
+    /// The service's store work: meta read, version stamp, insert.
+    HopStore,
+    /// The reply's log time (its sender's) -> eventbench's listener read it.
+    HopReply,
 }
 
 impl Stage {
-    pub const COUNT: usize = 15;
+    pub const COUNT: usize = 19;
     pub const ALL: [Stage; Stage::COUNT] = [
         Stage::Serialize,
         Stage::Produce,
@@ -56,6 +66,10 @@ impl Stage {
         Stage::QueryTurn,
         Stage::Lag,
         Stage::Failed,
+        Stage::HopQueue,
+        Stage::HopService,
+        Stage::HopStore,
+        Stage::HopReply,
     ];
 
     pub fn name(self) -> &'static str {
@@ -75,6 +89,10 @@ impl Stage {
             Stage::QueryTurn => "query.turn",
             Stage::Lag => "lag",
             Stage::Failed => "failed",
+            Stage::HopQueue => "hop.queue",
+            Stage::HopService => "hop.service",
+            Stage::HopStore => "hop.store",
+            Stage::HopReply => "hop.reply",
         }
     }
 

@@ -1,0 +1,294 @@
+//! Which hop broke first, from evidence, and what to scale. Backpressure runs upstream:
+//! a hop that cannot keep up fills the queue in front of it, and a bounded queue, once
+//! full, holds its sender in turn. So the limit is the most downstream hop whose queue
+//! grew through the measured window, or sat at its bound, while the hops after it
+//! stayed bounded. Inside the persistence service, whose handlers are a bounded pool,
+//! the queue in front of it grows whether the handler's own work or the store is slow:
+//! with every handler busy, where their time went decides between the two; with idle
+//! handlers, the records are not reaching them (the log's delivery).
+
+use serde::{Deserialize, Serialize};
+
+use super::hops::{HopTable, QueueTrend};
+use super::summary::Health;
+use crate::plan::{Load, Plan};
+use crate::scenario::LogKind;
+use crate::stats::hops::Hop;
+
+/// The verdict: a hop (or the host), the figures that show it, and what to add.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LimitingHop {
+    /// A hop's name, or `host`.
+    pub hop: String,
+    pub evidence: String,
+    /// What to scale, in the user's words.
+    pub scale: String,
+}
+
+/// What the verdict reads besides the table.
+pub struct Context<'a> {
+    pub plan: &'a Plan,
+    /// The producers' health verdict (the worst of them).
+    pub health: Health,
+    /// Events offered per second over the measured window, all producers.
+    pub offered_rate: f64,
+    /// Measured seconds.
+    pub measured_s: f64,
+    pub generator_cores: f64,
+}
+
+/// A queue grew when its last quarter is above its first by this share of what was
+/// offered over the window (or 20 events): a queue that grows slower than 1% of the
+/// offered load takes over a hundred windows to matter, and near-capacity noise moves
+/// a queue by a few events.
+const GROWTH_SHARE: f64 = 0.01;
+const GROWTH_FLOOR: f64 = 20.0;
+
+/// Handlers count as all busy at this share of the pool, on average.
+const BUSY_SHARE: f64 = 0.9;
+
+impl Context<'_> {
+    fn grew(&self, q: &QueueTrend) -> bool {
+        q.grew((GROWTH_SHARE * self.offered_rate * self.measured_s).max(GROWTH_FLOOR))
+    }
+
+    /// Sum of the producers' `max_in_flight` (open workloads).
+    fn producer_bound(&self) -> usize {
+        self.plan
+            .workloads
+            .iter()
+            .filter(|w| w.kind == crate::scenario::WorkloadKind::Produce)
+            .map(|w| match &w.load {
+                Load::Open { max_in_flight, .. } => *max_in_flight,
+                Load::Closed { concurrency, .. } => *concurrency,
+            })
+            .sum()
+    }
+
+    fn workers(&self) -> usize {
+        *self.plan.target.persistence.workers.get_ref()
+    }
+}
+
+/// The limiting hop of a run, or `None` when nothing limited it (no queue grew or sat
+/// at its bound, and the run was healthy).
+pub fn limiting(t: &HopTable, c: &Context) -> Option<LimitingHop> {
+    match c.health {
+        Health::HostLimited => return Some(host()),
+        Health::GeneratorLimited => return Some(generator(t, c)),
+        _ => {}
+    }
+    let saturated = |hop: Hop| {
+        t.row(hop)
+            .and_then(|r| r.queue)
+            .filter(|q| c.grew(q) || full(hop, q, c))
+    };
+    if let Some(q) = saturated(Hop::Reply) {
+        return Some(reply(&q));
+    }
+    if let Some(q) = saturated(Hop::Queue) {
+        return Some(inside_service(t, c, &q));
+    }
+    if let Some(q) = saturated(Hop::Producer) {
+        return Some(producer(t, c, &q));
+    }
+    if let Some(q) = saturated(Hop::Generator) {
+        return Some(LimitingHop {
+            hop: Hop::Generator.name().into(),
+            evidence: format!(
+                "released operations waiting for a worker grew {:.0}/s ({:.0} -> {:.0})",
+                q.growth_per_s, q.start, q.end
+            ),
+            scale: "raise the workload's max_in_flight, or add generator threads or shards".into(),
+        });
+    }
+    (c.health == Health::TargetSaturated).then(|| unobserved_limit(t))
+}
+
+/// A hop's queue at its known bound for most of the window's end.
+fn full(hop: Hop, q: &QueueTrend, c: &Context) -> bool {
+    let bound = match hop {
+        Hop::Producer => c.producer_bound(),
+        Hop::Queue if c.plan.target.log == LogKind::Memory => c.plan.target.memory_log.capacity,
+        _ => return false,
+    } as f64;
+    bound > 0.0 && q.end >= 0.9 * bound
+}
+
+fn host() -> LimitingHop {
+    LimitingHop {
+        hop: "host".into(),
+        evidence: "the run was host-limited: the hiccup meter or other processes show the machine held the generator"
+            .into(),
+        scale: "run on a quieter or larger machine (or with fewer other processes) and measure again".into(),
+    }
+}
+
+fn generator(t: &HopTable, c: &Context) -> LimitingHop {
+    let lag = t.row(Hop::Generator).and_then(|r| r.time.clone()).unwrap_or_default();
+    LimitingHop {
+        hop: Hop::Generator.name().into(),
+        evidence: format!(
+            "the schedule slipped (lag p99 {}) with eventbench at {:.2} of {} thread(s)",
+            crate::units::fmt_ns(lag.p99_ns),
+            c.generator_cores,
+            c.plan.threads
+        ),
+        scale: format!(
+            "add generator threads (now {}) or shards on more machines (`eventbench run --shard i/n`)",
+            c.plan.threads
+        ),
+    }
+}
+
+fn reply(q: &QueueTrend) -> LimitingHop {
+    LimitingHop {
+        hop: Hop::Reply.name().into(),
+        evidence: format!(
+            "replies stored but not yet read back grew {:.0}/s ({:.0} -> {:.0})",
+            q.growth_per_s, q.start, q.end
+        ),
+        scale: "the reply path: the reply topics' partitions, or eventbench's listener (generator threads)".into(),
+    }
+}
+
+fn producer(t: &HopTable, c: &Context, q: &QueueTrend) -> LimitingHop {
+    let time = t.row(Hop::Producer).and_then(|r| r.time.clone()).unwrap_or_default();
+    let queue = t
+        .row(Hop::Queue)
+        .and_then(|r| r.queue)
+        .map_or("the queue behind it is not observed".to_string(), |b| {
+            format!("the queue behind it stayed bounded ({:.0} -> {:.0})", b.start, b.end)
+        });
+    let what = match c.plan.target.log {
+        LogKind::Kafka => format!(
+            "the producer client or the brokers: raise the producer's queue and in-flight limits, or add brokers and partitions (the topic has {})",
+            c.plan.target.kafka.partitions
+        ),
+        LogKind::Memory => "the log's produce side".into(),
+    };
+    LimitingHop {
+        hop: Hop::Producer.name().into(),
+        evidence: format!(
+            "produces in flight grew {:.0}/s ({:.0} -> {:.0}, bound {}), produce p99 {}, while {queue}",
+            q.growth_per_s,
+            q.start,
+            q.end,
+            c.producer_bound(),
+            crate::units::fmt_ns(time.p99_ns)
+        ),
+        scale: what,
+    }
+}
+
+/// The queue in front of the service grew (or is full): the handlers' time decides.
+fn inside_service(t: &HopTable, c: &Context, q: &QueueTrend) -> LimitingHop {
+    let depth = |h: Hop| t.row(h).and_then(|r| r.queue).map_or(0.0, |q| q.end);
+    let mean = |h: Hop| t.row(h).and_then(|r| r.time.as_ref()).map_or(0.0, |s| s.mean_ns);
+    let busy = t.handlers.map_or(depth(Hop::Service) + depth(Hop::Store), |h| h.end);
+    let workers = c.workers();
+    let queue = if c.grew(q) {
+        format!(
+            "the service's queue grew {:.0}/s ({:.0} -> {:.0} events)",
+            q.growth_per_s, q.start, q.end
+        )
+    } else {
+        format!(
+            "the service's queue sat at the log's bound ({:.0} of {} events; its producers waited for room)",
+            q.end, c.plan.target.memory_log.capacity
+        )
+    };
+    let fmt = |ns: f64| crate::units::fmt_ns(ns as u64);
+    if busy < BUSY_SHARE * workers as f64 {
+        return LimitingHop {
+            hop: Hop::Queue.name().into(),
+            evidence: format!(
+                "{queue} while only {busy:.1} of {workers} handlers were busy: records are not reaching them"
+            ),
+            scale: "the log's delivery to the service: its consumer's fetch settings, or more partitions and consumers"
+                .into(),
+        };
+    }
+    // Where the busy handlers were: at the store, or anywhere else in the handler (its
+    // own work before the store, and sending the reply).
+    let at_store = depth(Hop::Store);
+    let handlers = format!(
+        "{queue} with {busy:.1} of {workers} handlers busy, {at_store:.1} of them waiting on the store; per event the service's own work before the store took {} and the store {}",
+        fmt(mean(Hop::Service)),
+        fmt(mean(Hop::Store))
+    );
+    if at_store >= busy - at_store {
+        LimitingHop {
+            hop: Hop::Store.name().into(),
+            evidence: handlers,
+            scale: store_advice(c),
+        }
+    } else {
+        let partitions = match c.plan.target.log {
+            LogKind::Kafka => format!(
+                "; the topic has {p} partitions, so more than {p} instances also need more partitions",
+                p = c.plan.target.kafka.partitions
+            ),
+            LogKind::Memory => String::new(),
+        };
+        LimitingHop {
+            hop: Hop::Service.name().into(),
+            evidence: handlers,
+            scale: format!("add service instances or workers (now {workers} worker(s)){partitions}"),
+        }
+    }
+}
+
+fn store_advice(c: &Context) -> String {
+    match c.plan.target.store {
+        crate::scenario::StoreKind::Scylla => {
+            "add store nodes (or raise the nodes' concurrent_writes and CPU); more service workers only queue at the store"
+                .into()
+        }
+        crate::scenario::StoreKind::Memory => format!(
+            "raise the store's concurrency (memory store: {}); more service workers only queue at the store",
+            c.plan
+                .target
+                .memory_store
+                .concurrency
+                .map_or("unbounded".to_string(), |n| n.to_string())
+        ),
+    }
+}
+
+/// Saturated by the health verdict, but no observed queue grew: say what is unseen.
+fn unobserved_limit(t: &HopTable) -> LimitingHop {
+    LimitingHop {
+        hop: "unobserved".into(),
+        evidence: format!(
+            "operations queued up to max_in_flight, but no observed hop's queue grew{}",
+            if t.unobserved.is_empty() {
+                String::new()
+            } else {
+                format!(" (not observed: {})", t.unobserved.join("; "))
+            }
+        ),
+        scale: "observe the unobserved hops (an embedded service, or the service's own metrics) to say which".into(),
+    }
+}
+
+/// When no queue grew and yet a step failed (an SLO below saturation): the hop with the
+/// largest share of the e2e p99, named as the slowest, not as a saturated one.
+pub fn slowest(t: &HopTable) -> Option<LimitingHop> {
+    let r = t
+        .rows
+        .iter()
+        .filter(|r| r.time.is_some())
+        .max_by(|a, b| a.share_p99.total_cmp(&b.share_p99))?;
+    let p99 = r.time.as_ref().map_or(0, |s| s.p99_ns);
+    Some(LimitingHop {
+        hop: r.hop.name().into(),
+        evidence: format!(
+            "no hop's queue grew; the slowest hop is {}: p99 {} ({:.0}% of e2e's p99)",
+            r.hop.name(),
+            crate::units::fmt_ns(p99),
+            100.0 * r.share_p99
+        ),
+        scale: "nothing is saturated: a faster hop, not more of it, lowers this latency".into(),
+    })
+}

@@ -1,0 +1,220 @@
+//! The hop table and the limiting hop, on pipelines whose bottleneck is known by
+//! construction (scenarios/bottlenecks.toml and the overrides its header gives): the store (4 servers of 1 ms, a persist is 2 requests: 2,000/s), the
+//! persistence service (one worker waiting 1 ms per event: under 1,000/s), the same
+//! service behind a log of 100 records (its producers wait for room), the generator
+//! (one thread asked for far more than it can send). Each run asks well past the
+//! bottleneck, so the answer does not hang on a hair; `eventbench capacity` names the
+//! hop at its failing step. On Kafka + Cassandra: the embedded service made the limit.
+
+mod common;
+
+use serde_json::Value;
+
+/// The shipped scenario, its store the limit as written.
+fn pipeline() -> String {
+    common::read(&common::root().join("scenarios/bottlenecks.toml"))
+}
+
+/// A fast store and a service that is not: one worker, 1 ms of its own per event.
+const SLOW_SERVICE: [&str; 3] = [
+    "target.persistence.workers=1",
+    "target.persistence.extra_latency=\"1ms\"",
+    "target.memory_store.service_time={dist=\"fixed\",value=\"20us\"}",
+];
+
+/// The summary's hop table of the shipped scenario with `sets`, and the text report.
+fn hops(sets: &[&str]) -> (Value, String) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (code, stdout, stderr, run) = common::run_scenario(dir.path(), "hops", &pipeline(), sets);
+    assert!(code.is_some(), "{stderr}");
+    let summary: Value = serde_json::from_str(&common::read(&run.join("summary.json"))).expect("summary.json");
+    (summary["hops"].clone(), stdout)
+}
+
+fn limiting(h: &Value) -> (&str, &str, &str) {
+    let l = &h["limiting"];
+    (
+        l["hop"].as_str().unwrap_or_else(|| panic!("no limiting hop: {h:#}")),
+        l["evidence"].as_str().unwrap_or_default(),
+        l["scale"].as_str().unwrap_or_default(),
+    )
+}
+
+fn row<'a>(h: &'a Value, hop: &str) -> &'a Value {
+    h["rows"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["hop"] == hop))
+        .unwrap_or_else(|| panic!("no row {hop}: {h:#}"))
+}
+
+#[test]
+fn a_healthy_pipeline_s_hops_add_up_to_its_e2e_and_nothing_limits_it() {
+    let (h, stdout) = hops(&[]);
+    assert!(h["limiting"].is_null(), "{h:#}");
+    for hop in ["generator", "producer", "queue", "service", "store", "reply"] {
+        let r = row(&h, hop);
+        assert!(r["time"]["count"].as_u64().unwrap_or(0) > 4000, "{hop}: {r:#}");
+        let q = &r["queue"];
+        assert!(q["end"].as_f64().expect("queue observed") < 100.0, "{hop}: {q:#}");
+    }
+    // Each event's hops are consecutive on one clock: their means add up to e2e's.
+    let (sum, e2e) = (
+        h["sum_mean_ms"].as_f64().expect("sum"),
+        h["e2e_mean_ms"].as_f64().expect("e2e"),
+    );
+    assert!(
+        (sum - e2e).abs() <= 0.02 * e2e + 0.01,
+        "hops {sum} ms against e2e {e2e} ms"
+    );
+    // Two requests of 1 ms at the store, nearly all of e2e.
+    let store = row(&h, "store")["share_mean"].as_f64().expect("share");
+    assert!(store > 0.8, "{store}");
+    assert!(stdout.contains("hops of producers"), "{stdout}");
+}
+
+#[test]
+fn a_slow_store_is_named_with_busy_handlers_and_the_store_s_time() {
+    let (h, stdout) = hops(&["workload.producers.rate=3000"]);
+    let (hop, evidence, scale) = limiting(&h);
+    assert_eq!(hop, "store", "{h:#}");
+    assert!(evidence.contains("of 64 handlers busy"), "{evidence}");
+    assert!(scale.contains("concurrency (memory store: 4)"), "{scale}");
+    assert!(row(&h, "queue")["queue"]["growth_per_s"].as_f64().expect("growth") > 500.0);
+    assert!(stdout.contains("limiting hop: store"), "{stdout}");
+}
+
+#[test]
+fn a_slow_service_is_named_and_told_to_add_workers() {
+    let mut sets = SLOW_SERVICE.to_vec();
+    sets.push("workload.producers.rate=1500");
+    let (h, _) = hops(&sets);
+    let (hop, evidence, scale) = limiting(&h);
+    assert_eq!(hop, "service", "{h:#}");
+    assert!(evidence.contains("of 1 handlers busy"), "{evidence}");
+    assert!(
+        scale.contains("add service instances or workers (now 1 worker"),
+        "{scale}"
+    );
+}
+
+#[test]
+fn a_full_log_in_front_of_a_slow_service_names_the_service_not_its_waiting_producers() {
+    let mut sets = SLOW_SERVICE.to_vec();
+    sets.extend([
+        "workload.producers.rate=1500",
+        "target.memory_log.capacity=100",
+        "workload.producers.max_in_flight=1000",
+    ]);
+    let (h, _) = hops(&sets);
+    // The producers' in-flight sits at its bound too: backpressure is followed downstream.
+    assert!(
+        row(&h, "producer")["queue"]["end"].as_f64().expect("depth") > 900.0,
+        "{h:#}"
+    );
+    let (hop, evidence, _) = limiting(&h);
+    assert_eq!(hop, "service", "{h:#}");
+    assert!(evidence.contains("sat at the log's bound"), "{evidence}");
+}
+
+#[test]
+fn a_generator_past_its_ceiling_is_named_the_generator() {
+    let (h, _) = hops(&[
+        "threads=1",
+        "workload.producers.rate=400000",
+        "target.memory_store.concurrency=1000",
+        "target.memory_store.service_time={dist=\"fixed\",value=\"0us\"}",
+        "target.persistence.workers=8",
+    ]);
+    let (hop, _, scale) = limiting(&h);
+    assert_eq!(hop, "generator", "{h:#}");
+    assert!(scale.contains("add generator threads (now 1)"), "{scale}");
+}
+
+/// `eventbench capacity` on the slow store: the failing step's hop is the store, and
+/// capacity.json says so with what to scale.
+#[test]
+fn capacity_names_the_limiting_hop_at_its_failing_rate() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("hops.toml");
+    std::fs::write(&path, pipeline()).expect("write");
+    let out = dir.path().join("cap");
+    let (code, stdout, stderr) = common::eventbench(&[
+        "capacity",
+        path.to_str().expect("utf8"),
+        "--slo",
+        "e2e.persisted.p99 < 200ms",
+        "--start",
+        "1500",
+        "--precision",
+        "10%",
+        "--step",
+        "3s",
+        "--step-warmup",
+        "1s",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let c: Value = serde_json::from_str(&common::read(&out.join("capacity.json"))).expect("capacity.json");
+    assert_eq!(c["limiting_hop"]["hop"], "store", "{c:#}");
+    assert!(
+        c["limiting"].as_str().unwrap_or_default().contains("what to scale"),
+        "{c:#}"
+    );
+    let md = common::read(&out.join("capacity.md"));
+    assert!(md.contains("[limiting hop: store]"), "{md}");
+}
+
+/// On Kafka + Cassandra, the embedded persistence service with one worker waiting
+/// 5 ms per event (under 200/s) at 400/s: its queue grows and it is named.
+#[test]
+fn on_kafka_and_cassandra_a_slow_service_is_named() {
+    common::require_kafka();
+    common::require_cassandra();
+    let topic = common::unique_topic("eventbench.hops");
+    let text = format!(
+        r#"
+name = "hops-kafka"
+duration = "12s"
+warmup = "3s"
+drain = "3s"
+[target]
+log = "kafka"
+store = "scylla"
+services = "embedded"
+[target.kafka]
+bootstrap = "127.0.0.1:9092"
+partitions = 3
+[target.topics]
+events = "{topic}.events"
+persistence_group = "{topic}.persistence"
+persistence_response = "{topic}.response"
+[target.scylla]
+nodes = ["127.0.0.1:9042"]
+keyspace = "eventbench_hops"
+replication = "datacenter1:1"
+[target.persistence]
+workers = 1
+extra_latency = "5ms"
+[data]
+aggregates = {{ dist = "uniform", min = 1, max = 4 }}
+[workload.producers]
+kind = "produce"
+rate = 400
+max_in_flight = 4096
+"#
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let (code, stdout, stderr, run) = common::run_scenario(dir.path(), "hops-kafka", &text, &[]);
+    assert!(run.join("summary.json").exists(), "exit {code:?}\n{stdout}\n{stderr}");
+    let summary: Value = serde_json::from_str(&common::read(&run.join("summary.json"))).expect("summary.json");
+    let h = &summary["hops"];
+    let (hop, evidence, scale) = limiting(h);
+    assert_eq!(hop, "service", "{stdout}");
+    assert!(evidence.contains("of 1 handlers busy"), "{evidence}");
+    assert!(scale.contains("the topic has 3 partitions"), "{scale}");
+    // The queue's time starts at the broker's append (eventbench created the topic):
+    // the measured events that reached the service had waited seconds in it.
+    let queue = &row(h, "queue")["time"];
+    assert!(queue["p50_ns"].as_u64().unwrap_or(0) > 1_000_000_000, "{queue:#}");
+}
