@@ -165,18 +165,15 @@ fn capacity_names_the_limiting_hop_at_its_failing_rate() {
     assert!(md.contains("[limiting hop: store]"), "{md}");
 }
 
-/// On Kafka + Cassandra, the embedded persistence service with one worker waiting
-/// 5 ms per event (under 200/s) at 400/s: its queue grows and it is named.
-#[test]
-fn on_kafka_and_cassandra_a_slow_service_is_named() {
-    common::require_kafka();
-    common::require_cassandra();
-    let topic = common::unique_topic("eventbench.hops");
-    let text = format!(
+/// A pipeline on the local Kafka + Cassandra whose persistence service (embedded, or
+/// `eventbench serve` in another process) has one worker waiting 5 ms per event
+/// (under 200/s), asked 400/s.
+fn kafka_scenario(topic: &str) -> String {
+    format!(
         r#"
 name = "hops-kafka"
 duration = "12s"
-warmup = "3s"
+warmup = "1s"
 drain = "3s"
 [target]
 log = "kafka"
@@ -203,18 +200,87 @@ kind = "produce"
 rate = 400
 max_in_flight = 4096
 "#
-    );
+    )
+}
+
+fn summary_of(run: &std::path::Path, code: Option<i32>, stdout: &str, stderr: &str) -> Value {
+    assert!(run.join("summary.json").exists(), "exit {code:?}\n{stdout}\n{stderr}");
+    serde_json::from_str(&common::read(&run.join("summary.json"))).expect("summary.json")
+}
+
+/// The embedded service: its queue grows, every handler is busy and not at the store.
+#[test]
+fn on_kafka_and_cassandra_a_slow_service_is_named() {
+    common::require_kafka();
+    common::require_cassandra();
+    let text = kafka_scenario(&common::unique_topic("eventbench.hops"));
     let dir = tempfile::tempdir().expect("tmp");
     let (code, stdout, stderr, run) = common::run_scenario(dir.path(), "hops-kafka", &text, &[]);
-    assert!(run.join("summary.json").exists(), "exit {code:?}\n{stdout}\n{stderr}");
-    let summary: Value = serde_json::from_str(&common::read(&run.join("summary.json"))).expect("summary.json");
+    let summary = summary_of(&run, code, &stdout, &stderr);
     let h = &summary["hops"];
     let (hop, evidence, scale) = limiting(h);
     assert_eq!(hop, "service", "{stdout}");
     assert!(evidence.contains("of 1 handlers busy"), "{evidence}");
     assert!(scale.contains("the topic has 3 partitions"), "{scale}");
-    // The queue's time starts at the broker's append (eventbench created the topic):
-    // the measured events that reached the service had waited seconds in it.
-    let queue = &row(h, "queue")["time"];
-    assert!(queue["p50_ns"].as_u64().unwrap_or(0) > 1_000_000_000, "{queue:#}");
+    // Its queue grew by about what the service could not take (400/s offered, under
+    // 200/s served); the events that reached it had waited in it.
+    let queue = row(h, "queue");
+    assert!(
+        queue["queue"]["growth_per_s"].as_f64().unwrap_or(0.0) > 100.0,
+        "{queue:#}"
+    );
+    assert!(queue["time"]["p50_ns"].as_u64().unwrap_or(0) > 100_000_000, "{queue:#}");
+    // The group's lag, read from outside, is there beside the exact depths.
+    let lagged = h["timeline"]
+        .as_array()
+        .map_or(0, |t| t.iter().filter(|p| p["lag"].as_u64().unwrap_or(0) > 0).count());
+    assert!(lagged >= 5, "{h:#}");
+}
+
+/// The same service in another process (`eventbench serve`, standing in for the
+/// original Go service, which tells nobody anything): from outside, its group's lag
+/// grows, so it is named, and its handlers and store are said to be unobserved.
+#[test]
+fn an_external_slow_service_is_named_from_its_group_s_lag() {
+    common::require_kafka();
+    common::require_cassandra();
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("hops-kafka.toml");
+    std::fs::write(&path, kafka_scenario(&common::unique_topic("eventbench.hops-ext"))).expect("write");
+    let serve = std::process::Command::new(common::bin())
+        .args(["serve", "persistence", path.to_str().expect("utf8")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve");
+    // Its group joins while eventbench creates the reply topics.
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let out = dir.path().join("run");
+    let (code, stdout, stderr) = common::eventbench(&[
+        "run",
+        path.to_str().expect("utf8"),
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf8"),
+        "--set",
+        "target.services=external",
+    ]);
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(serve.id() as i32, libc::SIGINT);
+    }
+    let served = serve.wait_with_output().expect("serve ends");
+    let summary = summary_of(&out, code, &stdout, &stderr);
+    let h = &summary["hops"];
+    let (hop, evidence, _) = limiting(h);
+    assert_eq!(hop, "service", "{stdout}\n{}", String::from_utf8_lossy(&served.stderr));
+    assert!(evidence.contains("group lag grew"), "{evidence}");
+    assert!(evidence.contains("external"), "{evidence}");
+    let unobserved = h["unobserved"].to_string();
+    assert!(
+        unobserved.contains("service:") && unobserved.contains("store:"),
+        "{unobserved}"
+    );
+    // The reply leg is seen from outside too (the reply's own timestamp).
+    assert!(row(h, "reply")["time"]["count"].as_u64().unwrap_or(0) > 0, "{h:#}");
 }

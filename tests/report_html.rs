@@ -35,9 +35,10 @@ fn quickstart_report_renders_in_chromium_with_data_in_every_chart() {
     let dom = String::from_utf8_lossy(&dom.stdout);
     let attr = |name: &str| common::dom_number(&dom, name);
     // Two workloads x (latency, spectrum, rate, schedule lag beside the platform
-    // floor, errors).
-    assert_eq!(attr("data-charts"), 10, "{}", &dom[..dom.len().min(400)]);
-    assert_eq!(attr("data-charts-with-data"), 10);
+    // floor, errors), and the pipeline's hops (each hop's p99, their queues).
+    assert_eq!(attr("data-charts"), 12, "{}", &dom[..dom.len().min(400)]);
+    assert_eq!(attr("data-charts-with-data"), 12);
+    assert!(dom.contains("each hop's p99") && dom.contains("events in each hop"));
     assert!(
         dom.contains("platform floor") && dom.contains("hiccup p99") && dom.contains("lag p99"),
         "the hiccup meter is drawn beside the schedule lag"

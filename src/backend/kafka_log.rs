@@ -429,6 +429,14 @@ impl KafkaLog {
         Ok(cfg)
     }
 
+    /// A client of `group` that never joins it and never commits: for reading the
+    /// group's offsets from outside (its lag).
+    pub fn reader_config(&self, group: &str) -> Result<ClientConfig, BackendError> {
+        let mut cfg = self.consumer_config(group, false)?;
+        cfg.set("enable.auto.commit", "false");
+        Ok(cfg)
+    }
+
     /// Moves consumer group `group`'s committed offsets on `topic` to its end, so a
     /// service that joins next starts with this run's records, not a backlog left by
     /// an earlier one. Refused by the broker while the group has live members (then

@@ -8,6 +8,7 @@ pub mod connect;
 pub mod cql_tls;
 pub mod ctx;
 pub mod kafka_features;
+pub mod kafka_lag;
 pub mod kafka_log;
 pub mod memory_log;
 pub mod memory_store;

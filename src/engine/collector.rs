@@ -54,6 +54,9 @@ pub struct HopProbe {
     /// The embedded persistence service's counters (none: an external service, whose
     /// inside is not observed).
     pub persistence: Option<Arc<crate::service::ServiceCounters>>,
+    /// Kafka: the service's group lag, read beside the run (an external service's
+    /// queue is seen only so).
+    pub lag: Option<crate::backend::kafka_lag::LagSampler>,
 }
 
 /// One producer workload as the probe reads it.
@@ -104,6 +107,13 @@ impl HopProbe {
             point.service = Some(service);
             point.store = Some(store);
             point.reply = Some(reply);
+        }
+        if let Some(lag) = self.lag.as_ref().and_then(|l| l.latest()) {
+            point.lag = Some(lag.total());
+            // Outside, the lag is all there is of the queue (and the events the service
+            // holds, not yet committed).
+            point.queue = point.queue.or(Some(lag.total()));
+            point.lag_partitions = lag.partitions;
         }
         point
     }

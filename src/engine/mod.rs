@@ -278,6 +278,7 @@ pub async fn run(
             persistence: embedded
                 .contains(&ServiceKind::Persistence)
                 .then(|| counters.persistence.clone()),
+            lag: setup::lag_sampler(plan, target),
         });
     }
 

@@ -270,6 +270,27 @@ fn hop_recorder(reg: &Arc<crate::stats::Registry>, run_tag: u64) -> crate::servi
             }
             h.record(Stage::HopService, t.store_from.saturating_sub(t.taken));
             h.record(Stage::HopStore, t.store_to.saturating_sub(t.store_from));
+            h.record(Stage::HopReplySend, t.replied.saturating_sub(t.store_to));
         });
     }))
+}
+
+/// Kafka: a reader of the persistence service's group lag on the request topic, twice
+/// per interval beside the run; `None` for the memory log, or when it cannot be made
+/// (said once: the queue is then unobserved for an external service).
+pub(super) fn lag_sampler(plan: &Plan, target: &Target) -> Option<crate::backend::kafka_lag::LagSampler> {
+    let AnyLog::Kafka(k) = &target.log else {
+        return None;
+    };
+    let topics = &plan.target.topics;
+    match crate::backend::kafka_lag::LagReader::new(k, &topics.persistence_group, &topics.events) {
+        Ok(r) => Some(crate::backend::kafka_lag::LagSampler::start(
+            r,
+            Duration::from_nanos((plan.interval_ns / 2).max(100_000_000)),
+        )),
+        Err(e) => {
+            eprintln!("note: the persistence group's lag will not be read: {e}");
+            None
+        }
+    }
 }

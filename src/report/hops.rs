@@ -35,6 +35,10 @@ pub struct HopTable {
     /// The persistence service's busy handlers over the window (embedded service).
     #[serde(default)]
     pub handlers: Option<QueueTrend>,
+    /// The embedded service's mean time sending a reply (inside the reply hop, but its
+    /// handler's time), ns.
+    #[serde(default)]
+    pub reply_send_mean_ns: f64,
     /// The queue depths per interval.
     #[serde(default)]
     pub timeline: Vec<HopPoint>,
@@ -61,6 +65,9 @@ pub struct HopRow {
 pub struct QueueTrend {
     pub start: f64,
     pub end: f64,
+    /// Mean depth over the window's second half (steadier than a quarter's few points).
+    #[serde(default)]
+    pub late: f64,
     pub max: u64,
     pub growth_per_s: f64,
 }
@@ -87,6 +94,7 @@ impl QueueTrend {
         Some(QueueTrend {
             start: mean(&ys[..q]),
             end: mean(&ys[ys.len() - q..]),
+            late: mean(&ys[ys.len() / 2..]),
             max: ys.iter().fold(0.0f64, |a, b| a.max(*b)) as u64,
             growth_per_s: slope(&xs, &ys),
         })
@@ -166,6 +174,7 @@ impl HopTable {
             unobserved,
             limiting: None,
             handlers: QueueTrend::of_series(&points, |p| p.handlers),
+            reply_send_mean_ns: of(Stage::HopReplySend).map_or(0.0, |s| s.mean_ns),
             timeline: m.hops.clone(),
             rows,
         })
@@ -237,6 +246,9 @@ fn measured_by(hop: Hop, plan: &Plan) -> &'static str {
     match hop {
         Hop::Generator => "eventbench: schedule lag; released operations waiting for a worker",
         Hop::Producer => "eventbench: produce send -> acknowledged; produces in flight",
+        Hop::Queue if !plan.services_embedded() => {
+            "the service's consumer group lag (committed offsets against the high watermarks)"
+        }
         Hop::Queue if plan.target.log == crate::scenario::LogKind::Kafka => {
             "the record's timestamp (the broker's append where eventbench created the topic) -> the service took it"
         }
@@ -249,8 +261,9 @@ fn measured_by(hop: Hop, plan: &Plan) -> &'static str {
 
 fn why_unobserved(hop: Hop, embedded: bool) -> &'static str {
     match hop {
-        Hop::Queue | Hop::Service | Hop::Store if !embedded => {
-            "the persistence service is external: its inside is not observed (its group's lag is not read yet)"
+        Hop::Queue => "the persistence service is external and its group's lag could not be read",
+        Hop::Service | Hop::Store if !embedded => {
+            "the persistence service is external: its handlers and store are not observed apart (the queue's depth is its group's lag)"
         }
         Hop::Generator | Hop::Producer => "closed workload: no schedule, no pool",
         _ => "no event crossed it",

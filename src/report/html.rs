@@ -358,6 +358,7 @@ pub fn render(s: &Summary, intervals: &[LoggedInterval]) -> String {
         }
         o.push_str("</table>");
     }
+    o.push_str(&super::hops_html::section(s.hops.as_ref(), intervals));
     if let Some(a) = &s.audit {
         let _ = write!(
             o,

@@ -44,8 +44,9 @@ pub struct Context<'a> {
 const GROWTH_SHARE: f64 = 0.01;
 const GROWTH_FLOOR: f64 = 20.0;
 
-/// Handlers count as all busy at this share of the pool, on average.
-const BUSY_SHARE: f64 = 0.9;
+/// Handlers count as all busy at this share of the pool, on average over the second
+/// half of the window (a sample each interval: a handler between two records reads idle).
+const BUSY_SHARE: f64 = 0.8;
 
 impl Context<'_> {
     fn grew(&self, q: &QueueTrend) -> bool {
@@ -181,11 +182,54 @@ fn producer(t: &HopTable, c: &Context, q: &QueueTrend) -> LimitingHop {
     }
 }
 
+/// An external service's queue (its group's lag) grew: its inside is not observed.
+fn external_service(t: &HopTable, c: &Context, q: &QueueTrend) -> LimitingHop {
+    LimitingHop {
+        hop: Hop::Service.name().into(),
+        evidence: format!(
+            "the persistence service's group lag grew {:.0}/s ({:.0} -> {:.0} events){}; the service is external, so its queue, handlers and store are not observed apart",
+            q.growth_per_s,
+            q.start,
+            q.end,
+            skew(t)
+        ),
+        scale: format!(
+            "add persistence service instances (the topic has {p} partitions, so more than {p} instances also need more partitions); if its store is what it waits on, store nodes (the store's own view is not read yet)",
+            p = c.plan.target.kafka.partitions
+        ),
+    }
+}
+
+/// ", partition 2 holding 90% of it" when one partition holds most of the last lag.
+fn skew(t: &HopTable) -> String {
+    let Some(last) = t.timeline.iter().rev().find(|p| !p.lag_partitions.is_empty()) else {
+        return String::new();
+    };
+    let total: u64 = last.lag_partitions.iter().sum();
+    let (i, max) = last
+        .lag_partitions
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, l)| **l)
+        .map_or((0, 0), |(i, l)| (i, *l));
+    if last.lag_partitions.len() > 1 && total > 0 && max as f64 >= 0.8 * total as f64 {
+        format!(
+            ", partition {i} holding {:.0}% of it: one partition is behind",
+            100.0 * max as f64 / total as f64
+        )
+    } else {
+        String::new()
+    }
+}
+
 /// The queue in front of the service grew (or is full): the handlers' time decides.
 fn inside_service(t: &HopTable, c: &Context, q: &QueueTrend) -> LimitingHop {
+    if t.handlers.is_none() {
+        return external_service(t, c, q);
+    }
     let depth = |h: Hop| t.row(h).and_then(|r| r.queue).map_or(0.0, |q| q.end);
     let mean = |h: Hop| t.row(h).and_then(|r| r.time.as_ref()).map_or(0.0, |s| s.mean_ns);
-    let busy = t.handlers.map_or(depth(Hop::Service) + depth(Hop::Store), |h| h.end);
+    let busy = t.handlers.map_or(depth(Hop::Service) + depth(Hop::Store), |h| h.late);
     let workers = c.workers();
     let queue = if c.grew(q) {
         format!(
@@ -209,15 +253,17 @@ fn inside_service(t: &HopTable, c: &Context, q: &QueueTrend) -> LimitingHop {
                 .into(),
         };
     }
-    // Where the busy handlers were: at the store, or anywhere else in the handler (its
-    // own work before the store, and sending the reply).
-    let at_store = depth(Hop::Store);
+    // Where a busy handler's time went, per event: the store, or the rest of the
+    // handler (its own work before the store, and sending the reply).
+    let (store, own) = (mean(Hop::Store), mean(Hop::Service) + t.reply_send_mean_ns);
     let handlers = format!(
-        "{queue} with {busy:.1} of {workers} handlers busy, {at_store:.1} of them waiting on the store; per event the service's own work before the store took {} and the store {}",
+        "{queue} with {busy:.1} of {workers} handlers busy; per event a handler spent {} on the store and {} on its own work ({} before the store, {} sending the reply)",
+        fmt(store),
+        fmt(own),
         fmt(mean(Hop::Service)),
-        fmt(mean(Hop::Store))
+        fmt(t.reply_send_mean_ns)
     );
-    if at_store >= busy - at_store {
+    if store >= own {
         LimitingHop {
             hop: Hop::Store.name().into(),
             evidence: handlers,

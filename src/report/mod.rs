@@ -6,6 +6,7 @@
 pub mod ci;
 pub mod faults;
 pub mod hops;
+pub mod hops_html;
 pub mod html;
 pub mod limiting;
 pub mod markup;

@@ -55,13 +55,15 @@ impl std::fmt::Debug for OnFinished {
 }
 
 /// An event's times through the persistence service, run ns: when its log took it
-/// (where the log says), when a handler took it, and its store work's start and end.
+/// (where the log says), when a handler took it, its store work's start and end, and
+/// when the log acknowledged its reply (the handler is free again).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HopTimes {
     pub logged: Option<u64>,
     pub taken: u64,
     pub store_from: u64,
     pub store_to: u64,
+    pub replied: u64,
 }
 
 /// Told each event's [`HopTimes`] with its correlation id: an embedding harness records

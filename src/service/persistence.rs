@@ -112,15 +112,7 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
         counters.storing.fetch_add(1, Ordering::Relaxed);
         let stored = persist(&store, &mut ctx, &mut event, cfg.consistency).await;
         counters.stored.fetch_add(1, Ordering::Relaxed);
-        if let Some(f) = &cfg.on_hops {
-            let times = super::HopTimes {
-                logged: record.log_time.and_then(|t| t.run_ns(&cfg.clock)),
-                taken,
-                store_from,
-                store_to: cfg.clock.now(),
-            };
-            (f.0)(&event.correlation_id, times);
-        }
+        let store_to = cfg.clock.now();
         let error = match stored {
             Ok(()) => String::new(),
             Err(e) => {
@@ -139,6 +131,16 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
             None,
         );
         counters.sent(log.produce(topic, &out, None).await);
+        if let Some(f) = &cfg.on_hops {
+            let times = super::HopTimes {
+                logged: record.log_time.and_then(|t| t.run_ns(&cfg.clock)),
+                taken,
+                store_from,
+                store_to,
+                replied: cfg.clock.now(),
+            };
+            (f.0)(&event.correlation_id, times);
+        }
         // Answered: only now may the log commit past it.
         record.done();
         if let Some(f) = &cfg.on_finished {

@@ -81,6 +81,12 @@ pub struct HopPoint {
     /// of its workers were busy, wherever they spent it.
     #[serde(default)]
     pub handlers: Option<u64>,
+    /// Kafka: the persistence service's consumer group lag on the request topic (its
+    /// committed offsets against the high watermarks), in all and per partition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lag_partitions: Vec<u64>,
 }
 
 impl HopPoint {

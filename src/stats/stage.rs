@@ -46,10 +46,14 @@ pub enum Stage {
     HopStore,
     /// The reply's log time (its sender's) -> eventbench's listener read it.
     HopReply,
+    /// Inside the reply hop, on the service's side: stored -> the log acknowledged the
+    /// reply. Its handler is busy until then, so it counts for the service's own time
+    /// when deciding between the service and its store.
+    HopReplySend,
 }
 
 impl Stage {
-    pub const COUNT: usize = 19;
+    pub const COUNT: usize = 20;
     pub const ALL: [Stage; Stage::COUNT] = [
         Stage::Serialize,
         Stage::Produce,
@@ -70,6 +74,7 @@ impl Stage {
         Stage::HopService,
         Stage::HopStore,
         Stage::HopReply,
+        Stage::HopReplySend,
     ];
 
     pub fn name(self) -> &'static str {
@@ -93,6 +98,7 @@ impl Stage {
             Stage::HopService => "hop.service",
             Stage::HopStore => "hop.store",
             Stage::HopReply => "hop.reply",
+            Stage::HopReplySend => "hop.reply.send",
         }
     }
 
