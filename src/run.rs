@@ -152,6 +152,9 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
             if let Some(h) = t.host {
                 live.host(h);
             }
+            if let Some(h) = t.hops {
+                live.hops(h);
+            }
         }
         // Best effort: the run's own numbers do not depend on these files.
         let _ = timeline_log.append(t.timeline);

@@ -262,6 +262,9 @@ fn prometheus_scrapes_a_pipeline_run_and_agrees_with_the_summary() {
         .as_f64()
         .expect("consumed");
     assert_eq!(consumed, want, "{show}");
+    // The pipeline's hop queues, one series per hop.
+    let hops = prom.vector(&format!("eventbench_hop_queue_events{{run=\"{run}\"}}"));
+    assert_eq!(hops.len(), 6, "{hops:?}\n{show}");
 
     // The dashboard: Grafana's model accepts it, and Prometheus every query in it.
     let dashboard = common::root().join("deploy/grafana/dashboards/eventbench.json");

@@ -116,6 +116,8 @@ pub struct Tick<'a> {
     pub services: &'a [(ServiceKind, ServiceStats)],
     /// The platform's interval just closed (hiccup meter, host CPU).
     pub host: Option<&'a crate::stats::platform::HostPoint>,
+    /// The pipeline's hops at the interval's close (pipeline runs).
+    pub hops: Option<&'a crate::stats::hops::HopPoint>,
 }
 
 /// What a [`Tick`] is made of besides the collector.
@@ -136,6 +138,7 @@ impl TickSources<'_> {
             last: collector.last_interval(),
             services: &services,
             host: collector.platform.timeline.last(),
+            hops: collector.hops.last(),
         });
     }
 }

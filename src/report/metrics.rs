@@ -110,6 +110,8 @@ struct Snapshot {
     services: Vec<(ServiceKind, ServiceStats)>,
     /// The platform's last interval: the hiccup meter and the host's CPU.
     host: Option<crate::stats::platform::HostPoint>,
+    /// The pipeline's hops at the last interval's close.
+    hops: Option<crate::stats::hops::HopPoint>,
 }
 
 /// The live state of one run, shared by the run (which updates it once per interval)
@@ -187,6 +189,11 @@ impl Live {
     /// The platform's interval just closed (the hiccup meter, the host's CPU).
     pub fn host(&self, p: &crate::stats::platform::HostPoint) {
         self.lock().host = Some(p.clone());
+    }
+
+    /// The pipeline's hops at the interval's close (their queues, the group's lag).
+    pub fn hops(&self, p: &crate::stats::hops::HopPoint) {
+        self.lock().hops = Some(p.clone());
     }
 
     /// The run's end: the final totals (censored operations included) and each
@@ -491,6 +498,7 @@ pub fn registry(live: &Arc<Live>, plan: &Plan, run_tag: u64) -> Registry {
     ];
     let mut r = Registry::with_prefix_and_labels("eventbench", labels.into_iter());
     r.register_collector(Box::new(Exporter(live.clone())));
+    r.register_collector(Box::new(HopExporter(live.clone())));
     let info: Vec<(Cow<'static, str>, Cow<'static, str>)> = vec![
         ("version".into(), env!("CARGO_PKG_VERSION").into()),
         ("git_commit".into(), env!("EVENTBENCH_GIT_COMMIT").into()),
@@ -498,6 +506,41 @@ pub fn registry(live: &Arc<Live>, plan: &Plan, run_tag: u64) -> Registry {
     r.sub_registry_with_labels(info.into_iter())
         .register_collector(Box::new(Info));
     r
+}
+
+/// The pipeline's hop queues, apart from [`Exporter`] (one concern each).
+#[derive(Debug)]
+struct HopExporter(Arc<Live>);
+
+impl Collector for HopExporter {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Fmt {
+        let s = self.0.lock();
+        let Some(p) = &s.hops else { return Ok(()) };
+        let queues: Vec<(Labels, f64)> = crate::stats::hops::Hop::ALL
+            .iter()
+            .filter_map(|h| Some((vec![("hop", h.name().to_string())], p.depth(*h)? as f64)))
+            .collect();
+        gauge(
+            &mut enc,
+            "hop_queue_events",
+            "Events in each hop of the pipeline at the last interval's close (docs/hops.md).",
+            None,
+            &queues,
+        )?;
+        let lag: Vec<(Labels, f64)> = p
+            .lag_partitions
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (vec![("partition", i.to_string())], *l as f64))
+            .collect();
+        gauge(
+            &mut enc,
+            "persistence_group_lag_events",
+            "The persistence service's consumer group lag on the request topic, per partition.",
+            None,
+            &lag,
+        )
+    }
 }
 
 #[derive(Debug)]
