@@ -284,3 +284,45 @@ fn an_external_slow_service_is_named_from_its_group_s_lag() {
     // The reply leg is seen from outside too (the reply's own timestamp).
     assert!(row(h, "reply")["time"]["count"].as_u64().unwrap_or(0) > 0, "{h:#}");
 }
+
+/// The producer client's queue bounded to a few messages (librdkafka's
+/// `queue.buffering.max.messages`) at 3,000/s: produces are refused at once as
+/// overloaded, and the producer is named, with the setting to raise.
+#[test]
+fn on_kafka_a_full_producer_queue_names_the_producer() {
+    common::require_kafka();
+    common::require_cassandra();
+    let text = kafka_scenario(&common::unique_topic("eventbench.hops-prod"))
+        .replace("workers = 1\nextra_latency = \"5ms\"", "workers = 64")
+        .replace("rate = 400", "rate = 3000")
+        + "[target.kafka.producer]\n\"queue.buffering.max.messages\" = \"4\"\n";
+    let dir = tempfile::tempdir().expect("tmp");
+    let (code, stdout, stderr, run) = common::run_scenario(dir.path(), "hops-kafka", &text, &[]);
+    let summary = summary_of(&run, code, &stdout, &stderr);
+    let h = &summary["hops"];
+    let (hop, evidence, scale) = limiting(h);
+    assert_eq!(hop, "producer", "{stdout}");
+    assert!(evidence.contains("refused as overloaded"), "{evidence}");
+    assert!(scale.contains("queue.buffering.max.messages"), "{scale}");
+}
+
+/// The store made the limit on Cassandra: every persist a lightweight transaction
+/// (`consistency = "lwt"`: Paxos reads and a compare-and-set on the one events_meta
+/// partition), 64 service workers, 600/s. The handlers wait on the store.
+#[test]
+fn on_cassandra_a_store_of_lightweight_transactions_names_the_store() {
+    common::require_kafka();
+    common::require_cassandra();
+    let text = kafka_scenario(&common::unique_topic("eventbench.hops-store"))
+        .replace("workers = 1\nextra_latency = \"5ms\"", "workers = 64")
+        .replace("rate = 400", "rate = 600")
+        .replace("services = \"embedded\"", "services = \"embedded\"\nconsistency = \"lwt\"");
+    let dir = tempfile::tempdir().expect("tmp");
+    let (code, stdout, stderr, run) = common::run_scenario(dir.path(), "hops-kafka", &text, &[]);
+    let summary = summary_of(&run, code, &stdout, &stderr);
+    let h = &summary["hops"];
+    let (hop, evidence, scale) = limiting(h);
+    assert_eq!(hop, "store", "{stdout}");
+    assert!(evidence.contains("of 64 handlers busy"), "{evidence}");
+    assert!(scale.contains("store nodes"), "{scale}");
+}

@@ -35,6 +35,10 @@ pub struct Context<'a> {
     /// Measured seconds.
     pub measured_s: f64,
     pub generator_cores: f64,
+    /// The producers' operations, and those the log refused at once as overloaded
+    /// (the producer client's queue full).
+    pub ops: u64,
+    pub overloaded: u64,
 }
 
 /// A queue grew when its last quarter is above its first by this share of what was
@@ -43,6 +47,11 @@ pub struct Context<'a> {
 /// a queue by a few events.
 const GROWTH_SHARE: f64 = 0.01;
 const GROWTH_FLOOR: f64 = 20.0;
+
+/// Produces refused as overloaded (the client's queue full) name the producer when they
+/// are at least this share of its operations: one refusal in a thousand is a hiccup the
+/// error rate reports, not where the pipeline broke.
+const OVERLOAD_SHARE: f64 = 0.01;
 
 /// Handlers count as all busy at this share of the pool, on average over the second
 /// half of the window (a sample each interval: a handler between two records reads idle).
@@ -92,6 +101,9 @@ pub fn limiting(t: &HopTable, c: &Context) -> Option<LimitingHop> {
     }
     if let Some(q) = saturated(Hop::Producer) {
         return Some(producer(t, c, &q));
+    }
+    if c.overloaded > 0 && c.overloaded as f64 >= OVERLOAD_SHARE * c.ops as f64 {
+        return Some(producer_refused(t, c));
     }
     if let Some(q) = saturated(Hop::Generator) {
         return Some(LimitingHop {
@@ -219,6 +231,25 @@ fn skew(t: &HopTable) -> String {
         )
     } else {
         String::new()
+    }
+}
+
+/// The producer client refused produces at once: its queue was full.
+fn producer_refused(t: &HopTable, c: &Context) -> LimitingHop {
+    let time = t.row(Hop::Producer).and_then(|r| r.time.clone()).unwrap_or_default();
+    LimitingHop {
+        hop: Hop::Producer.name().into(),
+        evidence: format!(
+            "{} of {} produces ({:.1}%) were refused as overloaded (the producer's queue full), produce p99 {}, while no queue after it grew",
+            c.overloaded,
+            c.ops,
+            100.0 * c.overloaded as f64 / c.ops.max(1) as f64,
+            crate::units::fmt_ns(time.p99_ns)
+        ),
+        scale: match c.plan.target.log {
+            LogKind::Kafka => "the producer client's queue (queue.buffering.max.messages / .kbytes in [target.kafka.producer]), or, if the brokers ack slowly, brokers and partitions".into(),
+            LogKind::Memory => "the log's produce side".into(),
+        },
     }
 }
 

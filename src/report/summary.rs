@@ -539,6 +539,11 @@ fn hop_table(plan: &Plan, m: &Measured, s: &Summary) -> Option<super::hops::HopT
         offered_rate: producers.iter().map(|w| w.offered_rate).sum(),
         measured_s: s.measured_s,
         generator_cores: s.generator.cpu_cores,
+        ops: producers.iter().map(|w| w.ops).sum(),
+        overloaded: producers
+            .iter()
+            .map(|w| w.errors.get(crate::stats::ErrorClass::Overload.name()).copied().unwrap_or(0))
+            .sum(),
     };
     table.limiting = super::limiting::limiting(&table, &context);
     Some(table)
