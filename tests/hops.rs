@@ -308,15 +308,19 @@ fn on_kafka_a_full_producer_queue_names_the_producer() {
 
 /// The store made the limit on Cassandra: every persist a lightweight transaction
 /// (`consistency = "lwt"`: Paxos reads and a compare-and-set on the one events_meta
-/// partition), 64 service workers, 600/s. The handlers wait on the store.
+/// partition), 64 service workers, 1,500/s (at 600/s it kept up: 77 ms per store call,
+/// 46 of the 64 handlers at the store). The handlers wait on the store.
 #[test]
 fn on_cassandra_a_store_of_lightweight_transactions_names_the_store() {
     common::require_kafka();
     common::require_cassandra();
     let text = kafka_scenario(&common::unique_topic("eventbench.hops-store"))
         .replace("workers = 1\nextra_latency = \"5ms\"", "workers = 64")
-        .replace("rate = 400", "rate = 600")
-        .replace("services = \"embedded\"", "services = \"embedded\"\nconsistency = \"lwt\"");
+        .replace("rate = 400", "rate = 1500")
+        .replace(
+            "services = \"embedded\"",
+            "services = \"embedded\"\nconsistency = \"lwt\"",
+        );
     let dir = tempfile::tempdir().expect("tmp");
     let (code, stdout, stderr, run) = common::run_scenario(dir.path(), "hops-kafka", &text, &[]);
     let summary = summary_of(&run, code, &stdout, &stderr);

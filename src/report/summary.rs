@@ -542,7 +542,12 @@ fn hop_table(plan: &Plan, m: &Measured, s: &Summary) -> Option<super::hops::HopT
         ops: producers.iter().map(|w| w.ops).sum(),
         overloaded: producers
             .iter()
-            .map(|w| w.errors.get(crate::stats::ErrorClass::Overload.name()).copied().unwrap_or(0))
+            .map(|w| {
+                w.errors
+                    .get(crate::stats::ErrorClass::Overload.name())
+                    .copied()
+                    .unwrap_or(0)
+            })
             .sum(),
     };
     table.limiting = super::limiting::limiting(&table, &context);
