@@ -80,30 +80,40 @@ impl LagReader {
 }
 
 /// A thread that reads the lag every `period` and keeps the latest reading, so the
-/// collector's tick takes it without waiting on the broker.
+/// collector's tick takes it without waiting on the broker. The thread makes its own
+/// reader (a metadata round trip), so nothing on the run's runtime waits for it, and is
+/// not joined: stopped, it ends after its current reading.
 pub struct LagSampler {
     latest: Arc<Mutex<Option<GroupLag>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl LagSampler {
-    pub fn start(reader: LagReader, period: Duration) -> LagSampler {
+    pub fn start(log: KafkaLog, group: String, topic: String, period: Duration) -> LagSampler {
         let latest = Arc::new(Mutex::new(None));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (l, s) = (latest.clone(), stop.clone());
-        let thread = std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("eventbench-lag".into())
             .spawn(move || {
+                let reader = match LagReader::new(&log, &group, &topic) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("note: the persistence group's lag is not read: {e}");
+                        return;
+                    }
+                };
                 while !s.load(std::sync::atomic::Ordering::Relaxed) {
                     if let Some(lag) = reader.read() {
                         *l.lock().unwrap_or_else(|p| p.into_inner()) = Some(lag);
                     }
                     std::thread::sleep(period);
                 }
-            })
-            .ok();
-        LagSampler { latest, stop, thread }
+            });
+        if let Err(e) = spawned {
+            eprintln!("note: the persistence group's lag is not read: {e}");
+        }
+        LagSampler { latest, stop }
     }
 
     /// The latest reading, if any came.
@@ -115,8 +125,5 @@ impl LagSampler {
 impl Drop for LagSampler {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }

@@ -276,21 +276,16 @@ fn hop_recorder(reg: &Arc<crate::stats::Registry>, run_tag: u64) -> crate::servi
 }
 
 /// Kafka: a reader of the persistence service's group lag on the request topic, twice
-/// per interval beside the run; `None` for the memory log, or when it cannot be made
-/// (said once: the queue is then unobserved for an external service).
+/// per interval beside the run, on a thread of its own; `None` for the memory log.
 pub(super) fn lag_sampler(plan: &Plan, target: &Target) -> Option<crate::backend::kafka_lag::LagSampler> {
     let AnyLog::Kafka(k) = &target.log else {
         return None;
     };
     let topics = &plan.target.topics;
-    match crate::backend::kafka_lag::LagReader::new(k, &topics.persistence_group, &topics.events) {
-        Ok(r) => Some(crate::backend::kafka_lag::LagSampler::start(
-            r,
-            Duration::from_nanos((plan.interval_ns / 2).max(100_000_000)),
-        )),
-        Err(e) => {
-            eprintln!("note: the persistence group's lag will not be read: {e}");
-            None
-        }
-    }
+    Some(crate::backend::kafka_lag::LagSampler::start(
+        k.clone(),
+        topics.persistence_group.clone(),
+        topics.events.clone(),
+        Duration::from_nanos((plan.interval_ns / 2).max(100_000_000)),
+    ))
 }
