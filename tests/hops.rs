@@ -203,6 +203,15 @@ max_in_flight = 4096
     )
 }
 
+/// Runs a Kafka scenario's text; its summary.json and stdout.
+fn run_kafka(text: &str) -> (Value, String) {
+    common::require_kafka();
+    common::require_cassandra();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (code, stdout, stderr, run) = common::run_scenario(dir.path(), "hops-kafka", text, &[]);
+    (summary_of(&run, code, &stdout, &stderr), stdout)
+}
+
 fn summary_of(run: &std::path::Path, code: Option<i32>, stdout: &str, stderr: &str) -> Value {
     assert!(run.join("summary.json").exists(), "exit {code:?}\n{stdout}\n{stderr}");
     serde_json::from_str(&common::read(&run.join("summary.json"))).expect("summary.json")
@@ -211,12 +220,8 @@ fn summary_of(run: &std::path::Path, code: Option<i32>, stdout: &str, stderr: &s
 /// The embedded service: its queue grows, every handler is busy and not at the store.
 #[test]
 fn on_kafka_and_cassandra_a_slow_service_is_named() {
-    common::require_kafka();
-    common::require_cassandra();
     let text = kafka_scenario(&common::unique_topic("eventbench.hops"));
-    let dir = tempfile::tempdir().expect("tmp");
-    let (code, stdout, stderr, run) = common::run_scenario(dir.path(), "hops-kafka", &text, &[]);
-    let summary = summary_of(&run, code, &stdout, &stderr);
+    let (summary, stdout) = run_kafka(&text);
     let h = &summary["hops"];
     let (hop, evidence, scale) = limiting(h);
     assert_eq!(hop, "service", "{stdout}");
@@ -290,15 +295,11 @@ fn an_external_slow_service_is_named_from_its_group_s_lag() {
 /// overloaded, and the producer is named, with the setting to raise.
 #[test]
 fn on_kafka_a_full_producer_queue_names_the_producer() {
-    common::require_kafka();
-    common::require_cassandra();
     let text = kafka_scenario(&common::unique_topic("eventbench.hops-prod"))
         .replace("workers = 1\nextra_latency = \"5ms\"", "workers = 64")
         .replace("rate = 400", "rate = 3000")
         + "[target.kafka.producer]\n\"queue.buffering.max.messages\" = \"4\"\n";
-    let dir = tempfile::tempdir().expect("tmp");
-    let (code, stdout, stderr, run) = common::run_scenario(dir.path(), "hops-kafka", &text, &[]);
-    let summary = summary_of(&run, code, &stdout, &stderr);
+    let (summary, stdout) = run_kafka(&text);
     let h = &summary["hops"];
     let (hop, evidence, scale) = limiting(h);
     assert_eq!(hop, "producer", "{stdout}");
@@ -312,8 +313,6 @@ fn on_kafka_a_full_producer_queue_names_the_producer() {
 /// 46 of the 64 handlers at the store). The handlers wait on the store.
 #[test]
 fn on_cassandra_a_store_of_lightweight_transactions_names_the_store() {
-    common::require_kafka();
-    common::require_cassandra();
     let text = kafka_scenario(&common::unique_topic("eventbench.hops-store"))
         .replace("workers = 1\nextra_latency = \"5ms\"", "workers = 64")
         .replace("rate = 400", "rate = 1500")
@@ -321,9 +320,7 @@ fn on_cassandra_a_store_of_lightweight_transactions_names_the_store() {
             "services = \"embedded\"",
             "services = \"embedded\"\nconsistency = \"lwt\"",
         );
-    let dir = tempfile::tempdir().expect("tmp");
-    let (code, stdout, stderr, run) = common::run_scenario(dir.path(), "hops-kafka", &text, &[]);
-    let summary = summary_of(&run, code, &stdout, &stderr);
+    let (summary, stdout) = run_kafka(&text);
     let h = &summary["hops"];
     let (hop, evidence, scale) = limiting(h);
     assert_eq!(hop, "store", "{stdout}");

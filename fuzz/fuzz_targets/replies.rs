@@ -3,11 +3,13 @@
 //! as malformed or foreign; none is fatal, none panics. The input is records separated
 //! by `\0--\0`; each record's first byte picks its source (persistence reply, query
 //! result, produced event) and whether it carries our headers (then 16 bytes of them,
-//! intended time and run tag, big-endian), the rest is the body.
+//! intended time and run tag, big-endian), the rest is the body. Its bit 0x20 gives the
+//! record a log time (the reply hop's start): a Kafka timestamp from the body's length
+//! and first byte, anywhere from before the Unix epoch to far past the run.
 #![no_main]
 
 use bytes::Bytes;
-use eventbench::backend::{Headers, Record};
+use eventbench::backend::{Headers, LogTime, Record};
 use eventbench::engine::{handle_records, Source};
 use libfuzzer_sys::fuzz_target;
 
@@ -49,6 +51,12 @@ fuzz_target!(|data: &[u8]| {
                     payload: Bytes::copy_from_slice(body),
                     headers,
                     ack: None,
+                    log_time: (how & 0x20 != 0).then(|| LogTime::Wall {
+                        ms: (body.len() as i64 - 8)
+                            .wrapping_mul(i64::from(body.first().copied().unwrap_or(1)))
+                            .wrapping_mul(1_000_000_007),
+                        append: how & 0x10 != 0,
+                    }),
                 },
             ));
         }
