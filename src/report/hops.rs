@@ -31,7 +31,7 @@ pub struct HopTable {
     pub unobserved: Vec<String>,
     /// The hop that limited the run, when one did (a saturated run, a failed step).
     #[serde(default)]
-    pub limiting: Option<super::limiting::LimitingHop>,
+    pub limiting: Option<LimitingHop>,
     /// The persistence service's busy handlers over the window (embedded service).
     #[serde(default)]
     pub handlers: Option<QueueTrend>,
@@ -42,6 +42,16 @@ pub struct HopTable {
     /// The queue depths per interval.
     #[serde(default)]
     pub timeline: Vec<HopPoint>,
+}
+
+/// The verdict: a hop (or the host), the figures that show it, and what to add.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LimitingHop {
+    /// A hop's name, or `host`.
+    pub hop: String,
+    pub evidence: String,
+    /// What to scale, in the user's words.
+    pub scale: String,
 }
 
 /// One hop: its time per event and its queue.

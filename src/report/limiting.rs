@@ -7,23 +7,12 @@
 //! with every handler busy, where their time went decides between the two; with idle
 //! handlers, the records are not reaching them (the log's delivery).
 
-use serde::{Deserialize, Serialize};
-
+pub use super::hops::LimitingHop;
 use super::hops::{HopTable, QueueTrend};
-use super::summary::Health;
+use super::verdict::Health;
 use crate::plan::{Load, Plan};
 use crate::scenario::LogKind;
 use crate::stats::hops::Hop;
-
-/// The verdict: a hop (or the host), the figures that show it, and what to add.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct LimitingHop {
-    /// A hop's name, or `host`.
-    pub hop: String,
-    pub evidence: String,
-    /// What to scale, in the user's words.
-    pub scale: String,
-}
 
 /// What the verdict reads besides the table.
 pub struct Context<'a> {
