@@ -21,6 +21,7 @@
 //! the capacity. A step that passed despite such a pause stands: the pause only made
 //! it harder.
 
+pub mod interval;
 pub mod report;
 mod search;
 pub mod steady;
@@ -83,6 +84,10 @@ pub struct Capacity {
     pub sustainable_rate: Option<f64>,
     /// The lowest failing rate.
     pub failing_rate: Option<f64>,
+    /// The capacity with its 95% interval, from every counted step (absent in older
+    /// capacity.json).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<interval::CapacityInterval>,
     /// How the repeated boundary steps went.
     pub confidence: String,
     /// Why the search ended before converging, if it did.
@@ -118,6 +123,7 @@ pub fn search(
         Ok(s)
     };
     let search::Outcome {
+        interval,
         lo,
         hi,
         confidence,
@@ -148,6 +154,7 @@ pub fn search(
         precision: o.precision,
         sustainable_rate: lo,
         failing_rate: hi,
+        interval,
         confidence,
         stopped_early: stopped,
         limiting,

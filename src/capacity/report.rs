@@ -8,11 +8,15 @@ use crate::report::markup::esc;
 use crate::report::svg::{self, Axis, Band, Chart, Series};
 
 fn headline(c: &Capacity) -> String {
-    match (c.sustainable_rate, c.failing_rate) {
+    let rates = match (c.sustainable_rate, c.failing_rate) {
         (Some(l), Some(h)) => format!("sustainable: {l:.0}/s (fails at {h:.0}/s)"),
         (Some(l), None) => format!("sustainable: at least {l:.0}/s"),
         (None, Some(h)) => format!("no sustainable rate found (fails at {h:.0}/s)"),
         (None, None) => "no result".into(),
+    };
+    match &c.interval {
+        Some(i) => format!("{rates} · capacity {}", i.text()),
+        None => rates,
     }
 }
 
@@ -75,15 +79,23 @@ pub fn html(c: &Capacity) -> String {
     // the table.
     let mut steps: Vec<_> = c.steps.iter().filter(|s| s.set_aside.is_none()).cloned().collect();
     steps.sort_by(|a, b| a.rate.total_cmp(&b.rate));
-    let knee: Vec<Band> = match (c.sustainable_rate, c.failing_rate) {
-        (Some(l), Some(h)) => vec![Band {
+    let mut knee: Vec<Band> = match c.interval.as_ref().map(|i| (i.lo, i.hi)) {
+        Some((Some(l), Some(h))) => vec![Band {
+            from: l,
+            to: h,
+            label: "95% interval".into(),
+            color: "#e3ecfa",
+        }],
+        _ => Vec::new(),
+    };
+    if let (Some(l), Some(h)) = (c.sustainable_rate, c.failing_rate) {
+        knee.push(Band {
             from: l,
             to: h,
             label: "knee".into(),
             color: "#fde2e1",
-        }],
-        _ => Vec::new(),
-    };
+        });
+    }
     let pts = |f: fn(&super::Step) -> f64| steps.iter().map(|s| (s.rate, f(s))).collect::<Vec<_>>();
     let ms = |v: f64| crate::units::fmt_ns((v * 1e6).max(0.0) as u64);
     let latency = svg::render(&Chart {

@@ -56,6 +56,46 @@ pub fn rising(points: &[IntervalPoint]) -> Option<String> {
     })
 }
 
+/// The least growth, as a share of the offered rate, that makes a backlog's trend an
+/// overload: the same 1% the throughput rule allows (achieved at least 99% of offered).
+pub const GROWTH_SHARE: f64 = 0.01;
+
+/// The least growth over the window, in operations, that counts: below it a trend is
+/// a handful of operations caught in flight at one close or the next.
+const MIN_GROWTH: f64 = 10.0;
+
+/// A backlog that grows through the judged window: the target takes in more than it
+/// ends, so it is over capacity even while its percentiles still meet the SLO (latency
+/// is the queue's late symptom; a short step ends before the queue crosses the SLO).
+/// `samples` are (run time s, depth) at the window's start and each interval's close;
+/// the slope is Theil-Sen's (the median of every pair's slope), so one interval caught
+/// in a burst does not make a trend once there are five samples or more.
+pub fn growing(samples: &[(f64, f64)], offered_rate: f64, what: &str) -> Option<String> {
+    let (first, last) = (samples.first()?, samples.last()?);
+    let span = last.0 - first.0;
+    if samples.len() < 2 || span <= 0.0 || offered_rate <= 0.0 {
+        return None;
+    }
+    let mut slopes = Vec::new();
+    for (i, a) in samples.iter().enumerate() {
+        for b in &samples[i + 1..] {
+            if b.0 > a.0 {
+                slopes.push((b.1 - a.1) / (b.0 - a.0));
+            }
+        }
+    }
+    let slope = median(slopes);
+    let growth = slope * span;
+    (slope >= GROWTH_SHARE * offered_rate && growth >= MIN_GROWTH).then(|| {
+        format!(
+            "backlog growing: {what} {:.0} -> {:.0} over {span:.1} s ({slope:+.0}/s, {:.1}% of the offered {offered_rate:.0}/s): over capacity, whatever the percentiles",
+            first.1,
+            last.1,
+            100.0 * slope / offered_rate
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +134,25 @@ mod tests {
             .map(|i| pt(i as f64, 1.0, if i % 2 == 0 { 500.0 } else { 1500.0 }))
             .collect();
         assert_eq!(cut(&jumpy, 0.5), None, "throughput never settles");
+    }
+
+    #[test]
+    fn a_backlog_growing_at_one_percent_of_the_rate_fails_and_a_burst_does_not() {
+        let at = |d: &[f64]| -> Vec<(f64, f64)> { d.iter().enumerate().map(|(i, v)| (i as f64, *v)).collect() };
+        // 1,275/s offered to 1,250/s of capacity: 25/s more every second.
+        let over = at(&[300.0, 325.0, 351.0, 374.0, 400.0]);
+        let why = growing(&over, 1275.0, "operations in flight").expect("over capacity");
+        assert!(why.contains("300 -> 400") && why.contains("+25/s"), "{why}");
+        // Two samples (a 1 s step) still see it.
+        assert!(growing(&at(&[300.0, 360.0]), 2000.0, "x").is_some());
+        // Steady with noise, and one burst at the window's end: no trend.
+        assert_eq!(growing(&at(&[300.0, 290.0, 310.0, 295.0, 305.0]), 1275.0, "x"), None);
+        assert_eq!(
+            growing(&at(&[300.0, 290.0, 310.0, 295.0, 305.0, 900.0]), 1275.0, "x"),
+            None
+        );
+        // Growth below 1% of the rate, or under ten operations: not an overload.
+        assert_eq!(growing(&at(&[300.0, 310.0, 320.0]), 2000.0, "x"), None);
+        assert_eq!(growing(&at(&[3.0, 6.0, 9.0]), 100.0, "x"), None);
     }
 }

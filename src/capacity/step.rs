@@ -49,6 +49,9 @@ pub enum Cause {
     Backlog,
     /// Latency still rising at the end of the step.
     Rising,
+    /// A backlog (operations in flight, or the pipeline's queues) grew through the
+    /// judged window.
+    Growing,
 }
 
 /// One step of the search.
@@ -233,6 +236,15 @@ pub(super) fn step(plan: &Plan, o: &Options, phase: StepPhase, n: usize) -> Resu
     if let Some(why) = steady::rising(&measured_points) {
         fail(Cause::Rising, why);
     }
+    for why in backlog_trends(
+        &w.timeline,
+        summary.hops.as_ref(),
+        from_s,
+        plan.duration_ns,
+        w.target_rate,
+    ) {
+        fail(Cause::Growing, why);
+    }
     // The meter's late wake-ups inside the window the step is judged on.
     let end_s = plan.duration_ns as f64 / 1e9;
     let host_stalls = summary.platform.as_ref().map_or(0, |p| {
@@ -290,6 +302,48 @@ pub(super) fn step(plan: &Plan, o: &Options, phase: StepPhase, n: usize) -> Resu
         },
         summary,
     ))
+}
+
+/// The judged window's backlog trends: the workload's operations in flight, and for a
+/// pipeline the queues behind the producer (the log's queue, the service, the store,
+/// the replies), each sampled where an interval closed from `from_s` to the schedule's
+/// end.
+fn backlog_trends(
+    timeline: &[crate::stats::timeline::IntervalPoint],
+    hops: Option<&crate::report::hops::HopTable>,
+    from_s: f64,
+    duration_ns: u64,
+    offered: f64,
+) -> Vec<String> {
+    let end_s = duration_ns as f64 / 1e9 + 1e-6;
+    let inside = |t0: f64, len: f64| t0 + len >= from_s - 1e-6 && t0 + len <= end_s;
+    let in_flight: Vec<(f64, f64)> = timeline
+        .iter()
+        .filter(|p| inside(p.t_s, p.length_s))
+        .filter_map(|p| Some((p.t_s + p.length_s, p.in_flight? as f64)))
+        .collect();
+    let queues: Vec<(f64, f64)> = hops
+        .map(|h| h.timeline.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter(|p| inside(p.t_s, p.length_s))
+        .filter_map(|p| {
+            let depth = [
+                p.queue?,
+                p.service.unwrap_or(0),
+                p.store.unwrap_or(0),
+                p.reply.unwrap_or(0),
+            ];
+            Some((p.t_s + p.length_s, depth.iter().sum::<u64>() as f64))
+        })
+        .collect();
+    [
+        steady::growing(&in_flight, offered, "operations in flight"),
+        steady::growing(&queues, offered, "events queued behind the producer"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// A step with nothing in it but its rate and phase, for the search's tests.

@@ -45,6 +45,8 @@ pub struct Collector {
     pub probe: Option<HopProbe>,
     /// The pipeline's queue depths, one point per interval (pipeline runs only).
     pub hops: Vec<HopPoint>,
+    /// Per workload (open ones), where its backlog is read at each interval's close.
+    pub backlogs: Vec<Option<ProducerProbe>>,
 }
 
 /// What the collector reads at each interval's close for the pipeline's queues.
@@ -59,13 +61,23 @@ pub struct HopProbe {
     pub lag: Option<crate::backend::kafka_lag::LagSampler>,
 }
 
-/// One producer workload as the probe reads it.
+/// One open workload as a probe reads it (the hop table's producers, and every open
+/// workload's backlog).
 pub struct ProducerProbe {
     pub workload: usize,
     /// Its workers (what each holds: the produces in flight).
     pub pool: Option<Arc<Pool>>,
     /// Claims released to its workers and not yet taken.
     pub released: Option<async_channel::Receiver<Claim>>,
+}
+
+impl ProducerProbe {
+    /// Claims released and not yet ended: waiting for a worker or in one's hand.
+    fn in_flight(&self) -> Option<u64> {
+        let pool = self.pool.as_ref()?;
+        let held = pool.hands().iter().filter(|h| h.intended().is_some()).count() as u64;
+        Some(held + self.released.as_ref().map_or(0, |r| r.len() as u64))
+    }
 }
 
 impl HopProbe {
@@ -160,6 +172,7 @@ impl Collector {
             platform: Platform::start(clock),
             probe: None,
             hops: Vec::new(),
+            backlogs: Vec::new(),
         }
     }
 
@@ -252,6 +265,7 @@ impl Collector {
                     .filter(|c| h.counters.errors[**c as usize] > 0)
                     .map(|c| (c.name().to_string(), h.counters.errors[*c as usize]))
                     .collect(),
+                in_flight: self.backlogs.get(w).and_then(|b| b.as_ref()?.in_flight()),
             });
         }
         if let Some(p) = &self.probe {

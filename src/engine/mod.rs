@@ -265,6 +265,16 @@ pub async fn run(
         inboxes,
         projections: &projections,
     });
+    collector.backlogs = (0..plan.workloads.len())
+        .map(|i| {
+            let pool = workloads.pools[i].clone()?;
+            Some(collector::ProducerProbe {
+                workload: i,
+                pool: Some(pool),
+                released: workloads.released[i].clone(),
+            })
+        })
+        .collect();
     if plan.is_pipeline() {
         collector.probe = Some(collector::HopProbe {
             producers: plan

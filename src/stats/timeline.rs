@@ -40,6 +40,11 @@ pub struct IntervalPoint {
     /// Errors by class (only classes that occurred).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub errors_by_class: std::collections::BTreeMap<String, u64>,
+    /// Open model: operations released by the schedule and not yet ended at the
+    /// interval's close (waiting for a worker, or in a worker's hand). A backlog that
+    /// grows interval after interval is a target over capacity, whatever its latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_flight: Option<u64>,
 }
 
 fn is_zero(v: &u64) -> bool {
