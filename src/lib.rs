@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! layer 8 face:        cli
-//! layer 7 tools:       capacity compare history merge reaudit
+//! layer 7 tools:       capacity compare history merge reaudit sizing
 //! layer 6 one run:     run
 //! layer 5 record:      report
 //! layer 4 a run:       engine audit prefill
@@ -41,6 +41,7 @@ pub mod rng;
 pub mod run;
 pub mod scenario;
 pub mod service;
+pub mod sizing;
 pub mod stats;
 pub mod thresholds;
 pub mod units;

@@ -63,12 +63,16 @@ enum ServiceTime {
 
 impl MemoryStore {
     pub fn new(s: &Settings) -> MemoryStore {
+        let factor = s
+            .contention
+            .as_ref()
+            .map_or(1.0, |c| c.get_ref().factor(s.concurrency.unwrap_or(1)));
         let service = s.service_time.as_ref().map(|l| match *l.get_ref() {
-            Latency::Fixed { value } => ServiceTime::Fixed(value.as_nanos()),
+            Latency::Fixed { value } => ServiceTime::Fixed((value.as_nanos() as f64 * factor) as u64),
             Latency::Lognormal { median, p99 } => {
                 let sigma = (p99.as_nanos() as f64 / median.as_nanos() as f64).ln() / Z99;
                 ServiceTime::LogNormal(
-                    LogNormal::new((median.as_nanos() as f64).ln(), sigma)
+                    LogNormal::new((median.as_nanos() as f64 * factor).ln(), sigma)
                         .unwrap_or_else(|_| unreachable!("validated")),
                 )
             }

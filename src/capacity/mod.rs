@@ -200,3 +200,33 @@ pub fn write(dir: &RunDir, c: &Capacity) -> Result<(), crate::report::RunDirErro
     dir.write_bytes("capacity.md", report::markdown(c).as_bytes())?;
     dir.write_bytes("capacity.html", report::html(c).as_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_capacity_json_from_before_the_interval_still_reads() {
+        let mut step = serde_json::to_value(step::blank(1000.0, StepPhase::Ladder)).expect("step");
+        for gone in [
+            "host_busy_cores",
+            "host_cpus",
+            "causes",
+            "notes",
+            "cut_share",
+            "vote",
+            "host_stalls",
+        ] {
+            step.as_object_mut().expect("object").remove(gone);
+        }
+        let old = serde_json::json!({
+            "eventbench_version": "0.1.0", "scenario": "s", "workload": "w", "slos": [],
+            "precision": 0.05, "sustainable_rate": 950.0, "failing_rate": 1000.0,
+            "confidence": "c", "stopped_early": null, "limiting": "l", "steps": [step],
+            "target": {}, "host": serde_json::to_value(crate::host::Host::detect()).expect("host"),
+        });
+        let c: Capacity = serde_json::from_value(old).expect("reads");
+        assert!(c.interval.is_none() && c.limiting_hop.is_none());
+        assert_eq!((c.steps[0].host_cpus, c.steps[0].host_busy_cores), (0, None));
+    }
+}

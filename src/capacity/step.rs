@@ -93,6 +93,12 @@ pub struct Step {
     pub set_aside: Option<String>,
     pub health: Health,
     pub generator_cores: f64,
+    /// The host's cores busy during the run (every process, and the hypervisor's
+    /// steal), of `host_cpus`: where a sizing run's host, not the target, was the limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_busy_cores: Option<f64>,
+    #[serde(default)]
+    pub host_cpus: usize,
     pub dir: String,
     /// A failed step's limiting hop, from its run's hop table (pipeline runs): the
     /// saturated hop, or else the slowest.
@@ -292,6 +298,12 @@ pub(super) fn step(plan: &Plan, o: &Options, phase: StepPhase, n: usize) -> Resu
             set_aside: None,
             health: w.health,
             generator_cores: summary.generator.cpu_cores,
+            host_busy_cores: summary
+                .platform
+                .as_ref()
+                .and_then(|p| p.cores.as_ref())
+                .map(|c| c.busy + c.steal),
+            host_cpus: summary.platform.as_ref().map_or(0, |p| p.cpus),
             dir: dir.display().to_string(),
             limiting_hop: (!passed)
                 .then(|| {
@@ -369,6 +381,8 @@ pub(super) fn blank(rate: f64, phase: StepPhase) -> Step {
         set_aside: None,
         health: Health::Healthy,
         generator_cores: 0.0,
+        host_busy_cores: None,
+        host_cpus: 0,
         limiting_hop: None,
         dir: String::new(),
     }

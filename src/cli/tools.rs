@@ -156,6 +156,17 @@ pub struct CapacityArgs {
     /// Errors per operation a passing step may have.
     #[arg(long, default_value = "0.1%")]
     errors: String,
+    /// A sizing run: the search at each size of one scenario key (KEY=V1,V2,...), the
+    /// Universal Scalability Law fitted to the capacities, and plan.json/.md/.html.
+    #[arg(long)]
+    scale: Option<String>,
+    /// With --scale: a command run before each size to resize the cluster (`{size}` is
+    /// replaced, EVENTBENCH_SIZE is set); a failure stops the run with its exit.
+    #[arg(long, requires = "scale")]
+    resize: Option<String>,
+    /// With --scale: the rate the plan sizes for, operations/s.
+    #[arg(long, requires = "scale")]
+    target_rate: Option<f64>,
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -308,6 +319,9 @@ pub fn capacity(a: CapacityArgs) -> Result<Outcome, CliError> {
     let loaded = super::load_scenario(&a.scenario)?;
     let plan = crate::plan::Plan::from_loaded(&loaded);
     let opts = capacity_options(&a, &plan).map_err(CliError::Input)?;
+    if let Some(scale) = &a.scale {
+        return sizing(&a, &loaded.text, scale, opts);
+    }
     let out = RunDir::create(&opts.out)?;
     let result = crate::capacity::search(&loaded.text, &a.scenario.set, &opts, |s| {
         eprintln!(
@@ -322,6 +336,41 @@ pub fn capacity(a: CapacityArgs) -> Result<Outcome, CliError> {
     let c = result.map_err(CliError::Runtime)?;
     crate::capacity::write(&out, &c)?;
     print!("{}", crate::capacity::report::markdown(&c));
+    println!("report: {}", out.path().display());
+    Ok(Outcome::Ok)
+}
+
+/// `capacity --scale`: a search at each size, the fit and the plan.
+fn sizing(a: &CapacityArgs, text: &str, scale: &str, capacity: crate::capacity::Options) -> Result<Outcome, CliError> {
+    let scale = crate::sizing::Scale::parse(scale).map_err(CliError::Input)?;
+    if a.target_rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        return Err(CliError::Input("--target-rate: expected a positive rate".into()));
+    }
+    let o = crate::sizing::Options {
+        scale,
+        resize: a.resize.clone(),
+        target_rate: a.target_rate,
+        capacity,
+    };
+    crate::sizing::check(text, &a.scenario.set, &o).map_err(CliError::Input)?;
+    let out = RunDir::create(&o.capacity.out)?;
+    let plan = crate::sizing::run(text, &a.scenario.set, &o, |size, s| {
+        eprintln!(
+            "{}={size} {:>7} {:>10.0}/s  achieved {:>10.1}/s  p99 {:>10}  {}",
+            o.scale.key,
+            s.phase,
+            s.rate,
+            s.achieved_rate,
+            crate::units::fmt_ns((s.p99_ms * 1e6) as u64),
+            s.verdict()
+        );
+    })
+    .map_err(|e| match e {
+        crate::sizing::Error::Input(e) => CliError::Input(e),
+        crate::sizing::Error::Search(e) => CliError::Runtime(e),
+    })?;
+    crate::sizing::report::write(&out, &plan)?;
+    print!("{}", crate::sizing::report::markdown(&plan));
     println!("report: {}", out.path().display());
     Ok(Outcome::Ok)
 }

@@ -535,6 +535,28 @@ pub struct MemoryStore {
     /// Requests served at once; the rest queue. With a fixed service time S this is a
     /// store of known capacity, `concurrency / S` requests per second.
     pub concurrency: Option<usize>,
+    /// A store whose capacity follows the Universal Scalability Law by construction:
+    /// each request's service time is multiplied by 1 + sigma (N - 1) + kappa N (N - 1),
+    /// N = `concurrency`, so N servers serve N / (S (1 + ...)) requests per second.
+    /// For checking a sizing fit against a known curve.
+    pub contention: Option<Spanned<Contention>>,
+}
+
+/// The Universal Scalability Law's two costs of size: contention (sigma, the share of
+/// the work that serializes) and coherency (kappa, the cost every pair pays).
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contention {
+    pub sigma: f64,
+    pub kappa: f64,
+}
+
+impl Contention {
+    /// The service-time factor at `n` servers.
+    pub fn factor(&self, n: usize) -> f64 {
+        let n = n.max(1) as f64;
+        1.0 + self.sigma * (n - 1.0) + self.kappa * n * (n - 1.0)
+    }
 }
 
 fn default_keep() -> usize {
@@ -548,6 +570,7 @@ impl Default for MemoryStore {
             stall: None,
             keep_per_aggregate: default_keep(),
             concurrency: None,
+            contention: None,
         }
     }
 }

@@ -198,6 +198,12 @@ fn check_target(s: &Scenario) -> Result<(), Fault> {
             }
         }
     }
+    if let Some(c) = &s.target.memory_store.contention {
+        let v = c.get_ref();
+        if !(v.sigma >= 0.0 && v.kappa >= 0.0 && v.sigma.is_finite() && v.kappa.is_finite()) {
+            return Err(at(c, "contention needs sigma >= 0 and kappa >= 0"));
+        }
+    }
     if let Some(st) = &s.target.memory_store.stall {
         let v = st.get_ref();
         if v.every.0.is_zero() || v.duration >= v.every {
