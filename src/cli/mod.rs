@@ -199,27 +199,18 @@ fn load_scenario(a: &ScenarioArgs) -> Result<crate::scenario::Loaded, CliError> 
     Ok(loaded)
 }
 
-/// A run's outcome from its summary.
+/// A run's outcome from its summary (decided once, in `report::outcome`).
 fn outcome(s: &crate::report::Summary) -> Outcome {
-    if s.interrupted.is_some() {
-        Outcome::Interrupted
-    } else if s.aborted.is_some() {
-        Outcome::Aborted
-    } else if s.incomplete.is_some() {
-        Outcome::Incomplete
-    } else if s.audit.as_ref().is_some_and(|a| !a.passed()) {
-        Outcome::AuditFailed
-    } else if !s.checks_passed() {
-        Outcome::ThresholdsFailed
-    } else if !s.unhealthy().is_empty() {
-        let host = |w: &crate::report::summary::WorkloadSummary| w.health == crate::report::Health::HostLimited;
-        if s.unhealthy().iter().all(|(_, w)| host(w)) {
-            Outcome::HostLimited
-        } else {
-            Outcome::Unhealthy
-        }
-    } else {
-        Outcome::Ok
+    use crate::report::outcome::RunOutcome;
+    match s.outcome() {
+        RunOutcome::Interrupted => Outcome::Interrupted,
+        RunOutcome::Aborted => Outcome::Aborted,
+        RunOutcome::Incomplete => Outcome::Incomplete,
+        RunOutcome::AuditFailed => Outcome::AuditFailed,
+        RunOutcome::ThresholdsFailed => Outcome::ThresholdsFailed,
+        RunOutcome::Unhealthy => Outcome::Unhealthy,
+        RunOutcome::HostLimited => Outcome::HostLimited,
+        RunOutcome::Passed => Outcome::Ok,
     }
 }
 

@@ -225,19 +225,21 @@ pub fn serve(a: ServeArgs) -> Result<Outcome, CliError> {
     Ok(Outcome::Ok)
 }
 
-/// The outcome that decides the exit code when several runs ended differently, in
-/// the documented precedence (130, 7, 8, 5, 3, 4, 9).
+/// The outcome that decides the exit code when several runs ended differently: the
+/// runs' own precedence (`report::outcome::RunOutcome`), with a regression (compare's
+/// own outcome) after every run outcome but passing.
 fn worse(a: Outcome, b: Outcome) -> Outcome {
+    use crate::report::outcome::RunOutcome as R;
     let rank = |o: Outcome| match o {
-        Outcome::Interrupted => 0,
-        Outcome::Aborted => 1,
-        Outcome::Incomplete => 2,
-        Outcome::AuditFailed => 3,
-        Outcome::ThresholdsFailed => 4,
-        Outcome::Unhealthy => 5,
-        Outcome::HostLimited => 6,
-        Outcome::Regression => 7,
-        Outcome::Ok => 8,
+        Outcome::Interrupted => R::Interrupted as u8,
+        Outcome::Aborted => R::Aborted as u8,
+        Outcome::Incomplete => R::Incomplete as u8,
+        Outcome::AuditFailed => R::AuditFailed as u8,
+        Outcome::ThresholdsFailed => R::ThresholdsFailed as u8,
+        Outcome::Unhealthy => R::Unhealthy as u8,
+        Outcome::HostLimited => R::HostLimited as u8,
+        Outcome::Regression => R::Passed as u8,
+        Outcome::Ok => R::Passed as u8 + 1,
     };
     if rank(b) < rank(a) {
         b

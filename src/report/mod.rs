@@ -11,6 +11,7 @@ pub mod html;
 pub mod limiting;
 pub mod markup;
 pub mod metrics;
+pub mod outcome;
 pub mod platform;
 pub mod progress;
 pub mod rebuild;

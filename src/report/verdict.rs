@@ -35,32 +35,6 @@ impl std::fmt::Display for Health {
     }
 }
 
-impl Summary {
-    /// The run's verdict for every view: whether it passed, and in a few words why not
-    /// (checks first, then health: an unhealthy run never shows as passed).
-    pub fn verdict(&self) -> (bool, String) {
-        if self.incomplete.is_some() {
-            return (false, "INCOMPLETE (rebuilt from what the run flushed)".into());
-        }
-        // Which check failed, in the order the exit codes take them (7, 5, 3).
-        if self.aborted.is_some() {
-            return (false, "FAILED: aborted by a sustained threshold breach".into());
-        }
-        if self.audit.as_ref().is_some_and(|a| !a.passed()) {
-            return (false, "FAILED: integrity audit".into());
-        }
-        if !self.checks_passed() {
-            return (false, "FAILED: thresholds".into());
-        }
-        let unhealthy = self.unhealthy();
-        if unhealthy.is_empty() {
-            return (true, "passed".into());
-        }
-        let who: Vec<String> = unhealthy.iter().map(|(n, w)| format!("{n} {}", w.health)).collect();
-        (false, format!("UNHEALTHY: {}", who.join(", ")))
-    }
-}
-
 /// What the health verdict is decided from.
 pub(super) struct Evidence {
     pub(super) ops: u64,
