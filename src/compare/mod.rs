@@ -201,7 +201,8 @@ pub struct Comparison {
     pub verdict: Change,
     pub regressions: usize,
     pub inconclusive: usize,
-    /// Every candidate run was held by the host: nothing was the build's to judge, so a
+    /// Every candidate run was held by the host (or a run of a side too small to shed
+    /// it): nothing was the build's to judge, so a
     /// gate must not pass on it (compare exits 9, as a held run does).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub candidates_held: bool,
@@ -303,7 +304,27 @@ pub fn compare(base: &Side, cand: &Side, opts: &Options, model: Option<&NoiseMod
         Some(k) => compare_sides(base, k, opts, model, false),
         None => compare_sides(base, cand, opts, model, false),
     };
-    let all_held = !cand_held.is_empty() && kept.is_none();
+    // A side too small to shed a run: one the host held (by its own platform evidence
+    // against the other side's) decides nothing, baseline and candidate alike.
+    // A baseline that cannot shed the run (fewer than five), or a candidate side whose
+    // every run was held.
+    let mut small_held: Vec<String> = Vec::new();
+    if base.runs.len() < noise::OUTLIER_MIN_RUNS {
+        small_held.extend(noise::held_by_host(base, cand, "baseline").into_iter().map(|h| h.1));
+    }
+    let cand_by_host = noise::held_by_host(cand, base, "candidate");
+    if !cand.runs.is_empty() && cand_by_host.len() == cand.runs.len() {
+        small_held.extend(cand_by_host.into_iter().map(|h| h.1));
+    }
+    if !small_held.is_empty() {
+        joint.notes.push(format!(
+            "nothing judged: the host held {} (over {}x the other side and over {}); run again on a quieter host, or with more runs a side",
+            small_held.join("; "),
+            noise::HELD_FACTOR,
+            crate::units::fmt_ns(noise::HELD_FLOOR_NS as u64)
+        ));
+    }
+    let all_held = (!cand_held.is_empty() && kept.is_none()) || !small_held.is_empty();
     for (side, held) in [("baseline", &base_held), ("candidate", &cand_held)] {
         if held.is_empty() {
             continue;
@@ -318,7 +339,8 @@ pub fn compare(base: &Side, cand: &Side, opts: &Options, model: Option<&NoiseMod
         ));
     }
     if all_held {
-        // Every candidate run was held: nothing is the build's to judge.
+        // Every candidate run was held, or a run of a side too small to shed it: nothing
+        // is the build's to judge.
         for row in &mut joint.rows {
             if matches!(row.verdict, Change::Slower | Change::Faster) {
                 row.verdict = Change::Inconclusive;
@@ -760,6 +782,39 @@ mod tests {
     }
 
     #[test]
+    fn a_one_run_baseline_the_host_held_judges_nothing() {
+        // The A/A pair on a busy host: the baseline's run was the held one
+        // (hiccup p99 1.42 ms against 0.34 ms, lag p99 2.25 ms against 1.30 ms), and its
+        // p90s were 55-89% slower than the candidate's.
+        let run = |p50: f64, p90: f64, hiccup: f64, lag: f64| RunValues {
+            hiccup_p99: Some(hiccup),
+            others_cores: Some(1.73),
+            lag_p99: [("w".to_string(), lag)].into(),
+            ..values(&[("w.persist.p50", p50), ("w.persist.p90", p90)])
+        };
+        let held = side(vec![run(2e6, 9e6, 1.42e6, 2.25e6)]);
+        let fine = side(vec![run(1e6, 1e6, 0.34e6, 1.30e6)]);
+        for (base, cand, who) in [(&held, &fine, "baseline run r0"), (&fine, &held, "candidate run r0")] {
+            let c = compare(base, cand, &opts(), None);
+            assert!(
+                c.rows
+                    .iter()
+                    .all(|r| !matches!(r.verdict, Change::Slower | Change::Faster)),
+                "{:?}",
+                c.rows
+            );
+            assert!(c.candidates_held, "a gate must not pass on it");
+            let notes = c.notes.join("\n");
+            assert!(notes.contains("nothing judged") && notes.contains(who), "{notes}");
+            assert!(notes.contains("hiccup p99 1.42ms"), "{notes}");
+        }
+        // The same two runs with the same host evidence: judged.
+        let quiet = side(vec![run(2e6, 9e6, 0.34e6, 1.30e6)]);
+        let c = compare(&quiet, &fine, &opts(), None);
+        assert!(!c.candidates_held);
+    }
+
+    #[test]
     fn runs_the_host_held_are_left_out_of_either_side() {
         let run = |p50: f64, lag: f64| RunValues {
             lag_p99: [("w".to_string(), lag)].into(),
@@ -775,6 +830,7 @@ mod tests {
         let notes = c.notes.join("\n");
         assert!(notes.contains("baseline run(s) r7 left out"), "{notes}");
         assert!(notes.contains("candidate run(s) r2 left out"), "{notes}");
+        assert!(!notes.contains("nothing judged"), "{notes}");
         let p50 = c.rows.iter().find(|r| r.stat == "p50").expect("p50");
         assert_eq!(p50.verdict, Change::Slower, "{p50:?}");
         assert!(p50.change.is_some_and(|x| (0.08..0.12).contains(&x)), "{p50:?}");

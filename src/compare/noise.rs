@@ -12,6 +12,7 @@
 //! judge against, and only a change far beyond anything plausible (2x at p50/p90) is
 //! called.
 
+use crate::report::values::RunValues;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// A change this large (a ratio of 2 or 1/2) at p50 or p90 is called even when the
@@ -105,6 +106,44 @@ pub fn split_held(side: &super::Side, median_ns: f64, bound_ns: f64) -> (super::
         }
     }
     (kept, held)
+}
+
+/// A run of a small side was held by its host when its hiccup meter's p99, or its own
+/// schedule lag p99, is over [`HELD_FACTOR`] times the other side's median and over
+/// [`HELD_FLOOR_NS`]: the platform beside the target, not the target, was different.
+/// One run a side can shed nothing, so such a run decides nothing, baseline or
+/// candidate alike. Returns each held run's index, and its name with the evidence.
+pub fn held_by_host(side: &super::Side, other: &super::Side, label: &str) -> Vec<(usize, String)> {
+    let med = |f: &dyn Fn(&RunValues) -> Option<f64>| {
+        let v: Vec<f64> = other.runs.iter().filter_map(f).collect();
+        (!v.is_empty()).then(|| median(&v))
+    };
+    let lag = |r: &RunValues| r.lag_p99.values().copied().reduce(f64::max);
+    let hiccup = |r: &RunValues| r.hiccup_p99;
+    let (other_lag, other_hiccup) = (med(&lag), med(&hiccup));
+    let over = |v: Option<f64>, m: Option<f64>| match (v, m) {
+        (Some(v), Some(m)) => v > (HELD_FACTOR * m).max(HELD_FLOOR_NS),
+        _ => false,
+    };
+    let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| crate::units::fmt_ns(v as u64));
+    side.runs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| over(hiccup(r), other_hiccup) || over(lag(r), other_lag))
+        .map(|(i, r)| {
+            let name = side.names.get(i).cloned().unwrap_or_else(|| format!("#{}", i + 1));
+            let why = format!(
+                "{label} run {name}: hiccup p99 {} against the other side's {}, schedule lag p99 {} against {}{}",
+                ms(hiccup(r)),
+                ms(other_hiccup),
+                ms(lag(r)),
+                ms(other_lag),
+                r.others_cores
+                    .map_or(String::new(), |c| format!(", other processes and steal {c:.2} cores"))
+            );
+            (i, why)
+        })
+        .collect()
 }
 
 /// Below this many runs a side's outliers cannot be told from its spread.

@@ -75,6 +75,12 @@ pub struct RunValues {
     /// a run the host held (compare leaves such a candidate run out).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub lag_p99: BTreeMap<String, f64>,
+    /// The hiccup meter's p99 over the measured window, ns, and the cores other
+    /// processes and the hypervisor took: the host's own evidence of holding the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hiccup_p99: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub others_cores: Option<f64>,
     /// When the run started (Unix ns): which run of a pair went first. Read from the
     /// summary each time, never stored (a history line has `started_at` already).
     #[serde(skip)]
@@ -87,6 +93,12 @@ impl RunValues {
             started_ns: crate::model::GoTime::parse_rfc3339(&s.started_at)
                 .ok()
                 .and_then(|t| i64::try_from(t.unix_nanos()).ok()),
+            hiccup_p99: s.platform.as_ref().map(|p| p.hiccup.p99_ns as f64),
+            others_cores: s
+                .platform
+                .as_ref()
+                .and_then(|p| p.cores.as_ref())
+                .map(|c| c.others + c.steal),
             ..RunValues::default()
         };
         for (name, w) in &s.workloads {
