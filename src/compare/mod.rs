@@ -304,12 +304,12 @@ pub fn compare(base: &Side, cand: &Side, opts: &Options, model: Option<&NoiseMod
         Some(k) => compare_sides(base, k, opts, model, false),
         None => compare_sides(base, cand, opts, model, false),
     };
-    // A side too small to shed a run: one the host held (by its own platform evidence
-    // against the other side's) decides nothing, baseline and candidate alike.
-    // A baseline that cannot shed the run (fewer than five), or a candidate side whose
-    // every run was held.
+    // A run the host held (by its own platform evidence against the other side's)
+    // decides nothing, baseline and candidate alike.
+    // A baseline of one run (nothing to shed it by, nothing to weigh it against), or a
+    // candidate side whose every run was held.
     let mut small_held: Vec<String> = Vec::new();
-    if base.runs.len() < noise::OUTLIER_MIN_RUNS {
+    if base.runs.len() == 1 {
         small_held.extend(noise::held_by_host(base, cand, "baseline").into_iter().map(|h| h.1));
     }
     let cand_by_host = noise::held_by_host(cand, base, "candidate");
