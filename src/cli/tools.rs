@@ -122,6 +122,10 @@ enum Format {
     Text,
     Markdown,
     Json,
+    /// The Bencher Metric Format (`bencher run --adapter json`).
+    Bmf,
+    /// github-action-benchmark's `customSmallerIsBetter`.
+    BenchmarkAction,
 }
 
 #[derive(clap::Args)]
@@ -295,8 +299,13 @@ pub fn compare(a: CompareArgs) -> Result<Outcome, CliError> {
     match a.format {
         Format::Text => print!("{}", crate::compare::text(&c)),
         Format::Markdown => print!("{}", crate::compare::markdown(&c)),
-        Format::Json => {
-            let j = serde_json::to_string_pretty(&c).map_err(|e| CliError::Runtime(e.to_string()))?;
+        Format::Json | Format::Bmf | Format::BenchmarkAction => {
+            let v = match a.format {
+                Format::Bmf => crate::compare::export::bmf(&c),
+                Format::BenchmarkAction => crate::compare::export::benchmark_action(&c),
+                _ => serde_json::to_value(&c).map_err(|e| CliError::Runtime(e.to_string()))?,
+            };
+            let j = serde_json::to_string_pretty(&v).map_err(|e| CliError::Runtime(e.to_string()))?;
             println!("{j}");
         }
     }

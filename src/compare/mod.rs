@@ -17,6 +17,7 @@
 //! stage) at p50 and p99 and its error share. A `--limit` fails only when the whole
 //! interval lies beyond it.
 
+pub mod export;
 pub mod noise;
 mod paired;
 mod render;
@@ -692,6 +693,23 @@ fn compare_sides(base: &Side, cand: &Side, opts: &Options, model: Option<&NoiseM
 
 #[cfg(test)]
 mod tests {
+    pub(super) fn empty_comparison() -> Comparison {
+        Comparison {
+            baselines: Vec::new(),
+            candidates: Vec::new(),
+            noise: 0.05,
+            confidence: 0.95,
+            noise_source: String::new(),
+            family: String::new(),
+            rows: Vec::new(),
+            notes: Vec::new(),
+            verdict: Change::NoChange,
+            regressions: 0,
+            inconclusive: 0,
+            candidates_held: false,
+        }
+    }
+
     use super::*;
 
     #[test]

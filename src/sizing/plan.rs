@@ -54,16 +54,23 @@ impl Size {
             .iter()
             .filter(|s| s.set_aside.is_none() && !s.passed)
             .min_by(|a, b| a.rate.total_cmp(&b.rate));
+        // The host's CPU and the hiccup meter at the failing boundary.
         let host_bound = failing.and_then(|s| {
-            let busy = s.host_busy_cores?;
-            (s.host_cpus > 0 && busy >= HOST_BUSY_SHARE * s.host_cpus as f64).then(|| {
-                format!(
-                    "at {:.0}/s the host's {} cores were {:.0}% busy (everything on it, eventbench and the local services included)",
-                    s.rate,
+            let mut why = Vec::new();
+            if let Some(busy) = s.host_busy_cores.filter(|b| s.host_cpus > 0 && *b >= HOST_BUSY_SHARE * s.host_cpus as f64) {
+                why.push(format!(
+                    "the host's {} cores were {:.0}% busy (everything on it, eventbench and the local services included)",
                     s.host_cpus,
                     100.0 * busy / s.host_cpus as f64
-                )
-            })
+                ));
+            }
+            if s.host_stalls > 0 {
+                why.push(format!(
+                    "the hiccup meter woke 10 ms or more late {} time(s) in its judged window",
+                    s.host_stalls
+                ));
+            }
+            (!why.is_empty()).then(|| format!("at {:.0}/s {}", s.rate, why.join("; ")))
         });
         Size {
             value: value.to_string(),
