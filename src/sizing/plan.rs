@@ -49,11 +49,12 @@ pub struct Size {
 
 impl Size {
     pub fn of(value: &str, n: f64, c: &Capacity, dir: &Path) -> Size {
-        let failing = c
-            .steps
-            .iter()
-            .filter(|s| s.set_aside.is_none() && !s.passed)
-            .min_by(|a, b| a.rate.total_cmp(&b.rate));
+        // The failing boundary's own runs (a lower rate that failed once, a cold start,
+        // is not where the capacity was set), else the lowest failing run.
+        let failed = || c.steps.iter().filter(|s| s.set_aside.is_none() && !s.passed);
+        let failing = failed()
+            .find(|s| Some(s.rate) == c.failing_rate)
+            .or_else(|| failed().min_by(|a, b| a.rate.total_cmp(&b.rate)));
         // The host's CPU and the hiccup meter at the failing boundary.
         let host_bound = failing.and_then(|s| {
             let mut why = Vec::new();
