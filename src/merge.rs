@@ -160,7 +160,7 @@ pub fn merge(dirs: &[PathBuf], out: &RunDir) -> Result<Summary, MergeError> {
     }
     // Thresholds judged again, on the merged numbers.
     if let Ok(plan) = first.plan() {
-        s.thresholds = crate::report::summary::evaluate(&plan.thresholds, &s);
+        s.thresholds = crate::report::build::evaluate(&plan.thresholds, &s);
     }
     out.write_all(&s)?;
     Ok(s)

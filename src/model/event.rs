@@ -3,7 +3,7 @@
 use serde::de::MapAccess;
 use uuid::Uuid;
 
-use super::gojson::{self, next_bytes, next_int, next_or_keep, next_parsed, next_time, GoDecode, Strictness, UuidText};
+use super::gojson::{self, next_bytes, next_int, next_or_keep, next_parsed, next_time, GoDecode, UuidText};
 use super::time::GoTime;
 
 /// The original `Event` (go-eventstore-models v2.0.1), field for field.
@@ -50,34 +50,6 @@ impl Event {
         let mut v = Vec::with_capacity(256 + self.data.as_ref().map_or(0, |d| d.len() * 4 / 3));
         self.encode_into(&mut v);
         v
-    }
-
-    /// Decodes as Go would (`Strict` refuses unknown keys like the persistence service).
-    /// The canonical shape (all that eventbench and a Go producer write) takes the
-    /// fast path, which accepts only what this would decode the same way.
-    pub fn decode(bytes: &[u8], mode: Strictness) -> Result<Event, serde_json::Error> {
-        if let Some(e) = super::canonical::decode_event(bytes) {
-            return Ok(e);
-        }
-        gojson::decode(bytes, mode)
-    }
-
-    /// The correlation id of an Event that [`Event::decode`] would accept, without
-    /// keeping the rest: the canonical shape is checked with nothing allocated, the
-    /// rest is decoded the general way.
-    pub fn correlation_of(bytes: &[u8], mode: Strictness) -> Result<Uuid, serde_json::Error> {
-        if let Some(id) = super::canonical::correlation_of(bytes) {
-            return Ok(id);
-        }
-        gojson::decode::<Event>(bytes, mode).map(|e| e.correlation_id)
-    }
-
-    /// Decodes a query result batch: a JSON array of Events.
-    pub fn decode_batch(bytes: &[u8]) -> Result<Vec<Event>, serde_json::Error> {
-        if let Some(events) = super::canonical::decode_events(bytes) {
-            return Ok(events);
-        }
-        gojson::decode_array(bytes, Strictness::Lenient)
     }
 }
 

@@ -2,6 +2,7 @@
 //! (docs/wire-format.md, "JSON wire format").
 
 mod canonical;
+mod decode;
 mod event;
 pub mod gojson;
 mod messages;

@@ -3,6 +3,7 @@
 //! files, and the live progress line. Everything here is built from what a run
 //! measured, never from the engine's internals.
 
+pub mod build;
 pub mod ci;
 pub mod faults;
 pub mod hops;

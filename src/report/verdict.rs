@@ -3,11 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::summary::Summary;
 use crate::plan::{Load, Plan};
 use crate::stats::timeline::IntervalPoint;
-use crate::stats::Stage;
-use crate::thresholds::{Bound, Metric, Observed, Threshold, Verdict};
 
 /// Schedule-lag p99 above which a run is not healthy.
 pub const LAG_BOUND_NS: u64 = 10_000_000;
@@ -275,65 +272,4 @@ pub(super) fn health(wp: &crate::plan::WorkloadPlan, e: &Evidence) -> (Health, S
             ),
         ),
     }
-}
-
-/// Judges every threshold against a finished run's summary.
-pub fn evaluate(thresholds: &[Threshold], s: &Summary) -> Vec<Verdict> {
-    thresholds
-        .iter()
-        .map(|t| {
-            let judged = match (&t.metric, t.workload().and_then(|w| s.workloads.get(w))) {
-                (Metric::Audit { field }, _) => s.audit.as_ref().map(|a| {
-                    let v = match field.as_str() {
-                        "lost" => a.lost,
-                        "duplicates" => a.duplicates,
-                        "errors" => a.errors,
-                        "hidden" => a.hidden,
-                        "unanswered" => a.unanswered,
-                        "pending" => a.pending,
-                        "backlog" => a.backlog,
-                        "requeried" => a.requeried,
-                        _ => a.redelivered,
-                    } as f64;
-                    let bound = match t.bound {
-                        Bound::Value(b) | Bound::OfTarget(b) => b,
-                    };
-                    (v, t.op.holds(v, bound))
-                }),
-                (_, Some(w)) => {
-                    let stage = |st: Stage| w.stages.get(st.name()).cloned();
-                    t.judge(&Observed {
-                        stage: &stage,
-                        ops: w.ops,
-                        errors: w.errors.values().sum(),
-                        late: w.late,
-                        achieved_rate: w.achieved_rate,
-                        // Against what was offered: a Poisson run's realised schedule.
-                        target_rate: if w.offered_rate > 0.0 {
-                            w.offered_rate
-                        } else {
-                            w.target_rate
-                        },
-                    })
-                }
-                _ => None,
-            };
-            match judged {
-                Some((v, ok)) => Verdict {
-                    threshold: t.key.clone(),
-                    condition: t.condition.clone(),
-                    actual: t.show(v),
-                    passed: ok,
-                    note: None,
-                },
-                None => Verdict {
-                    threshold: t.key.clone(),
-                    condition: t.condition.clone(),
-                    actual: "n/a".into(),
-                    passed: false,
-                    note: Some("the run has no such measurement".into()),
-                },
-            }
-        })
-        .collect()
 }

@@ -4,8 +4,9 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use toml::{Table, Value};
+use toml::Table;
 
+use super::set::apply_override;
 use super::types::Scenario;
 use super::validate;
 
@@ -108,55 +109,6 @@ pub fn parse(source: &str, text: &str, overrides: &[String]) -> Result<Scenario,
     Ok(scenario)
 }
 
-/// Sets `a.b.c=value`; the value is read as TOML (`2000`, `"5s"`, `true`), or as a
-/// plain string when it is not valid TOML (`5s`).
-fn apply_override(table: &mut Table, ov: &str) -> Result<(), String> {
-    let (path, raw) = ov.split_once('=').ok_or("expected KEY=VALUE, e.g. --set duration=5s")?;
-    let keys = split_path(path.trim())?;
-    if keys.iter().any(|k| k.is_empty()) {
-        return Err(format!("empty key in {path:?}"));
-    }
-    let value = parse_value(raw.trim());
-    let (last, parents) = keys.split_last().ok_or("empty key")?;
-    let mut cur = table;
-    for (i, k) in parents.iter().enumerate() {
-        let entry = cur.entry(k.to_string()).or_insert_with(|| Value::Table(Table::new()));
-        cur = match entry {
-            Value::Table(t) => t,
-            _ => return Err(format!("{} is not a table", keys[..=i].join("."))),
-        };
-    }
-    cur.insert(last.to_string(), value);
-    Ok(())
-}
-
-/// Splits `a.b."c.d"` into `a`, `b`, `c.d`: a quoted key may hold dots, as in TOML.
-pub(super) fn split_path(path: &str) -> Result<Vec<String>, String> {
-    let mut keys = vec![String::new()];
-    let mut quoted = false;
-    for c in path.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            '.' if !quoted => keys.push(String::new()),
-            c => keys.last_mut().map(|k| k.push(c)).unwrap_or_default(),
-        }
-    }
-    if quoted {
-        return Err(format!("unclosed quote in {path:?}"));
-    }
-    Ok(keys)
-}
-
-pub(super) fn parse_value(raw: &str) -> Value {
-    #[derive(serde::Deserialize)]
-    struct Wrap {
-        v: Value,
-    }
-    toml::from_str::<Wrap>(&format!("v = {raw}"))
-        .map(|w| w.v)
-        .unwrap_or_else(|_| Value::String(raw.to_string()))
-}
-
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -222,8 +174,8 @@ mod tests {
         let mut t: Table = toml::from_str("[workload.p]\nrate = 1.0").expect("toml");
         apply_override(&mut t, "workload.p.rate=2000").expect("set");
         apply_override(&mut t, "duration=5s").expect("set");
-        assert_eq!(t["workload"]["p"]["rate"], Value::Integer(2000));
-        assert_eq!(t["duration"], Value::String("5s".into()));
+        assert_eq!(t["workload"]["p"]["rate"], toml::Value::Integer(2000));
+        assert_eq!(t["duration"], toml::Value::String("5s".into()));
     }
 
     #[test]

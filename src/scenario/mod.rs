@@ -3,6 +3,7 @@
 mod load;
 mod prefill;
 pub mod secrets;
+mod set;
 mod types;
 mod validate;
 

@@ -67,12 +67,12 @@ impl Secrets {
         }
         for ov in overrides {
             if let Some((k, v)) = ov.split_once('=') {
-                let path = super::load::split_path(k.trim())
+                let path = super::set::split_path(k.trim())
                     .map(|keys| keys.join("."))
                     .unwrap_or_else(|_| k.trim().to_string());
                 // The value as the override applies it (a string, a number, an inline
                 // table ...), and as typed, quotes and all.
-                let parsed = super::load::parse_value(v.trim());
+                let parsed = super::set::parse_value(v.trim());
                 s.collect(&parsed, &path, false, &mut values);
                 if s.secret(&path) {
                     values.push(v.trim().to_string());
@@ -233,7 +233,7 @@ pub fn override_shown(ov: &str) -> String {
     let Some((k, v)) = ov.split_once('=') else {
         return ov.to_string();
     };
-    let path = super::load::split_path(k.trim())
+    let path = super::set::split_path(k.trim())
         .map(|keys| keys.join("."))
         .unwrap_or_else(|_| k.trim().to_string());
     if is_secret_key(&path) {
