@@ -96,8 +96,11 @@ fn a_killed_run_is_rebuilt_into_an_incomplete_report() {
         .as_object()
         .map_or(0, |m| m.values().filter_map(|v| v.as_u64()).sum());
     assert_eq!(p["ok"].as_u64().unwrap_or(0) + errors, p["ops"].as_u64().unwrap_or(0));
+    // At least one measured interval flushed: killed 4.0 s in at the earliest, after a
+    // 2 s warmup at 2,000/s, a run can have flushed one measured second (1,974 seen
+    // under load), so "more than a second's worth" was a race with the kill's moment.
     assert!(
-        merged.len() > 2_000,
+        merged.len() > 1_000,
         "{} produces measured before the kill",
         merged.len()
     );
