@@ -83,6 +83,16 @@ fn log_lik(runs: &[(f64, bool)], ln_c: f64, s: f64) -> f64 {
         .sum()
 }
 
+/// The interval from a search's steps: every counted one (set-aside runs decided nothing).
+pub fn of_steps(steps: &[super::Step]) -> Option<CapacityInterval> {
+    let runs: Vec<(f64, bool)> = steps
+        .iter()
+        .filter(|s| s.set_aside.is_none())
+        .map(|s| (s.rate, s.passed))
+        .collect();
+    estimate(&runs)
+}
+
 /// The interval from counted runs (rate, passed); `None` without any run.
 pub fn estimate(runs: &[(f64, bool)]) -> Option<CapacityInterval> {
     let runs: Vec<(f64, bool)> = runs

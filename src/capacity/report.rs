@@ -147,14 +147,10 @@ pub fn html(c: &Capacity) -> String {
         ],
         bands: knee,
     });
-    let mut o = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>capacity: {}</title><style>\
-body{{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}}\
-table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:3px 8px}}.pass{{color:#1a7f37}}.fail{{color:#b3261e}}.aside{{color:#777}}\
-.chart .title{{font-weight:600;font-size:13px}}.chart .tick,.chart .legend,.chart .band-label{{font-size:11px;fill:#555}}\
-.chart .grid{{stroke:#e4e4e4}}pre{{background:#f6f6f6;padding:10px;overflow:auto}}</style></head><body>\
-<h1>Capacity of {} / {}</h1><p><b>{}</b></p><p>SLOs: {} · precision {:.0}% · confidence: {} · limiting: {}</p>",
-        esc(&c.scenario),
+    let mut o = crate::report::markup::tool_page(&format!("capacity: {}", c.scenario));
+    let _ = write!(
+        o,
+        "<h1>Capacity of {} / {}</h1><p><b>{}</b></p><p>SLOs: {} · precision {:.0}% · confidence: {} · limiting: {}</p>",
         esc(&c.scenario),
         esc(&c.workload),
         esc(&headline(c)),

@@ -21,6 +21,19 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// The head of a tool's page (capacity, sizing) up to `<body>`: one style for both, so
+/// their tables and charts read alike. `title` is escaped here.
+pub fn tool_page(title: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>\
+body{{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}}\
+table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:3px 8px}}.pass{{color:#1a7f37}}.fail{{color:#b3261e}}.aside{{color:#777}}\
+.chart .title{{font-weight:600;font-size:13px}}.chart .tick,.chart .legend,.chart .band-label{{font-size:11px;fill:#555}}\
+.chart .grid{{stroke:#e4e4e4}}pre{{background:#f6f6f6;padding:10px;overflow:auto}}</style></head><body>",
+        esc(title)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -40,6 +40,18 @@ pub struct Facts {
 }
 
 impl RunOutcome {
+    /// Every outcome, in precedence order.
+    pub const ALL: [RunOutcome; 8] = [
+        RunOutcome::Interrupted,
+        RunOutcome::Aborted,
+        RunOutcome::Incomplete,
+        RunOutcome::AuditFailed,
+        RunOutcome::ThresholdsFailed,
+        RunOutcome::Unhealthy,
+        RunOutcome::HostLimited,
+        RunOutcome::Passed,
+    ];
+
     pub fn decide(f: Facts) -> RunOutcome {
         let holds = [
             (f.interrupted, RunOutcome::Interrupted),
@@ -138,17 +150,7 @@ mod tests {
 
     #[test]
     fn every_pair_of_outcomes_resolves_to_the_earlier_one() {
-        use RunOutcome::*;
-        let all = [
-            Interrupted,
-            Aborted,
-            Incomplete,
-            AuditFailed,
-            ThresholdsFailed,
-            Unhealthy,
-            HostLimited,
-            Passed,
-        ];
+        let all = RunOutcome::ALL;
         for (i, &a) in all.iter().enumerate() {
             assert_eq!(RunOutcome::decide(only(a)), a, "{a:?} alone");
             for &b in &all[i + 1..] {

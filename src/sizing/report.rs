@@ -155,13 +155,10 @@ pub fn html(p: &Plan) -> String {
         series,
         bands: Vec::new(),
     });
-    let mut o = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>sizing: {}</title><style>\
-body{{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}}\
-table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:3px 8px}}\
-.chart .title{{font-weight:600;font-size:13px}}.chart .tick,.chart .legend,.chart .band-label{{font-size:11px;fill:#555}}\
-.chart .grid{{stroke:#e4e4e4}}</style></head><body><h1>Sizing {} over {}</h1><p>SLOs: {}</p><ul>",
-        esc(&p.workload),
+    let mut o = crate::report::markup::tool_page(&format!("sizing: {}", p.workload));
+    let _ = write!(
+        o,
+        "<h1>Sizing {} over {}</h1><p>SLOs: {}</p><ul>",
         esc(&p.workload),
         esc(&p.key),
         esc(&p.slos.join(", "))
