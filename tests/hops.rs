@@ -203,10 +203,20 @@ max_in_flight = 4096
     )
 }
 
+/// The store node's own view is the whole node's (its thread pools serve every
+/// client), so the tests that load Cassandra take turns: one test's lightweight
+/// transactions would otherwise be another's busy store.
+static CASSANDRA: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn cassandra_alone() -> std::sync::MutexGuard<'static, ()> {
+    CASSANDRA.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Runs a Kafka scenario's text; its summary.json and stdout.
 fn run_kafka(text: &str) -> (Value, String) {
     common::require_kafka();
     common::require_cassandra();
+    let _alone = cassandra_alone();
     let dir = tempfile::tempdir().expect("tmp");
     let (code, stdout, stderr, run) = common::run_scenario(dir.path(), "hops-kafka", text, &[]);
     (summary_of(&run, code, &stdout, &stderr), stdout)
@@ -240,18 +250,28 @@ fn on_kafka_and_cassandra_a_slow_service_is_named() {
         .as_array()
         .map_or(0, |t| t.iter().filter(|p| p["lag"].as_u64().unwrap_or(0) > 0).count());
     assert!(lagged >= 5, "{h:#}");
+    // The target's own view beside it: the producer client's statistics (a broker's
+    // produce round trip) and the store node's (its coordinator requests, which the
+    // one worker sends: under 200 events/s, two requests each, but some).
+    let broker = &h["client"]["brokers"][0];
+    assert!(broker["rtt_p99_us"].as_f64().unwrap_or(0.0) > 0.0, "{:#}", h["client"]);
+    assert!(h["client"]["msg_max"].as_u64().unwrap_or(0) > 0, "{:#}", h["client"]);
+    let node = &h["nodes"][0];
+    assert!(node["requests_per_s"].as_f64().unwrap_or(0.0) > 50.0, "{node:#}");
+    assert!(node["in_node"].as_f64().unwrap_or(99.0) < 8.0, "{node:#}");
+    assert!(stdout.contains("store's own view (system_views)"), "{stdout}");
 }
 
-/// The same service in another process (`eventbench serve`, standing in for the
-/// original Go service, which tells nobody anything): from outside, its group's lag
-/// grows, so it is named, and its handlers and store are said to be unobserved.
-#[test]
-fn an_external_slow_service_is_named_from_its_group_s_lag() {
+/// Runs `text` against its persistence service run apart (`eventbench serve
+/// persistence`, standing in for the original Go service, which tells nobody
+/// anything); the run's summary, its stdout and the service's stderr.
+fn run_external(text: &str) -> (Value, String, String) {
     common::require_kafka();
     common::require_cassandra();
+    let _alone = cassandra_alone();
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("hops-kafka.toml");
-    std::fs::write(&path, kafka_scenario(&common::unique_topic("eventbench.hops-ext"))).expect("write");
+    std::fs::write(&path, text).expect("write");
     let serve = std::process::Command::new(common::bin())
         .args(["serve", "persistence", path.to_str().expect("utf8")])
         .stdout(std::process::Stdio::piped())
@@ -276,11 +296,21 @@ fn an_external_slow_service_is_named_from_its_group_s_lag() {
     }
     let served = serve.wait_with_output().expect("serve ends");
     let summary = summary_of(&out, code, &stdout, &stderr);
+    (summary, stdout, String::from_utf8_lossy(&served.stderr).into_owned())
+}
+
+/// The slow service run apart: from outside, its group's lag grows while the store
+/// node, by its own account, holds almost no request at once: the service is named,
+/// and its handlers and store are said to be unobserved.
+#[test]
+fn an_external_slow_service_is_named_from_its_group_s_lag() {
+    let (summary, report, served) = run_external(&kafka_scenario(&common::unique_topic("eventbench.hops-ext")));
     let h = &summary["hops"];
     let (hop, evidence, _) = limiting(h);
-    assert_eq!(hop, "service", "{stdout}\n{}", String::from_utf8_lossy(&served.stderr));
+    assert_eq!(hop, "service", "{report}\n{served}");
     assert!(evidence.contains("group lag grew"), "{evidence}");
-    assert!(evidence.contains("external"), "{evidence}");
+    assert!(evidence.contains("the store kept up by its own account"), "{evidence}");
+    assert!(evidence.contains("external service itself is slow"), "{evidence}");
     let unobserved = h["unobserved"].to_string();
     assert!(
         unobserved.contains("service:") && unobserved.contains("store:"),
@@ -288,6 +318,38 @@ fn an_external_slow_service_is_named_from_its_group_s_lag() {
     );
     // The reply leg is seen from outside too (the reply's own timestamp).
     assert!(row(h, "reply")["time"]["count"].as_u64().unwrap_or(0) > 0, "{h:#}");
+    assert!(
+        h["outside"]["inside_mean_ms"].as_f64().unwrap_or(0.0) > 100.0,
+        "{:#}",
+        h["outside"]
+    );
+}
+
+/// The store made the limit behind a service run apart (64 workers, every persist a
+/// lightweight transaction on the one events_meta partition): from outside the group's
+/// lag grows as before, and the store node's own view (most of the workers' requests
+/// inside it at once) names the store.
+#[test]
+fn an_external_service_waiting_on_its_store_names_the_store() {
+    let text = kafka_scenario(&common::unique_topic("eventbench.hops-ext-store"))
+        .replace("workers = 1\nextra_latency = \"5ms\"", "workers = 64")
+        .replace("rate = 400", "rate = 1500")
+        .replace(
+            "services = \"embedded\"",
+            "services = \"embedded\"\nconsistency = \"lwt\"",
+        );
+    let (summary, report, served) = run_external(&text);
+    let h = &summary["hops"];
+    let (hop, evidence, scale) = limiting(h);
+    assert_eq!(hop, "store", "{report}\n{served}");
+    assert!(evidence.contains("requests at once"), "{evidence}");
+    assert!(evidence.contains("waits on its store"), "{evidence}");
+    assert!(scale.contains("store nodes"), "{scale}");
+    assert!(
+        h["nodes"][0]["in_node"].as_f64().unwrap_or(0.0) >= 8.0,
+        "{:#}",
+        h["nodes"]
+    );
 }
 
 /// The producer client's queue bounded to a few messages (librdkafka's
@@ -305,6 +367,7 @@ fn on_kafka_a_full_producer_queue_names_the_producer() {
     assert_eq!(hop, "producer", "{stdout}");
     assert!(evidence.contains("refused as overloaded"), "{evidence}");
     assert!(scale.contains("queue.buffering.max.messages"), "{scale}");
+    assert!(evidence.contains("librdkafka's statistics"), "{evidence}");
 }
 
 /// The store made the limit on Cassandra: every persist a lightweight transaction
@@ -325,5 +388,6 @@ fn on_cassandra_a_store_of_lightweight_transactions_names_the_store() {
     let (hop, evidence, scale) = limiting(h);
     assert_eq!(hop, "store", "{stdout}");
     assert!(evidence.contains("of 64 handlers busy"), "{evidence}");
+    assert!(evidence.contains("by its own account, node"), "{evidence}");
     assert!(scale.contains("store nodes"), "{scale}");
 }

@@ -26,7 +26,9 @@ const H_RUN: &str = Headers::RUN;
 /// A producer shared by every task, and what consumers need to join.
 #[derive(Clone)]
 pub struct KafkaLog {
-    producer: FutureProducer,
+    producer: FutureProducer<super::kafka_stats::ProducerStats>,
+    /// The producer client's latest statistics (librdkafka's, per broker).
+    stats: super::kafka_stats::ProducerStats,
     settings: Arc<KafkaSettings>,
     run_tag: u64,
     /// Topics this connection created (they did not exist): the report names them.
@@ -40,6 +42,11 @@ pub struct KafkaTopic {
 }
 
 impl KafkaLog {
+    /// The producer client's latest statistics, if librdkafka emitted any yet.
+    pub fn client_view(&self) -> Option<crate::stats::evidence::ClientView> {
+        self.stats.latest()
+    }
+
     /// What the run met, for its report: the cluster id, the brokers, the release line
     /// of a broker's software and the cluster's finalized `metadata.version` (from its
     /// ApiVersions answer: the patch release is not on the wire), and each of `topics`'
@@ -326,13 +333,22 @@ impl KafkaLog {
                 "socket.connection.setup.timeout.ms",
                 settings.connect_timeout.0.as_millis().max(1000).to_string(),
             );
+        // The client's statistics are the producer hop's inside (its queue, each
+        // broker's round trip); set first, so a user's own interval stands.
+        cfg.set(
+            "statistics.interval.ms",
+            super::kafka_stats::STATISTICS_INTERVAL_MS.to_string(),
+        );
         for (k, v) in properties(&settings.client)?
             .into_iter()
             .chain(properties(&settings.producer)?)
         {
             cfg.set(k, v);
         }
-        let producer: FutureProducer = cfg.create().map_err(|e| unreachable(&settings.bootstrap, e))?;
+        let stats = super::kafka_stats::ProducerStats::default();
+        let producer: FutureProducer<super::kafka_stats::ProducerStats> = cfg
+            .create_with_context(stats.clone())
+            .map_err(|e| unreachable(&settings.bootstrap, e))?;
         let timeout = settings.connect_timeout.0;
         let probe = producer.clone();
         let bootstrap = settings.bootstrap.clone();
@@ -342,6 +358,7 @@ impl KafkaLog {
             .map_err(|e| unreachable(&bootstrap, diagnose(settings, e, timeout)))?;
         let mut log = KafkaLog {
             producer,
+            stats,
             settings: Arc::new(settings.clone()),
             run_tag,
             created: Arc::default(),

@@ -6,10 +6,12 @@
 
 pub mod connect;
 pub mod cql_tls;
+pub mod cql_views;
 pub mod ctx;
 pub mod kafka_features;
 pub mod kafka_lag;
 pub mod kafka_log;
+pub mod kafka_stats;
 pub mod memory_log;
 pub mod memory_store;
 pub mod scylla_store;

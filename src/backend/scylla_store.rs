@@ -133,6 +133,16 @@ impl ScyllaStore {
         })
     }
 
+    /// The session, for readings beside the run (the nodes' own view).
+    pub(super) fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The run's tables, as the node names them (the events table and `events_meta`).
+    pub fn tables(s: &ScyllaSettings) -> Vec<String> {
+        vec![events_table(s.schema).to_string(), "events_meta".into()]
+    }
+
     pub async fn connect(s: &ScyllaSettings) -> Result<ScyllaStore, BackendError> {
         let nodes = s.nodes.join(", ");
         let unreachable = |e: &dyn std::fmt::Display| {

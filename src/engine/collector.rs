@@ -59,6 +59,10 @@ pub struct HopProbe {
     /// Kafka: the service's group lag, read beside the run (an external service's
     /// queue is seen only so).
     pub lag: Option<crate::backend::kafka_lag::LagSampler>,
+    /// Kafka: the producer client, whose statistics are the producer hop's inside.
+    pub client: Option<crate::backend::KafkaLog>,
+    /// CQL: the store nodes' own view, read beside the run.
+    pub nodes: Option<crate::backend::cql_views::NodeSampler>,
 }
 
 /// One open workload as a probe reads it (the hop table's producers, and every open
@@ -127,6 +131,8 @@ impl HopProbe {
             point.queue = point.queue.or(Some(lag.total()));
             point.lag_partitions = lag.partitions;
         }
+        point.client = self.client.as_ref().and_then(|k| k.client_view());
+        point.nodes = self.nodes.as_ref().and_then(|n| n.latest()).unwrap_or_default();
         point
     }
 }

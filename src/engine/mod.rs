@@ -80,6 +80,8 @@ pub struct Measured {
     pub faults: Vec<faults::FaultRecord>,
     /// The pipeline's queue depths per interval (pipeline runs only).
     pub hops: Vec<crate::stats::hops::HopPoint>,
+    /// Why the store nodes' own view could not be read, when it could not.
+    pub nodes_unreadable: Option<String>,
 }
 
 impl Measured {
@@ -292,6 +294,11 @@ pub async fn run(
                 .contains(&ServiceKind::Persistence)
                 .then(|| counters.persistence.clone()),
             lag: setup::lag_sampler(plan, target),
+            client: match &target.log {
+                crate::backend::AnyLog::Kafka(k) => Some(k.clone()),
+                crate::backend::AnyLog::Memory(_) => None,
+            },
+            nodes: setup::node_sampler(plan, target),
         });
     }
 
@@ -397,6 +404,11 @@ pub async fn run(
         platform: Some(collector.platform.finish()),
         faults,
         hops: std::mem::take(&mut collector.hops),
+        nodes_unreadable: collector
+            .probe
+            .as_ref()
+            .and_then(|p| p.nodes.as_ref())
+            .and_then(|n| n.unreadable()),
     })
 }
 

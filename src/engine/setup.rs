@@ -289,3 +289,18 @@ pub(super) fn lag_sampler(plan: &Plan, target: &Target) -> Option<crate::backend
         Duration::from_nanos((plan.interval_ns / 2).max(100_000_000)),
     ))
 }
+
+/// CQL: a reader of the store nodes' own view, twice per interval, on the run's
+/// runtime; `None` for the memory store.
+pub(super) fn node_sampler(plan: &Plan, target: &Target) -> Option<crate::backend::cql_views::NodeSampler> {
+    let crate::backend::AnyStore::Scylla(store) = &target.store else {
+        return None;
+    };
+    let s = &plan.target.scylla;
+    Some(crate::backend::cql_views::NodeSampler::start(
+        store.clone(),
+        s.keyspace.clone(),
+        crate::backend::ScyllaStore::tables(s),
+        Duration::from_nanos((plan.interval_ns / 2).max(100_000_000)),
+    ))
+}

@@ -5,9 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::hop_evidence::{ClientSummary, NodeSummary, OutsideView};
 use crate::engine::Measured;
 use crate::plan::Plan;
-use crate::stats::hops::{slope, Hop, HopPoint};
+pub use crate::stats::hops::QueueTrend;
+use crate::stats::hops::{Hop, HopPoint};
 use crate::stats::{Hists, Stage, StageSummary};
 
 /// The pipeline's hops, upstream first.
@@ -39,6 +41,15 @@ pub struct HopTable {
     /// handler's time), ns.
     #[serde(default)]
     pub reply_send_mean_ns: f64,
+    /// Kafka: the producer client's own statistics, per broker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientSummary>,
+    /// CQL: each store node's own view (Cassandra's `system_views`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeSummary>,
+    /// An external service: its inside as the outside shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outside: Option<OutsideView>,
     /// The queue depths per interval.
     #[serde(default)]
     pub timeline: Vec<HopPoint>,
@@ -69,52 +80,6 @@ pub struct HopRow {
     /// Its queue over the measured window: mean depth of the first and last quarter,
     /// the deepest, and the least-squares growth (events/s).
     pub queue: Option<QueueTrend>,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-pub struct QueueTrend {
-    pub start: f64,
-    pub end: f64,
-    /// Mean depth over the window's second half (steadier than a quarter's few points).
-    #[serde(default)]
-    pub late: f64,
-    pub max: u64,
-    pub growth_per_s: f64,
-}
-
-impl QueueTrend {
-    /// The trend of one hop's depths over the measured intervals; `None` when the hop
-    /// is not observed or fewer than two intervals were measured.
-    pub fn of(points: &[&HopPoint], hop: Hop) -> Option<QueueTrend> {
-        QueueTrend::of_series(points, |p| p.depth(hop))
-    }
-
-    /// The trend of any per-interval count.
-    pub fn of_series(points: &[&HopPoint], depth: impl Fn(&HopPoint) -> Option<u64>) -> Option<QueueTrend> {
-        let ys: Vec<f64> = points
-            .iter()
-            .map(|p| depth(p).map(|d| d as f64))
-            .collect::<Option<_>>()?;
-        if ys.len() < 2 {
-            return None;
-        }
-        let xs: Vec<f64> = points.iter().map(|p| p.t_s + p.length_s).collect();
-        let q = ys.len().div_ceil(4);
-        let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
-        Some(QueueTrend {
-            start: mean(&ys[..q]),
-            end: mean(&ys[ys.len() - q..]),
-            late: mean(&ys[ys.len() / 2..]),
-            max: ys.iter().fold(0.0f64, |a, b| a.max(*b)) as u64,
-            growth_per_s: slope(&xs, &ys),
-        })
-    }
-
-    /// Grew through the window by more than noise: a rising fit, and the last quarter
-    /// above the first by at least `floor` events.
-    pub fn grew(&self, floor: f64) -> bool {
-        self.growth_per_s > 0.0 && self.end - self.start >= floor
-    }
 }
 
 /// The measured intervals' points (no warmup, none of the drain).
@@ -159,12 +124,33 @@ impl HopTable {
                 }
             })
             .collect();
-        let unobserved = rows
+        let nodes = super::hop_evidence::nodes(&points);
+        let mut unobserved: Vec<String> = rows
             .iter()
             .filter(|r| r.time.is_none() && r.queue.is_none())
-            .map(|r| format!("{}: {}", r.hop.name(), why_unobserved(r.hop, embedded)))
+            .map(|r| {
+                format!(
+                    "{}: {}",
+                    r.hop.name(),
+                    why_unobserved(r.hop, embedded, !nodes.is_empty())
+                )
+            })
             .collect();
+        if plan.target.store == crate::scenario::StoreKind::Scylla && nodes.is_empty() {
+            unobserved.push(format!(
+                "the store nodes' own view: {}",
+                m.nodes_unreadable
+                    .as_deref()
+                    .unwrap_or("no reading came within the measured window")
+            ));
+        }
         let kafka = plan.target.log == crate::scenario::LogKind::Kafka;
+        let client = super::hop_evidence::client(&points);
+        if kafka && client.is_none() {
+            unobserved
+                .push("the producer client's statistics: librdkafka emitted none within the measured window".into());
+        }
+        let outside = (!embedded).then(|| outside_view(&rows, &e2e, &points, &nodes, &h, plan));
         Some(HopTable {
             workloads: producers.iter().map(|w| plan.workloads[*w].name.clone()).collect(),
             sum_mean_ms: rows
@@ -185,6 +171,9 @@ impl HopTable {
             limiting: None,
             handlers: QueueTrend::of_series(&points, |p| p.handlers),
             reply_send_mean_ns: of(Stage::HopReplySend).map_or(0.0, |s| s.mean_ns),
+            client,
+            nodes,
+            outside,
             timeline: m.hops.clone(),
             rows,
         })
@@ -237,6 +226,9 @@ impl HopTable {
             });
             let _ = writeln!(o, "  {:<10} {time}   {queue}", r.hop.name());
         }
+        for line in self.evidence_lines() {
+            let _ = writeln!(o, "  {line}");
+        }
         for u in &self.unobserved {
             let _ = writeln!(o, "  not observed: {u}");
         }
@@ -245,6 +237,22 @@ impl HopTable {
             let _ = writeln!(o, "  what to scale: {}", l.scale);
         }
         o
+    }
+
+    /// The target's own view, one line each: the producer client, the store nodes, an
+    /// external service's inside from outside.
+    pub fn evidence_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(c) = &self.client {
+            out.push(format!("producer client (librdkafka's statistics): {}", c.describe()));
+        }
+        for n in &self.nodes {
+            out.push(format!("store's own view (system_views), {}", n.describe()));
+        }
+        if let Some(v) = &self.outside {
+            out.push(v.describe());
+        }
+        out
     }
 
     pub fn row(&self, hop: Hop) -> Option<&HopRow> {
@@ -269,9 +277,50 @@ fn measured_by(hop: Hop, plan: &Plan) -> &'static str {
     }
 }
 
-fn why_unobserved(hop: Hop, embedded: bool) -> &'static str {
+/// An external service's inside from outside (see [`OutsideView`]).
+fn outside_view(
+    rows: &[HopRow],
+    e2e: &StageSummary,
+    points: &[&HopPoint],
+    nodes: &[NodeSummary],
+    h: &Hists,
+    plan: &Plan,
+) -> OutsideView {
+    let timed: f64 = rows
+        .iter()
+        .filter(|r| matches!(r.hop, Hop::Generator | Hop::Producer | Hop::Reply))
+        .filter_map(|r| r.time.as_ref())
+        .map(|t| t.mean_ns)
+        .sum();
+    let inside_mean_ms = ((e2e.mean_ns - timed) / 1e6).max(0.0);
+    let measured_s = (plan.duration_ns.saturating_sub(plan.warmup_ns)) as f64 / 1e9;
+    let per_s = |n: u64| n as f64 / measured_s.max(1e-9);
+    let (rate, answered) = (
+        per_s(h.counters.ok),
+        per_s(e2e.count.saturating_sub(h.counters.unanswered)),
+    );
+    let lag = QueueTrend::of_series(points, |p| p.lag);
+    // Served: what came less what piled up in front of the service.
+    let served = lag.map_or(answered, |q| (rate - q.growth_per_s.max(0.0)).max(0.0));
+    let steady = lag
+        .filter(|q| !q.grew((0.01 * rate * measured_s).max(20.0)))
+        .filter(|_| rate > 0.0);
+    let queue_wait_ms = steady.map(|q| 1000.0 * q.late / rate);
+    let in_nodes: f64 = nodes.iter().map(|n| n.in_node).sum();
+    OutsideView {
+        inside_mean_ms,
+        queue_wait_ms,
+        handling_ms: queue_wait_ms.map(|w| (inside_mean_ms - w).max(0.0)),
+        store_per_event_ms: (!nodes.is_empty() && served > 0.0).then(|| 1000.0 * in_nodes / served),
+    }
+}
+
+fn why_unobserved(hop: Hop, embedded: bool, nodes: bool) -> &'static str {
     match hop {
         Hop::Queue => "the persistence service is external and its group's lag could not be read",
+        Hop::Service | Hop::Store if !embedded && nodes => {
+            "the persistence service is external: its handlers and store are not timed apart (its group's lag is the queue; the store nodes' own view is below)"
+        }
         Hop::Service | Hop::Store if !embedded => {
             "the persistence service is external: its handlers and store are not observed apart (the queue's depth is its group's lag)"
         }

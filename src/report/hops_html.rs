@@ -33,6 +33,13 @@ pub fn section(t: Option<&HopTable>, intervals: &[LoggedInterval]) -> String {
         );
     }
     table(&mut o, t);
+    if t.client.is_some() || !t.nodes.is_empty() || t.outside.is_some() {
+        o.push_str("<h3>The target's own view</h3><ul class=\"evidence\">");
+        for line in t.evidence_lines() {
+            let _ = write!(o, "<li>{}</li>", esc(&line));
+        }
+        o.push_str("</ul>");
+    }
     for u in &t.unobserved {
         let _ = write!(o, "<p>not observed: {}</p>", esc(u));
     }

@@ -162,17 +162,19 @@ fn producer(t: &HopTable, c: &Context, q: &QueueTrend) -> LimitingHop {
         .map_or("the queue behind it is not observed".to_string(), |b| {
             format!("the queue behind it stayed bounded ({:.0} -> {:.0})", b.start, b.end)
         });
-    let what = match c.plan.target.log {
-        LogKind::Kafka => format!(
+    let what = match (c.plan.target.log, client_side(t, c)) {
+        (LogKind::Kafka, Some((_, scale))) => scale,
+        (LogKind::Kafka, None) => format!(
             "the producer client or the brokers: raise the producer's queue and in-flight limits, or add brokers and partitions (the topic has {})",
             c.plan.target.kafka.partitions
         ),
-        LogKind::Memory => "the log's produce side".into(),
+        (LogKind::Memory, _) => "the log's produce side".into(),
     };
+    let client = client_side(t, c).map_or(String::new(), |(evidence, _)| format!("; {evidence}"));
     LimitingHop {
         hop: Hop::Producer.name().into(),
         evidence: format!(
-            "produces in flight grew {:.0}/s ({:.0} -> {:.0}, bound {}), produce p99 {}, while {queue}",
+            "produces in flight grew {:.0}/s ({:.0} -> {:.0}, bound {}), produce p99 {}, while {queue}{client}",
             q.growth_per_s,
             q.start,
             q.end,
@@ -183,21 +185,51 @@ fn producer(t: &HopTable, c: &Context, q: &QueueTrend) -> LimitingHop {
     }
 }
 
-/// An external service's queue (its group's lag) grew: its inside is not observed.
+/// An external service's queue (its group's lag) grew. Its inside is not timed; the
+/// store nodes' own view, when read, tells a service waiting on its store from one slow
+/// by itself.
 fn external_service(t: &HopTable, c: &Context, q: &QueueTrend) -> LimitingHop {
+    let lag = format!(
+        "the persistence service's group lag grew {:.0}/s ({:.0} -> {:.0} events){}",
+        q.growth_per_s,
+        q.start,
+        q.end,
+        skew(t)
+    );
+    let instances = format!(
+        "add persistence service instances (the topic has {p} partitions, so more than {p} instances also need more partitions)",
+        p = c.plan.target.kafka.partitions
+    );
+    let mut nodes: Vec<String> = t.nodes.iter().map(|n| n.brief()).collect();
+    if let Some(ms) = t.outside.as_ref().and_then(|o| o.store_per_event_ms) {
+        nodes.push(format!("about {ms:.1} ms of store time per event served"));
+    }
+    if t.nodes.is_empty() {
+        return LimitingHop {
+            hop: Hop::Service.name().into(),
+            evidence: format!(
+                "{lag}; the service is external, so its queue, handlers and store are not observed apart, and the store nodes' own view was not read"
+            ),
+            scale: format!("{instances}; if its store is what it waits on, store nodes"),
+        };
+    }
+    if t.nodes.iter().any(|n| n.pressed()) {
+        return LimitingHop {
+            hop: Hop::Store.name().into(),
+            evidence: format!(
+                "{lag} while the store was pressed by its own account ({}): the external service waits on its store",
+                nodes.join("; ")
+            ),
+            scale: store_advice(c),
+        };
+    }
     LimitingHop {
         hop: Hop::Service.name().into(),
         evidence: format!(
-            "the persistence service's group lag grew {:.0}/s ({:.0} -> {:.0} events){}; the service is external, so its queue, handlers and store are not observed apart",
-            q.growth_per_s,
-            q.start,
-            q.end,
-            skew(t)
+            "{lag} while the store kept up by its own account ({}): the external service itself is slow",
+            nodes.join("; ")
         ),
-        scale: format!(
-            "add persistence service instances (the topic has {p} partitions, so more than {p} instances also need more partitions); if its store is what it waits on, store nodes (the store's own view is not read yet)",
-            p = c.plan.target.kafka.partitions
-        ),
+        scale: instances,
     }
 }
 
@@ -229,17 +261,50 @@ fn producer_refused(t: &HopTable, c: &Context) -> LimitingHop {
     LimitingHop {
         hop: Hop::Producer.name().into(),
         evidence: format!(
-            "{} of {} produces ({:.1}%) were refused as overloaded (the producer's queue full), produce p99 {}, while no queue after it grew",
+            "{} of {} produces ({:.1}%) were refused as overloaded (the producer's queue full), produce p99 {}, while no queue after it grew{}",
             c.overloaded,
             c.ops,
             100.0 * c.overloaded as f64 / c.ops.max(1) as f64,
-            crate::units::fmt_ns(time.p99_ns)
+            crate::units::fmt_ns(time.p99_ns),
+            client_side(t, c).map_or(String::new(), |(evidence, _)| format!("; {evidence}"))
         ),
         scale: match c.plan.target.log {
             LogKind::Kafka => "the producer client's queue (queue.buffering.max.messages / .kbytes in [target.kafka.producer]), or, if the brokers ack slowly, brokers and partitions".into(),
             LogKind::Memory => "the log's produce side".into(),
         },
     }
+}
+
+/// Where the producer hop's time went, by the client's own statistics: the brokers
+/// throttling it, the brokers' round trip, or the client's own queue. The evidence and
+/// what to scale.
+fn client_side(t: &HopTable, c: &Context) -> Option<(String, String)> {
+    let client = t.client.as_ref()?;
+    let worst = client
+        .brokers
+        .iter()
+        .max_by(|a, b| a.rtt_p99_us.total_cmp(&b.rtt_p99_us))?;
+    let evidence = format!("librdkafka's statistics: {}", client.describe());
+    let partitions = c.plan.target.kafka.partitions;
+    let scale = if let Some(b) = client.brokers.iter().find(|b| b.throttle_max_ms > 0) {
+        format!(
+            "the brokers throttle this client (broker {} asked for up to {} ms: a quota): raise its produce quota, or add brokers",
+            b.id, b.throttle_max_ms
+        )
+    } else if worst.rtt_p99_us >= worst.queue_p99_us {
+        format!(
+            "the brokers: their produce round trip (broker {} p99 {:.2} ms) is most of the hop; add brokers and partitions (the topic has {partitions}), or look at their disks and request threads",
+            worst.id,
+            worst.rtt_p99_us / 1000.0
+        )
+    } else {
+        format!(
+            "the producer client: messages wait in its own queue before they are sent (p99 {:.2} ms for broker {}); raise its in-flight requests (max.in.flight) and batching (linger.ms, batch.size), or spread the load over more partitions (now {partitions}) or producers",
+            worst.queue_p99_us / 1000.0,
+            worst.id
+        )
+    };
+    Some((evidence, scale))
 }
 
 /// The queue in front of the service grew (or is full): the handlers' time decides.
@@ -284,9 +349,14 @@ fn inside_service(t: &HopTable, c: &Context, q: &QueueTrend) -> LimitingHop {
         fmt(t.reply_send_mean_ns)
     );
     if store >= own {
+        let nodes: Vec<String> = t.nodes.iter().map(|n| n.brief()).collect();
         LimitingHop {
             hop: Hop::Store.name().into(),
-            evidence: handlers,
+            evidence: if nodes.is_empty() {
+                handlers
+            } else {
+                format!("{handlers}; by its own account, {}", nodes.join("; "))
+            },
             scale: store_advice(c),
         }
     } else {

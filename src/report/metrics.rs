@@ -539,6 +539,42 @@ impl Collector for HopExporter {
             "The persistence service's consumer group lag on the request topic, per partition.",
             None,
             &lag,
+        )?;
+        let brokers = p.client.as_ref().map_or(&[][..], |c| &c.brokers[..]);
+        let rtt: Vec<(Labels, f64)> = brokers
+            .iter()
+            .map(|b| (vec![("broker", b.id.to_string())], b.rtt_p99_us as f64 / 1e6))
+            .collect();
+        gauge(
+            &mut enc,
+            "producer_broker_rtt_p99_seconds",
+            "The producer client's produce round trip to each broker, p99 of librdkafka's last statistics window.",
+            None,
+            &rtt,
+        )?;
+        let inside: Vec<(Labels, f64)> = p
+            .nodes
+            .iter()
+            .map(|n| (vec![("node", n.node.clone())], n.active.saturating_sub(1) as f64))
+            .collect();
+        gauge(
+            &mut enc,
+            "store_node_requests_inside",
+            "Requests inside each store node's request pools at the last reading (system_views.thread_pools' active tasks, the reading's own aside).",
+            None,
+            &inside,
+        )?;
+        let pending: Vec<(Labels, f64)> = p
+            .nodes
+            .iter()
+            .map(|n| (vec![("node", n.node.clone())], n.pending() as f64))
+            .collect();
+        gauge(
+            &mut enc,
+            "store_node_pending_tasks",
+            "Tasks pending in each store node's request pools (Native-Transport-Requests, MutationStage, ReadStage) at the last reading.",
+            None,
+            &pending,
         )
     }
 }

@@ -6,6 +6,7 @@
 pub mod build;
 pub mod ci;
 pub mod faults;
+pub mod hop_evidence;
 pub mod hops;
 pub mod hops_html;
 pub mod html;

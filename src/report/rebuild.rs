@@ -198,6 +198,7 @@ pub fn rebuild(dir: &RunDir) -> Result<Summary, RunDirError> {
         faults: Vec::new(),
         // The queue depths were not flushed; the hop times are in the log.
         hops: Vec::new(),
+        nodes_unreadable: None,
         // The meter's histograms are in the log; its CPU samples and stalls were not flushed.
         platform: hiccup.map(|h| crate::stats::platform::PlatformMeasured {
             period_ns: crate::stats::platform::HICCUP_PERIOD_NS,

@@ -87,6 +87,12 @@ pub struct HopPoint {
     pub lag: Option<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lag_partitions: Vec<u64>,
+    /// Kafka: the producer client's latest statistics (its queue, each broker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<super::evidence::ClientView>,
+    /// CQL: each store node's own view (pending tasks, coordinator latencies).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<super::evidence::NodeView>,
 }
 
 impl HopPoint {
@@ -138,6 +144,54 @@ impl Boundaries {
     /// Events in the service's handlers: taken, and neither answered nor skipped.
     pub fn in_handlers(&self) -> u64 {
         self.taken.saturating_sub(self.replied + self.unsent + self.skipped)
+    }
+}
+
+/// A hop's queue over the measured window: mean depth of the first and last quarter,
+/// the deepest, and the least-squares growth (events/s).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct QueueTrend {
+    pub start: f64,
+    pub end: f64,
+    /// Mean depth over the window's second half (steadier than a quarter's few points).
+    #[serde(default)]
+    pub late: f64,
+    pub max: u64,
+    pub growth_per_s: f64,
+}
+
+impl QueueTrend {
+    /// The trend of one hop's depths over the measured intervals; `None` when the hop
+    /// is not observed or fewer than two intervals were measured.
+    pub fn of(points: &[&HopPoint], hop: Hop) -> Option<QueueTrend> {
+        QueueTrend::of_series(points, |p| p.depth(hop))
+    }
+
+    /// The trend of any per-interval count.
+    pub fn of_series(points: &[&HopPoint], depth: impl Fn(&HopPoint) -> Option<u64>) -> Option<QueueTrend> {
+        let ys: Vec<f64> = points
+            .iter()
+            .map(|p| depth(p).map(|d| d as f64))
+            .collect::<Option<_>>()?;
+        if ys.len() < 2 {
+            return None;
+        }
+        let xs: Vec<f64> = points.iter().map(|p| p.t_s + p.length_s).collect();
+        let q = ys.len().div_ceil(4);
+        let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+        Some(QueueTrend {
+            start: mean(&ys[..q]),
+            end: mean(&ys[ys.len() - q..]),
+            late: mean(&ys[ys.len() / 2..]),
+            max: ys.iter().fold(0.0f64, |a, b| a.max(*b)) as u64,
+            growth_per_s: slope(&xs, &ys),
+        })
+    }
+
+    /// Grew through the window by more than noise: a rising fit, and the last quarter
+    /// above the first by at least `floor` events.
+    pub fn grew(&self, floor: f64) -> bool {
+        self.growth_per_s > 0.0 && self.end - self.start >= floor
     }
 }
 

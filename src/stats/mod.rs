@@ -1,5 +1,6 @@
 //! Measurement: stages, per-thread recorders, the interval log and percentiles.
 
+pub mod evidence;
 pub mod hlog;
 pub mod hops;
 pub mod ledger;
