@@ -1,6 +1,8 @@
 //! The process and the machine it runs on: host facts for the report, CPU time, the
 //! descriptor limit, the runtime, and SIGINT/SIGTERM turned into a [`Stop`].
 
+pub mod local;
+
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -141,7 +143,7 @@ pub struct HostCores {
     pub others: f64,
 }
 
-fn ticks_per_second() -> f64 {
+pub(crate) fn ticks_per_second() -> f64 {
     // SAFETY: sysconf with a valid name has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if t > 0 {

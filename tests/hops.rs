@@ -260,6 +260,17 @@ fn on_kafka_and_cassandra_a_slow_service_is_named() {
     assert!(node["requests_per_s"].as_f64().unwrap_or(0.0) > 50.0, "{node:#}");
     assert!(node["in_node"].as_f64().unwrap_or(99.0) < 8.0, "{node:#}");
     assert!(stdout.contains("store's own view (system_views)"), "{stdout}");
+    // The broker and the node run on this host (scripts/services): found by their
+    // listening sockets, their CPU beside the hiccup meter's.
+    let processes = h["processes"].to_string();
+    assert!(processes.contains("kafka 127.0.0.1:9092 (pid"), "{processes}");
+    assert!(processes.contains("cql 127.0.0.1:9042 (pid"), "{processes}");
+    let busy = |p: &Value| p["cores"].as_f64().unwrap_or(0.0) > 0.0;
+    assert!(
+        h["processes"].as_array().is_some_and(|a| a.iter().all(busy)),
+        "{processes}"
+    );
+    assert_eq!(summary["platform"]["target"], h["processes"]);
 }
 
 /// Runs `text` against its persistence service run apart (`eventbench serve

@@ -204,6 +204,7 @@ pub async fn run(
     setup::write_plan_comments(&mut log, plan)?;
     let reg = Registry::new(plan.workloads.len(), plan.warmup_ns);
     let mut collector = Collector::new(plan, reg.clone(), log, clock);
+    collector.platform.watch(setup::local_target(plan));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut background = JoinSet::new();

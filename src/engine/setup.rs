@@ -304,3 +304,16 @@ pub(super) fn node_sampler(plan: &Plan, target: &Target) -> Option<crate::backen
         Duration::from_nanos((plan.interval_ns / 2).max(100_000_000)),
     ))
 }
+
+/// The target's processes on this host: whatever listens on the loopback ones of the
+/// Kafka bootstrap addresses and the CQL nodes the plan names.
+pub(super) fn local_target(plan: &Plan) -> Vec<crate::host::local::LocalProcess> {
+    let mut addrs: Vec<(&str, &str)> = Vec::new();
+    if plan.target.log == crate::scenario::LogKind::Kafka {
+        addrs.extend(plan.target.kafka.bootstrap.split(',').map(|a| ("kafka", a)));
+    }
+    if plan.target.store == crate::scenario::StoreKind::Scylla {
+        addrs.extend(plan.target.scylla.nodes.iter().map(|a| ("cql", a.as_str())));
+    }
+    crate::host::local::listeners(&addrs)
+}

@@ -47,6 +47,12 @@ pub struct HopTable {
     /// CQL: each store node's own view (Cassandra's `system_views`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<NodeSummary>,
+    /// The target's processes on this host, their CPU over the window (cores), and
+    /// the host's CPUs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<crate::stats::platform::ProcessCores>,
+    #[serde(default)]
+    pub cpus: usize,
     /// An external service: its inside as the outside shows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outside: Option<OutsideView>,
@@ -174,6 +180,8 @@ impl HopTable {
             client,
             nodes,
             outside,
+            processes: m.platform.as_ref().map_or(Vec::new(), |p| p.target.clone()),
+            cpus: m.platform.as_ref().map_or(0, |p| p.cpus),
             timeline: m.hops.clone(),
             rows,
         })
@@ -251,6 +259,18 @@ impl HopTable {
         }
         if let Some(v) = &self.outside {
             out.push(v.describe());
+        }
+        if !self.processes.is_empty() {
+            let each: Vec<String> = self
+                .processes
+                .iter()
+                .map(|p| format!("{} {:.2}", p.name, p.cores))
+                .collect();
+            out.push(format!(
+                "the target's processes on this host, in cores of its {}: {}",
+                self.cpus,
+                each.join(", ")
+            ));
         }
         out
     }

@@ -33,7 +33,7 @@ pub fn section(t: Option<&HopTable>, intervals: &[LoggedInterval]) -> String {
         );
     }
     table(&mut o, t);
-    if t.client.is_some() || !t.nodes.is_empty() || t.outside.is_some() {
+    if !t.evidence_lines().is_empty() {
         o.push_str("<h3>The target's own view</h3><ul class=\"evidence\">");
         for line in t.evidence_lines() {
             let _ = write!(o, "<li>{}</li>", esc(&line));

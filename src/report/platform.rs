@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::host::HostCores;
-use crate::stats::platform::{HostPoint, PlatformMeasured, Stall};
+use crate::stats::platform::{HostPoint, PlatformMeasured, ProcessCores, Stall};
 use crate::stats::StageSummary;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -25,6 +25,10 @@ pub struct PlatformSummary {
     pub stalls_total: u64,
     #[serde(default)]
     pub timeline: Vec<HostPoint>,
+    /// The target's processes on this host (found listening on its loopback
+    /// addresses), their CPU over the measured window.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target: Vec<ProcessCores>,
 }
 
 impl PlatformSummary {
@@ -37,6 +41,7 @@ impl PlatformSummary {
             stalls: m.stalls.clone(),
             stalls_total: m.stalls_total,
             timeline: m.timeline.clone(),
+            target: m.target.clone(),
         }
     }
 
@@ -70,6 +75,14 @@ impl PlatformSummary {
                 "; host CPU {:.2} of {} cores busy (eventbench {:.2}, others {:.2}), steal {:.2}",
                 c.busy, self.cpus, c.ours, c.others, c.steal
             ));
+        }
+        if !self.target.is_empty() {
+            let each: Vec<String> = self
+                .target
+                .iter()
+                .map(|p| format!("{} {:.2}", p.name, p.cores))
+                .collect();
+            s.push_str(&format!("; the target's processes here, in cores: {}", each.join(", ")));
         }
         s
     }

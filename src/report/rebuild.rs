@@ -205,6 +205,7 @@ pub fn rebuild(dir: &RunDir) -> Result<Summary, RunDirError> {
             cpus: start.host.cpus,
             hiccup: h,
             cores: None,
+            target: Vec::new(),
             timeline: Vec::new(),
             stalls: Vec::new(),
             stalls_total: 0,

@@ -50,6 +50,17 @@ pub struct HostPoint {
     pub hiccup_max_ns: u64,
     /// The whole machine's CPU in the interval, in cores.
     pub cores: HostCores,
+    /// The target's processes on this host, their CPU in the interval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target: Vec<ProcessCores>,
+}
+
+/// One of the target's processes on this host and its CPU, in cores.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcessCores {
+    /// "kafka 127.0.0.1:9092 (pid 20345)".
+    pub name: String,
+    pub cores: f64,
 }
 
 struct MeterShared {
@@ -200,6 +211,15 @@ pub struct Platform {
     /// CPU of the measured intervals: the first and the last sample.
     measured_cpu: (Option<CpuTimes>, Option<CpuTimes>),
     pub timeline: Vec<HostPoint>,
+    /// The target's local processes: each, its CPU seconds at the last close, and at
+    /// the measured window's first and last close.
+    target: Vec<Watched>,
+}
+
+struct Watched {
+    process: crate::host::local::LocalProcess,
+    last_s: Option<f64>,
+    measured: (Option<f64>, Option<f64>),
 }
 
 /// What the run hands the report of the platform.
@@ -210,6 +230,8 @@ pub struct PlatformMeasured {
     pub hiccup: Histogram<u64>,
     /// Average use over the measured intervals.
     pub cores: Option<HostCores>,
+    /// The target's local processes, their average CPU over the measured intervals.
+    pub target: Vec<ProcessCores>,
     pub timeline: Vec<HostPoint>,
     pub stalls: Vec<Stall>,
     pub stalls_total: u64,
@@ -229,7 +251,42 @@ impl Platform {
             hiccup: new_hist(),
             measured_cpu: (None, None),
             timeline: Vec::new(),
+            target: Vec::new(),
         }
+    }
+
+    /// Reads these processes' CPU at every close from now on.
+    pub fn watch(&mut self, processes: Vec<crate::host::local::LocalProcess>) {
+        self.target = processes
+            .into_iter()
+            .map(|p| Watched {
+                last_s: crate::host::local::cpu_seconds(p.pid),
+                process: p,
+                measured: (None, None),
+            })
+            .collect();
+    }
+
+    /// Each watched process's cores over the interval of `secs`, and its measured span.
+    fn close_target(&mut self, secs: f64, warmup: bool) -> Vec<ProcessCores> {
+        let mut out = Vec::with_capacity(self.target.len());
+        for w in &mut self.target {
+            let now = crate::host::local::cpu_seconds(w.process.pid);
+            if let (Some(a), Some(b)) = (w.last_s, now) {
+                out.push(ProcessCores {
+                    name: w.process.name(),
+                    cores: if secs > 0.0 { ((b - a) / secs).max(0.0) } else { 0.0 },
+                });
+            }
+            if !warmup && now.is_some() {
+                if w.measured.0.is_none() {
+                    w.measured.0 = w.last_s;
+                }
+                w.measured.1 = now;
+            }
+            w.last_s = now;
+        }
+        out
     }
 
     /// Closes the interval `[start, now)` (ns of run time): the meter's histogram of it,
@@ -253,6 +310,7 @@ impl Platform {
             self.measured_cpu.1 = cpu;
         }
         self.last_cpu = cpu;
+        let target = self.close_target((now - start) as f64 / 1e9, warmup);
         let h = &self.interval;
         let q = |q: f64| if h.is_empty() { 0 } else { h.value_at_quantile(q) };
         self.timeline.push(HostPoint {
@@ -263,6 +321,7 @@ impl Platform {
             hiccup_p99_ns: q(0.99),
             hiccup_max_ns: h.max(),
             cores,
+            target,
         });
         &self.interval
     }
@@ -275,9 +334,22 @@ impl Platform {
             (Some(a), Some(b)) => Some(a.cores_until(&b, self.cpus)),
             _ => None,
         };
+        let measured_s: f64 = self.timeline.iter().filter(|p| !p.warmup).map(|p| p.length_s).sum();
+        let target = self
+            .target
+            .iter()
+            .filter_map(|w| match w.measured {
+                (Some(a), Some(b)) if measured_s > 0.0 => Some(ProcessCores {
+                    name: w.process.name(),
+                    cores: ((b - a) / measured_s).max(0.0),
+                }),
+                _ => None,
+            })
+            .collect();
         PlatformMeasured {
             period_ns: HICCUP_PERIOD_NS,
             cpus: self.cpus,
+            target,
             hiccup: std::mem::replace(&mut self.hiccup, new_hist()),
             cores,
             timeline: std::mem::take(&mut self.timeline),
