@@ -7,12 +7,12 @@ pub mod ledger;
 pub mod platform;
 mod recorder;
 mod stage;
-mod summary;
+mod stage_summary;
 pub mod timeline;
 
 pub use recorder::{Counters, Hists, Registry, LATE_AFTER_NS};
 pub use stage::{ErrorClass, Stage};
-pub use summary::StageSummary;
+pub use stage_summary::StageSummary;
 
 /// An empty histogram with `h`'s precision that grows to hold whatever is added to
 /// it (`Histogram::new_from` alone keeps the source's fixed range, and `add` then
