@@ -285,7 +285,7 @@ fn same_build_is_no_change_and_a_slower_store_is_a_regression() {
     assert!(err.contains("no healthy run"), "{err}");
 }
 
-/// The shipped CI scenario as the README's jobs first run it: one baseline run, one
+/// The shipped CI scenario as the guide's CI jobs first run it: one baseline run, one
 /// candidate, no history yet. Runs of one build must never fail the gate, whatever
 /// their spread; a store three times slower must.
 #[test]
@@ -331,7 +331,7 @@ fn the_shipped_ci_scenario_a_a_never_fails_the_gate_and_a_3x_store_does() {
     assert_eq!(row(&json(&out), "e2e.persisted", "p50")["verdict"], "slower", "{out}");
 }
 
-/// The README's pull-request recipe: base and change run alternately, each first in
+/// The guide's pull-request recipe: base and change run alternately, each first in
 /// half of the pairs, judged in pairs (`compare --paired`). A store 1.5x slower fails
 /// the gate on the headline's p50; the same build does not; pairs whose baseline ran
 /// first every time are named in the notes; sides of unequal length are refused.

@@ -1,6 +1,6 @@
 //! report.html opened in headless Chromium (Debian's, installed by scripts/setup):
 //! it renders, every chart has data, and the test set-up leaves a screenshot of the
-//! quickstart report in target/ (the README's image is made the same way).
+//! quickstart report in target/ (the guide's image is made the same way).
 
 mod common;
 

@@ -4,7 +4,7 @@
 //! the pools warm) its slope must stay under 8 MiB a minute (it measures ~3 here): a
 //! per-event leak of 16 bytes (the store's old list of trimmed events took 24) adds
 //! ~7.5 MiB a minute. The
-//! 10-minute figure at 20k events/s is scripts/soak's, in the README.
+//! 10-minute figure at 20k events/s is scripts/soak's, in the guide's performance chapter.
 
 mod common;
 

@@ -74,7 +74,7 @@ pub struct CompareArgs {
     /// ..., each side first in half of the pairs; the recipe where both builds run in
     /// one job): judge each row on the pairs' differences, so a host that drifts
     /// between pairs cancels. Needs as many candidate as baseline runs, two or more
-    /// (the README's jobs make ten).
+    /// (the guide's CI jobs make ten).
     #[arg(long, conflicts_with_all = ["history", "each_candidate"])]
     paired: bool,
     /// How many of the history's last healthy runs to use.

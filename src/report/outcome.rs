@@ -7,7 +7,7 @@ use super::summary::Summary;
 use super::verdict::Health;
 
 /// What ended a run, in precedence order: when several hold, the first one listed is
-/// the outcome (the order of the exit codes in the README: 130, 7, 8, 5, 3, 4, 9).
+/// the outcome (the order of the exit codes in the guide's command line chapter: 130, 7, 8, 5, 3, 4, 9).
 /// A run stopped early (by a signal or a breach) or rebuilt from a crash is judged on
 /// part of its window, so that comes before what its numbers say; lost data outranks
 /// slow data; a target's failure outranks the machine's.
