@@ -402,3 +402,58 @@ fn on_cassandra_a_store_of_lightweight_transactions_names_the_store() {
     assert!(evidence.contains("by its own account, node"), "{evidence}");
     assert!(scale.contains("store nodes"), "{scale}");
 }
+
+/// scenarios/pipeline.toml in-process (memory log and store): producers and readers
+/// querying through the log, with `sets`; the summary and the text report.
+fn readers(sets: &[&str]) -> (Value, String) {
+    let text = common::read(&common::root().join("scenarios/pipeline.toml"));
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut all = vec![
+        "duration=\"6s\"",
+        "warmup=\"1s\"",
+        "drain=\"3s\"",
+        "target.log=\"memory\"",
+        "target.store=\"memory\"",
+    ];
+    all.extend_from_slice(sets);
+    let (code, stdout, stderr, run) = common::run_scenario(dir.path(), "readers", &text, &all);
+    assert!(code.is_some(), "{stderr}");
+    let summary: Value = serde_json::from_str(&common::read(&run.join("summary.json"))).expect("summary.json");
+    (summary, stdout)
+}
+
+/// Readers get a hop table of their own: every hop of a query through the log and the
+/// query service is timed, and a healthy reader has no verdict.
+#[test]
+fn readers_through_the_log_get_their_own_hop_table() {
+    let (summary, stdout) = readers(&[]);
+    let h = &summary["reader_hops"];
+    assert_eq!(h["e2e_stage"], "query", "{h:#}");
+    for hop in ["generator", "queue", "service", "store", "reply.send", "reply"] {
+        assert!(row(h, hop)["time"]["count"].as_u64().unwrap_or(0) > 0, "{hop}: {h:#}");
+    }
+    assert!(h["limiting"].is_null(), "{h:#}");
+    assert!(stdout.contains("readers' hops of readers"), "{stdout}");
+    // The producers' table is the pipeline's, as before.
+    assert_eq!(summary["hops"]["e2e_stage"], "e2e.persisted");
+}
+
+/// One query worker waiting 20 ms per query, asked 200 queries/s (under 50/s served):
+/// the queries pile up in front of it, and its own work, not its reads, is named.
+#[test]
+fn a_slow_query_service_is_named_for_the_readers() {
+    let (summary, stdout) = readers(&[
+        "target.query.workers=1",
+        "target.query.extra_latency=\"20ms\"",
+        "workload.readers.rate=200",
+    ]);
+    let h = &summary["reader_hops"];
+    let (hop, evidence, scale) = limiting(h);
+    assert_eq!(hop, "service", "{stdout}");
+    assert!(evidence.contains("waited in front of the query service"), "{evidence}");
+    assert!(scale.contains("query service instances"), "{scale}");
+    assert!(
+        row(h, "service")["time"]["p50_ns"].as_u64().unwrap_or(0) >= 20_000_000,
+        "{h:#}"
+    );
+}

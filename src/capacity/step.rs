@@ -307,7 +307,11 @@ pub(super) fn step(plan: &Plan, o: &Options, phase: StepPhase, n: usize) -> Resu
             dir: dir.display().to_string(),
             limiting_hop: (!passed)
                 .then(|| {
-                    let t = summary.hops.as_ref()?;
+                    // The searched workload's own table: the readers' for a reader.
+                    let t = match w.kind {
+                        crate::scenario::WorkloadKind::Query => summary.reader_hops.as_ref(),
+                        _ => summary.hops.as_ref(),
+                    }?;
                     t.limiting.clone().or_else(|| crate::report::limiting::slowest(t))
                 })
                 .flatten(),

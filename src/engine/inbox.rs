@@ -26,6 +26,9 @@ pub struct Batch {
     pub error: Option<String>,
     /// The query it answers, where the reply says (v2.1.1 queries' correlation id).
     pub correlation: Option<Uuid>,
+    /// When its sender gave it to the log (run-time ns), where the log says: the
+    /// reply hop is from then to `at`.
+    pub logged: Option<u64>,
 }
 
 /// Queries closed recently, remembered per aggregate so a late batch can be credited to
@@ -173,6 +176,7 @@ mod tests {
 
     fn batch(id: Option<Uuid>) -> Batch {
         Batch {
+            logged: None,
             at: 0,
             events: 1,
             bytes: 1,

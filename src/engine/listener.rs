@@ -188,6 +188,7 @@ fn results(record: &Record, l: &Listening, t0: u64) -> Result<(), Stray> {
                 max_version: i64::MIN,
                 error: Some(r.error),
                 correlation,
+                logged: None,
             },
         );
         return Ok(());
@@ -203,6 +204,7 @@ fn results(record: &Record, l: &Listening, t0: u64) -> Result<(), Stray> {
         max_version: i64::MIN,
         error: None,
         correlation,
+        logged: record.log_time.and_then(|t| t.run_ns(&l.clock)),
     };
     for e in &events {
         batch.bytes += e.data.as_ref().map_or(0, |d| d.len() as u64);

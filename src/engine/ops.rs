@@ -75,6 +75,9 @@ pub struct Done {
     pub began: Option<u64>,
     /// Rows (also in `rows`) of batches that came after the result was taken as complete.
     pub late_rows: u64,
+    /// Readers through the log: the last batch's reply hop (its log time -> it reached
+    /// the reader), where the log gave its time.
+    pub reply_ns: Option<u64>,
 }
 
 impl Done {
@@ -292,6 +295,7 @@ impl Operation {
             done.rows += batch.events as u64;
             done.bytes += batch.bytes;
             done.answered = Some((batch.at, sent));
+            done.reply_ns = batch.logged.map(|l| batch.at.saturating_sub(l));
             max_version = max_version.max(batch.max_version);
             if (batch.events as usize) < sh.batch_size {
                 break;
@@ -355,6 +359,9 @@ pub fn record(
             }
             if let Some((at, sent)) = done.answered {
                 h.record(Stage::QueryRoundtrip, at.saturating_sub(sent));
+            }
+            if let Some(r) = done.reply_ns {
+                h.record(Stage::HopReply, r);
             }
             if kind == WorkloadKind::Produce {
                 h.record(Stage::Serialize, done.serialize_ns);

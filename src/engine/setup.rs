@@ -190,7 +190,12 @@ pub(super) fn start_services(
             }
         }
     })));
-    cfg.on_hops = Some(hop_recorder(reg, run_tag));
+    let queries = plan
+        .workloads
+        .iter()
+        .map(|w| w.kind == crate::scenario::WorkloadKind::Query)
+        .collect();
+    cfg.on_hops = Some(hop_recorder(reg, run_tag, queries));
     let cfg = Arc::new(cfg);
     for (which, consumer) in consumers {
         let counters = match which {
@@ -254,7 +259,7 @@ async fn any_ready(consumers: &[AnyConsumer], within: Duration) -> bool {
 /// Records the hops the embedded persistence service saw of each of this run's events,
 /// under the producing workload and its intended send (both in the correlation id), as
 /// the workers record theirs: into the thread's own slots, no shared lock.
-fn hop_recorder(reg: &Arc<crate::stats::Registry>, run_tag: u64) -> crate::service::OnHops {
+fn hop_recorder(reg: &Arc<crate::stats::Registry>, run_tag: u64, queries: Vec<bool>) -> crate::service::OnHops {
     use crate::stats::Stage;
     let reg = reg.clone();
     crate::service::OnHops(Arc::new(move |correlation, t| {
@@ -264,7 +269,14 @@ fn hop_recorder(reg: &Arc<crate::stats::Registry>, run_tag: u64) -> crate::servi
         if tag.workload >= reg.workloads() {
             return;
         }
-        reg.with(tag.workload, tag.value, |h| {
+        // A query's correlation carries its operation index, not its intended start:
+        // the service's taking it tells warmup from the measured window instead.
+        let when = if queries.get(tag.workload).copied().unwrap_or(false) {
+            t.taken
+        } else {
+            tag.value
+        };
+        reg.with(tag.workload, when, |h| {
             if let Some(logged) = t.logged {
                 h.record(Stage::HopQueue, t.taken.saturating_sub(logged));
             }

@@ -181,8 +181,10 @@ impl Summary {
             faults: super::faults::records(plan, m, &secrets),
             prefill: None,
             hops: None,
+            reader_hops: None,
         };
         summary.hops = hop_table(plan, m, &summary);
+        summary.reader_hops = reader_table(plan, m, &summary);
         summary.thresholds = evaluate(&plan.thresholds, &summary);
         summary
     }
@@ -192,12 +194,6 @@ impl Summary {
 fn hop_table(plan: &Plan, m: &Measured, s: &Summary) -> Option<super::hops::HopTable> {
     let mut table = super::hops::HopTable::build(plan, m)?;
     let producers: Vec<&WorkloadSummary> = table.workloads.iter().filter_map(|n| s.workloads.get(n)).collect();
-    let rank = |h: Health| match h {
-        Health::Healthy => 0,
-        Health::TargetSaturated => 1,
-        Health::GeneratorLimited => 2,
-        Health::HostLimited => 3,
-    };
     let health = producers
         .iter()
         .map(|w| w.health)
@@ -222,6 +218,27 @@ fn hop_table(plan: &Plan, m: &Measured, s: &Summary) -> Option<super::hops::HopT
     };
     table.limiting = super::limiting::limiting(&table, &context);
     Some(table)
+}
+
+/// The readers' hop table, judged on the readers' worst health.
+fn reader_table(plan: &Plan, m: &Measured, s: &Summary) -> Option<super::hops::HopTable> {
+    let health = s
+        .workloads
+        .values()
+        .filter(|w| w.kind == crate::scenario::WorkloadKind::Query)
+        .map(|w| w.health)
+        .max_by_key(|h| rank(*h))
+        .unwrap_or(Health::Healthy);
+    super::reader_hops::build(plan, m, health)
+}
+
+fn rank(h: Health) -> u8 {
+    match h {
+        Health::Healthy => 0,
+        Health::TargetSaturated => 1,
+        Health::GeneratorLimited => 2,
+        Health::HostLimited => 3,
+    }
 }
 
 /// Judges every threshold against a finished run's summary.

@@ -18,7 +18,10 @@ pub struct HopTable {
     /// The producer workloads whose events the hop times are of.
     pub workloads: Vec<String>,
     pub rows: Vec<HopRow>,
-    /// The observed hops' mean times added up, and the e2e.persisted mean they split, ms.
+    /// The stage the hops split: `e2e.persisted` for producers, `query` for readers.
+    #[serde(default = "e2e_persisted")]
+    pub e2e_stage: String,
+    /// The observed hops' mean times added up, and the mean of the stage they split, ms.
     pub sum_mean_ms: f64,
     pub e2e_mean_ms: f64,
     /// Events whose reply never came: in e2e at a lower bound, in no later hop, so the
@@ -59,6 +62,10 @@ pub struct HopTable {
     /// The queue depths per interval.
     #[serde(default)]
     pub timeline: Vec<HopPoint>,
+}
+
+fn e2e_persisted() -> String {
+    "e2e.persisted".into()
 }
 
 /// The verdict: a hop (or the host), the figures that show it, and what to add.
@@ -159,6 +166,7 @@ impl HopTable {
         let outside = (!embedded).then(|| outside_view(&rows, &e2e, &points, &nodes, &h, plan));
         Some(HopTable {
             workloads: producers.iter().map(|w| plan.workloads[*w].name.clone()).collect(),
+            e2e_stage: e2e_persisted(),
             sum_mean_ms: rows
                 .iter()
                 .filter_map(|r| r.time.as_ref())
@@ -201,8 +209,9 @@ impl HopTable {
         };
         let _ = writeln!(
             o,
-            "\nhops of {} (e2e.persisted mean {:.2} ms; the hops' means add up to {:.2} ms, clocks within {} ms: {}{censored}):",
+            "\nhops of {} ({} mean {:.2} ms; the hops' means add up to {:.2} ms, clocks within {} ms: {}{censored}):",
             self.workloads.join(", "),
+            self.e2e_stage,
             self.e2e_mean_ms,
             self.sum_mean_ms,
             self.clock_bound_ms,
@@ -294,6 +303,7 @@ fn measured_by(hop: Hop, plan: &Plan) -> &'static str {
         Hop::Service => "the embedded service: taken -> store work begun",
         Hop::Store => "the embedded service: its store work (meta read, insert)",
         Hop::Reply => "the reply's timestamp (its sender's) -> eventbench read it",
+        Hop::Turn | Hop::ReplySend => "readers only",
     }
 }
 

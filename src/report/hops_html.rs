@@ -16,8 +16,9 @@ const COLORS: [&str; 6] = ["#7f7f7f", "#1f77b4", "#d62728", "#9467bd", "#2ca02c"
 pub fn section(t: Option<&HopTable>, intervals: &[LoggedInterval]) -> String {
     let Some(t) = t else { return String::new() };
     let mut o = format!(
-        "<section id=\"hops\"><h2>Hops <small>{} · e2e.persisted mean {:.2} ms, the hops' means add up to {:.2} ms (clocks within {} ms: {})</small></h2>",
+        "<section id=\"hops\"><h2>Hops <small>{} · {} mean {:.2} ms, the hops' means add up to {:.2} ms (clocks within {} ms: {})</small></h2>",
         esc(&t.workloads.join(", ")),
+        esc(&t.e2e_stage),
         t.e2e_mean_ms,
         t.sum_mean_ms,
         t.clock_bound_ms,
@@ -65,6 +66,36 @@ pub fn section(t: Option<&HopTable>, intervals: &[LoggedInterval]) -> String {
         series: queue_series(t),
         bands: Vec::new(),
     }));
+    o.push_str("</section>");
+    o
+}
+
+/// The readers' section: their table, the slowest hop when they were saturated, what
+/// was not observed (no charts: their queues are not sampled).
+pub fn readers(t: Option<&HopTable>) -> String {
+    let Some(t) = t else { return String::new() };
+    let mut o = format!(
+        "<section id=\"reader-hops\"><h2>Readers' hops <small>{} · {} mean {:.2} ms, the hops' means add up to {:.2} ms (clocks within {} ms: {})</small></h2>",
+        esc(&t.workloads.join(", ")),
+        esc(&t.e2e_stage),
+        t.e2e_mean_ms,
+        t.sum_mean_ms,
+        t.clock_bound_ms,
+        esc(&t.clocks)
+    );
+    if let Some(l) = &t.limiting {
+        let _ = write!(
+            o,
+            "<p class=\"verdict bad\">slowest hop: <b>{}</b> — {}<br>what to scale: {}</p>",
+            esc(&l.hop),
+            esc(&l.evidence),
+            esc(&l.scale)
+        );
+    }
+    table(&mut o, t);
+    for u in &t.unobserved {
+        let _ = write!(o, "<p>not observed: {}</p>", esc(u));
+    }
     o.push_str("</section>");
     o
 }

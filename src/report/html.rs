@@ -359,6 +359,7 @@ pub fn render(s: &Summary, intervals: &[LoggedInterval]) -> String {
         o.push_str("</table>");
     }
     o.push_str(&super::hops_html::section(s.hops.as_ref(), intervals));
+    o.push_str(&super::hops_html::readers(s.reader_hops.as_ref()));
     if let Some(a) = &s.audit {
         let _ = write!(
             o,

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod outcome;
 pub mod platform;
 pub mod progress;
+pub mod reader_hops;
 pub mod rebuild;
 pub mod rundir;
 pub mod summary;

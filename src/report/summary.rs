@@ -72,6 +72,10 @@ pub struct Summary {
     /// A pipeline run's hops: each one's time and queue, and the one that limited it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hops: Option<super::hops::HopTable>,
+    /// Readers through the log with the query service answering: their hops' times,
+    /// and the slowest when they were saturated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reader_hops: Option<super::hops::HopTable>,
 }
 
 /// Where a run's numbers come from, beyond `host`.

@@ -115,6 +115,9 @@ pub fn render(s: &Summary) -> String {
     if let Some(h) = &s.hops {
         o.push_str(&h.text());
     }
+    if let Some(h) = &s.reader_hops {
+        o.push_str(&h.text().replacen("\nhops of", "\nreaders' hops of", 1));
+    }
     if let Some(a) = &s.audit {
         o.push_str(&audit(a));
     }

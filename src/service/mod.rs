@@ -54,9 +54,10 @@ impl std::fmt::Debug for OnFinished {
     }
 }
 
-/// An event's times through the persistence service, run ns: when its log took it
-/// (where the log says), when a handler took it, its store work's start and end, and
-/// when the log acknowledged its reply (the handler is free again).
+/// An event's (or a query's) times through the persistence (or query) service, run ns:
+/// when its log took it (where the log says), when a handler took it, its store work's
+/// start and end, and when the log acknowledged its reply, or a query's last batch (the
+/// handler is free again).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HopTimes {
     pub logged: Option<u64>,

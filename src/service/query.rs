@@ -89,6 +89,7 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
         let Some(record) = next_handled(&mut w).await else {
             return Ok(());
         };
+        let taken = cfg.clock.now();
         counters.consumed.fetch_add(1, Ordering::Relaxed);
         // Both forms: a v2.0.1 query has a nil correlation id and year 0.
         let Ok(q211) = EventStoreQuery211::decode(&record.payload, Strictness::Lenient) else {
@@ -114,7 +115,9 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
             0 => cfg.year_bucket.unwrap_or_else(|| current_year(&cfg)),
             y => y,
         };
+        let store_from = cfg.clock.now();
         let result = query(&store, &mut ctx, &q, year, cfg.consistency, &mut events).await;
+        let store_to = cfg.clock.now();
         let topic = replies.get(&log, q.aggregate_id);
         if cfg.silent {
             // Fault injection: the work is done (the epoch closed), the answer never sent.
@@ -167,6 +170,17 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
             for r in sent {
                 counters.sent(r);
             }
+        }
+        // A v2.0.1 query's correlation id is nil: its hops are told to nobody.
+        if let (Some(f), false) = (&cfg.on_hops, correlation.is_nil()) {
+            let times = super::HopTimes {
+                logged: record.log_time.and_then(|t| t.run_ns(&cfg.clock)),
+                taken,
+                store_from,
+                store_to,
+                replied: cfg.clock.now(),
+            };
+            (f.0)(&correlation, times);
         }
         record.done();
     }

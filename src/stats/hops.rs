@@ -21,6 +21,11 @@ pub enum Hop {
     Store,
     /// The reply: sent by the service -> read by eventbench.
     Reply,
+    /// Readers: the aggregate's previous query still answering (eventbench's own turn).
+    Turn,
+    /// Readers: the query service's reads done -> its last batch acknowledged.
+    #[serde(rename = "reply.send")]
+    ReplySend,
 }
 
 impl Hop {
@@ -33,8 +38,21 @@ impl Hop {
         Hop::Reply,
     ];
 
+    /// The readers' hops (a query through the log and the query service), in order.
+    pub const READERS: [Hop; 7] = [
+        Hop::Generator,
+        Hop::Turn,
+        Hop::Queue,
+        Hop::Service,
+        Hop::Store,
+        Hop::ReplySend,
+        Hop::Reply,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
+            Hop::Turn => "turn",
+            Hop::ReplySend => "reply.send",
             Hop::Generator => "generator",
             Hop::Producer => "producer",
             Hop::Queue => "queue",
@@ -54,6 +72,8 @@ impl Hop {
             Hop::Service => Stage::HopService,
             Hop::Store => Stage::HopStore,
             Hop::Reply => Stage::HopReply,
+            Hop::Turn => Stage::QueryTurn,
+            Hop::ReplySend => Stage::HopReplySend,
         }
     }
 }
@@ -104,6 +124,7 @@ impl HopPoint {
             Hop::Service => self.service,
             Hop::Store => self.store,
             Hop::Reply => self.reply,
+            Hop::Turn | Hop::ReplySend => None,
         }
     }
 }
