@@ -83,7 +83,7 @@ pub fn limiting(t: &HopTable, c: &Context) -> Option<LimitingHop> {
             .filter(|q| c.grew(q) || full(hop, q, c))
     };
     if let Some(q) = saturated(Hop::Reply) {
-        return Some(reply(&q));
+        return Some(reply(t, c, &q));
     }
     if let Some(q) = saturated(Hop::Queue) {
         return Some(inside_service(t, c, &q));
@@ -143,7 +143,19 @@ fn generator(t: &HopTable, c: &Context) -> LimitingHop {
     }
 }
 
-fn reply(q: &QueueTrend) -> LimitingHop {
+/// eventbench's process at this share of its threads: its listener, which reads the
+/// replies on those threads, is the generator's side, not the target's.
+const GENERATOR_BUSY_SHARE: f64 = 0.9;
+
+fn reply(t: &HopTable, c: &Context, q: &QueueTrend) -> LimitingHop {
+    if c.generator_cores >= GENERATOR_BUSY_SHARE * c.plan.threads as f64 {
+        let mut g = generator(t, c);
+        g.evidence = format!(
+            "replies stored but not yet read back grew {:.0}/s ({:.0} -> {:.0}) while eventbench was at {:.2} of its {} thread(s): its listener, on the generator's threads, could not keep up",
+            q.growth_per_s, q.start, q.end, c.generator_cores, c.plan.threads
+        );
+        return g;
+    }
     LimitingHop {
         hop: Hop::Reply.name().into(),
         evidence: format!(
