@@ -124,17 +124,13 @@ impl HopTable {
         let rows: Vec<HopRow> = Hop::ALL
             .iter()
             .map(|hop| {
-                let time = of(hop.stage());
-                let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
-                HopRow {
-                    hop: *hop,
-                    measured_by: measured_by(*hop, plan).into(),
-                    share_mean: time.as_ref().map_or(0.0, |t| ratio(t.mean_ns, e2e.mean_ns)),
-                    share_p50: time.as_ref().map_or(0.0, |t| ratio(t.p50_ns as f64, e2e.p50_ns as f64)),
-                    share_p99: time.as_ref().map_or(0.0, |t| ratio(t.p99_ns as f64, e2e.p99_ns as f64)),
-                    time,
-                    queue: QueueTrend::of(&points, *hop),
-                }
+                HopRow::of(
+                    *hop,
+                    measured_by(*hop, plan),
+                    of(hop.stage()),
+                    &e2e,
+                    QueueTrend::of(&points, *hop),
+                )
             })
             .collect();
         let nodes = super::hop_evidence::nodes(&points);
@@ -167,20 +163,11 @@ impl HopTable {
         Some(HopTable {
             workloads: producers.iter().map(|w| plan.workloads[*w].name.clone()).collect(),
             e2e_stage: e2e_persisted(),
-            sum_mean_ms: rows
-                .iter()
-                .filter_map(|r| r.time.as_ref())
-                .map(|t| t.mean_ns)
-                .sum::<f64>()
-                / 1e6,
+            sum_mean_ms: sum_mean_ms(&rows),
             e2e_mean_ms: e2e.mean_ns / 1e6,
             e2e_censored: h.counters.unanswered,
-            clock_bound_ms: if kafka { 2.0 } else { 0.0 },
-            clocks: if kafka {
-                "one host, one clock: eventbench's run clock, and Kafka's record timestamps (ms) at the queue's and the reply's start".into()
-            } else {
-                "one process, one monotonic clock".into()
-            },
+            clock_bound_ms: clocks(plan).0,
+            clocks: clocks(plan).1,
             unobserved,
             limiting: None,
             handlers: QueueTrend::of_series(&points, |p| p.handlers),
@@ -304,6 +291,49 @@ fn measured_by(hop: Hop, plan: &Plan) -> &'static str {
         Hop::Store => "the embedded service: its store work (meta read, insert)",
         Hop::Reply => "the reply's timestamp (its sender's) -> eventbench read it",
         Hop::Turn | Hop::ReplySend => "readers only",
+    }
+}
+
+impl HopRow {
+    /// A hop's row: its time and its shares of `e2e`'s mean, p50 and p99.
+    pub fn of(
+        hop: Hop,
+        measured_by: &str,
+        time: Option<StageSummary>,
+        e2e: &StageSummary,
+        queue: Option<QueueTrend>,
+    ) -> HopRow {
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        HopRow {
+            hop,
+            measured_by: measured_by.into(),
+            share_mean: time.as_ref().map_or(0.0, |t| ratio(t.mean_ns, e2e.mean_ns)),
+            share_p50: time.as_ref().map_or(0.0, |t| ratio(t.p50_ns as f64, e2e.p50_ns as f64)),
+            share_p99: time.as_ref().map_or(0.0, |t| ratio(t.p99_ns as f64, e2e.p99_ns as f64)),
+            time,
+            queue,
+        }
+    }
+}
+
+/// The observed hops' mean times added up, ms.
+pub fn sum_mean_ms(rows: &[HopRow]) -> f64 {
+    rows.iter()
+        .filter_map(|r| r.time.as_ref())
+        .map(|t| t.mean_ns)
+        .sum::<f64>()
+        / 1e6
+}
+
+/// How far a hop boundary's clock may be off eventbench's (ms), and whose clocks.
+pub fn clocks(plan: &Plan) -> (f64, String) {
+    if plan.target.log == crate::scenario::LogKind::Kafka {
+        (
+            2.0,
+            "one host, one clock: eventbench's run clock, and Kafka's record timestamps (ms) at the queue's and the reply's start".into(),
+        )
+    } else {
+        (0.0, "one process, one monotonic clock".into())
     }
 }
 

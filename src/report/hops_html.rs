@@ -15,24 +15,7 @@ const COLORS: [&str; 6] = ["#7f7f7f", "#1f77b4", "#d62728", "#9467bd", "#2ca02c"
 /// The section, or nothing for a run without a hop table.
 pub fn section(t: Option<&HopTable>, intervals: &[LoggedInterval]) -> String {
     let Some(t) = t else { return String::new() };
-    let mut o = format!(
-        "<section id=\"hops\"><h2>Hops <small>{} · {} mean {:.2} ms, the hops' means add up to {:.2} ms (clocks within {} ms: {})</small></h2>",
-        esc(&t.workloads.join(", ")),
-        esc(&t.e2e_stage),
-        t.e2e_mean_ms,
-        t.sum_mean_ms,
-        t.clock_bound_ms,
-        esc(&t.clocks)
-    );
-    if let Some(l) = &t.limiting {
-        let _ = write!(
-            o,
-            "<p class=\"verdict bad\">limiting hop: <b>{}</b> — {}<br>what to scale: {}</p>",
-            esc(&l.hop),
-            esc(&l.evidence),
-            esc(&l.scale)
-        );
-    }
+    let mut o = head(t, "hops", "Hops", "limiting hop");
     table(&mut o, t);
     if !t.evidence_lines().is_empty() {
         o.push_str("<h3>The target's own view</h3><ul class=\"evidence\">");
@@ -74,8 +57,19 @@ pub fn section(t: Option<&HopTable>, intervals: &[LoggedInterval]) -> String {
 /// was not observed (no charts: their queues are not sampled).
 pub fn readers(t: Option<&HopTable>) -> String {
     let Some(t) = t else { return String::new() };
+    let mut o = head(t, "reader-hops", "Readers' hops", "slowest hop");
+    table(&mut o, t);
+    for u in &t.unobserved {
+        let _ = write!(o, "<p>not observed: {}</p>", esc(u));
+    }
+    o.push_str("</section>");
+    o
+}
+
+/// A section's opening: its heading with what the hops split, and its verdict.
+fn head(t: &HopTable, id: &str, title: &str, verdict: &str) -> String {
     let mut o = format!(
-        "<section id=\"reader-hops\"><h2>Readers' hops <small>{} · {} mean {:.2} ms, the hops' means add up to {:.2} ms (clocks within {} ms: {})</small></h2>",
+        "<section id=\"{id}\"><h2>{title} <small>{} · {} mean {:.2} ms, the hops' means add up to {:.2} ms (clocks within {} ms: {})</small></h2>",
         esc(&t.workloads.join(", ")),
         esc(&t.e2e_stage),
         t.e2e_mean_ms,
@@ -86,17 +80,12 @@ pub fn readers(t: Option<&HopTable>) -> String {
     if let Some(l) = &t.limiting {
         let _ = write!(
             o,
-            "<p class=\"verdict bad\">slowest hop: <b>{}</b> — {}<br>what to scale: {}</p>",
+            "<p class=\"verdict bad\">{verdict}: <b>{}</b> — {}<br>what to scale: {}</p>",
             esc(&l.hop),
             esc(&l.evidence),
             esc(&l.scale)
         );
     }
-    table(&mut o, t);
-    for u in &t.unobserved {
-        let _ = write!(o, "<p>not observed: {}</p>", esc(u));
-    }
-    o.push_str("</section>");
     o
 }
 

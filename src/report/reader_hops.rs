@@ -30,22 +30,10 @@ pub fn build(plan: &Plan, m: &Measured, health: Health) -> Option<HopTable> {
         (!hist.is_empty()).then(|| StageSummary::of(hist))
     };
     let e2e = of(Stage::Query)?;
-    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
     let embedded = plan.services_embedded();
     let rows: Vec<HopRow> = Hop::READERS
         .iter()
-        .map(|hop| {
-            let time = of(hop.stage());
-            HopRow {
-                hop: *hop,
-                measured_by: measured_by(*hop, plan).into(),
-                share_mean: time.as_ref().map_or(0.0, |t| ratio(t.mean_ns, e2e.mean_ns)),
-                share_p50: time.as_ref().map_or(0.0, |t| ratio(t.p50_ns as f64, e2e.p50_ns as f64)),
-                share_p99: time.as_ref().map_or(0.0, |t| ratio(t.p99_ns as f64, e2e.p99_ns as f64)),
-                time,
-                queue: None,
-            }
-        })
+        .map(|hop| HopRow::of(*hop, measured_by(*hop, plan), of(hop.stage()), &e2e, None))
         .collect();
     let mut unobserved: Vec<String> = rows
         .iter()
@@ -56,24 +44,14 @@ pub fn build(plan: &Plan, m: &Measured, health: Health) -> Option<HopTable> {
         "the query's own send (its turn taken -> the log took it): not timed apart; it is what the hops' sum leaves of the query's time".into(),
     );
     unobserved.push("the readers' queues: not sampled, so a saturated reader names its slowest hop".into());
-    let kafka = plan.target.log == LogKind::Kafka;
     let mut t = HopTable {
         workloads: readers.iter().map(|w| plan.workloads[*w].name.clone()).collect(),
         e2e_stage: Stage::Query.name().into(),
-        sum_mean_ms: rows
-            .iter()
-            .filter_map(|r| r.time.as_ref())
-            .map(|t| t.mean_ns)
-            .sum::<f64>()
-            / 1e6,
+        sum_mean_ms: super::hops::sum_mean_ms(&rows),
         e2e_mean_ms: e2e.mean_ns / 1e6,
         e2e_censored: h.counters.empty,
-        clock_bound_ms: if kafka { 2.0 } else { 0.0 },
-        clocks: if kafka {
-            "one host, one clock: eventbench's run clock, and Kafka's record timestamps (ms) at the queue's and the reply's start".into()
-        } else {
-            "one process, one monotonic clock".into()
-        },
+        clock_bound_ms: super::hops::clocks(plan).0,
+        clocks: super::hops::clocks(plan).1,
         unobserved,
         limiting: None,
         handlers: None,
