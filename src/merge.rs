@@ -26,7 +26,7 @@ fn open(dir: &Path) -> Result<Input, RunDirError> {
     Ok(Input {
         dir: dir.to_path_buf(),
         // A shard that died is rebuilt from what it flushed, and named as such.
-        summary: crate::report::rebuild::summary_of(&run)?,
+        summary: crate::report::journal::summary_of(&run)?,
         intervals: run.read_intervals()?,
     })
 }

@@ -22,7 +22,7 @@ pub enum ReauditError {
 
 /// Re-audits the run in `dir`, rewriting `audit.json` and the summary's `audit`.
 pub fn reaudit(dir: &RunDir) -> Result<AuditReport, ReauditError> {
-    let mut summary = crate::report::rebuild::summary_of(dir)?;
+    let mut summary = crate::report::journal::summary_of(dir)?;
     let plan = summary.plan().map_err(|why| RunDirError::Invalid {
         path: dir.path().join("summary.json"),
         why,

@@ -7,7 +7,7 @@
 //! its summary is built from goes to disk as the run goes: `run.json` before the first
 //! operation, the interval log and `timeline.jsonl` every interval, the ledger's books
 //! as memory-mapped files in `ledger.d/` (projections every [`LEDGER_EVERY_NS`]),
-//! turned into `ledger.bin` at the end. `eventbench report` rebuilds such a run (`report::rebuild`).
+//! turned into `ledger.bin` at the end. `eventbench report` rebuilds such a run (`report::journal`).
 
 use crate::audit;
 use crate::backend::{self, BackendError};
@@ -115,7 +115,7 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
     let started = plan
         .start_at_ns
         .map_or_else(|| crate::clock::Clock::start().wall_origin_ns(), i128::from);
-    let start = crate::report::rebuild::RunStart::of(plan, run_tag, started);
+    let start = crate::report::journal::RunStart::of(plan, run_tag, started);
     dir.write_json("run.json", &start)?;
     // Live metrics: bound before the first operation, so a bad address fails the run at once.
     let live = crate::report::metrics::Live::new(plan);
@@ -131,7 +131,7 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
         None => None,
     };
     let hlog = dir.interval_log()?;
-    let mut timeline_log = crate::report::rebuild::TimelineLog::create(dir)?;
+    let mut timeline_log = crate::report::journal::TimelineLog::create(dir)?;
     let mut progress = Progress::new(opts.progress, plan);
     let keeps_ledger = plan.is_pipeline() && plan.audit.enabled;
     // The ledger's books are files of the run directory, mapped: the kernel keeps
@@ -146,9 +146,9 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
     }
     let mut ledger_at = 0;
     let measured = engine::run(plan, &target, run_tag, hlog, ledger.clone(), stop, &mut |t| {
-        progress.interval(t.now, t.timeline, plan);
+        progress.interval(t.now, t.workloads, plan);
         if endpoint.is_some() {
-            live.interval(t.now, t.totals, t.last, t.timeline, t.services);
+            live.interval(t.now, t.workloads, t.last, t.services);
             if let Some(h) = t.host {
                 live.host(h);
             }
@@ -157,7 +157,7 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
             }
         }
         // Best effort: the run's own numbers do not depend on these files.
-        let _ = timeline_log.append(t.timeline);
+        let _ = timeline_log.append(t.workloads);
         if keeps_ledger && (ledger_at == 0 || t.now >= ledger_at + LEDGER_EVERY_NS) {
             ledger_at = t.now;
             t.ledger.release();
@@ -186,7 +186,7 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
     summary.prefill = prefilled.map(|p| history_read(plan, &ledger, p));
     summary.provenance.target = target_info;
     if endpoint.is_some() {
-        live.finish(&measured.totals, &summary);
+        live.finish(&measured.workloads, &summary);
     }
     if opts.record_only {
         dir.write_summary(&summary)?;

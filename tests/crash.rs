@@ -256,6 +256,6 @@ fn no_reader_accepts_a_torn_file() {
     std::fs::remove_file(run.join("summary.json")).expect("rm");
     let tl = common::read(&run.join("timeline.jsonl"));
     std::fs::write(run.join("timeline.jsonl"), &tl[..tl.len() - 10]).expect("write");
-    let rebuilt = eventbench::report::rebuild::rebuild(&d).expect("rebuild");
+    let rebuilt = eventbench::report::journal::rebuild(&d).expect("rebuild");
     assert!(rebuilt.incomplete.is_some());
 }

@@ -193,7 +193,7 @@ pub fn audit(a: AuditArgs) -> Result<Outcome, CliError> {
 
 pub fn report(a: ReportArgs) -> Result<Outcome, CliError> {
     let dir = RunDir::open(&a.run_dir)?;
-    let summary = crate::report::rebuild::summary_of(&dir)?;
+    let summary = crate::report::journal::summary_of(&dir)?;
     if let Some(why) = &summary.incomplete {
         // A run that died before its summary: rebuilt, and every view written.
         dir.write_all(&summary)?;

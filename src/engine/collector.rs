@@ -15,21 +15,21 @@ use super::workers::Pool;
 use crate::plan::main_stage;
 use crate::stats::hops::{Boundaries, HopPoint};
 
+use super::WorkloadMeasured;
+
 /// Collector state; owned by one task.
 pub struct Collector {
     reg: Arc<Registry>,
     spares: Vec<Vec<Hists>>,
     log: IntervalLog,
-    names: Vec<String>,
-    mains: Vec<Stage>,
-    profiles: Vec<Option<crate::plan::RateProfile>>,
     last_ns: u64,
+    /// The registry's shape: per workload its measured slot, then per workload its
+    /// warmup slot.
     interval: Vec<Hists>,
-    /// Everything after warmup.
-    pub totals: Vec<Hists>,
-    /// Everything, warmup included (for drain checks).
-    pub all: Vec<Hists>,
-    pub timeline: Vec<Vec<IntervalPoint>>,
+    /// Per workload, what the report gets (its totals and timeline grow here).
+    pub workloads: Vec<WorkloadMeasured>,
+    /// Per workload, what the collector needs to close its intervals.
+    tracks: Vec<Track>,
     /// Thresholds checked every interval: (threshold, workload index, breached since).
     watches: Vec<(crate::thresholds::Threshold, usize, Option<u64>)>,
     /// Set when a watched threshold stayed breached for its `abort_after`.
@@ -45,8 +45,17 @@ pub struct Collector {
     pub probe: Option<HopProbe>,
     /// The pipeline's queue depths, one point per interval (pipeline runs only).
     pub hops: Vec<HopPoint>,
-    /// Per workload (open ones), where its backlog is read at each interval's close.
-    pub backlogs: Vec<Option<ProducerProbe>>,
+}
+
+/// What the collector keeps of one workload to close its intervals.
+struct Track {
+    name: String,
+    main: Stage,
+    profile: Option<crate::plan::RateProfile>,
+    /// Everything, warmup included (for drain checks and the hop probe).
+    all: Hists,
+    /// Open workloads: where the backlog is read at each interval's close.
+    backlog: Option<ProducerProbe>,
 }
 
 /// What the collector reads at each interval's close for the pipeline's queues.
@@ -86,7 +95,7 @@ impl ProducerProbe {
 
 impl HopProbe {
     /// The depths now, given the collector's cumulative histograms (warmup included).
-    fn read(&self, all: &[Hists]) -> HopPoint {
+    fn read<'a>(&self, all: &dyn Fn(usize) -> Option<&'a Hists>) -> HopPoint {
         use std::sync::atomic::Ordering::Relaxed;
         let (mut released, mut in_hand, mut acked, mut read_back) = (0u64, 0u64, 0u64, 0u64);
         let mut has_pools = false;
@@ -96,7 +105,7 @@ impl HopProbe {
                 in_hand += pool.hands().iter().filter(|h| h.intended().is_some()).count() as u64;
             }
             released += p.released.as_ref().map_or(0, |r| r.len() as u64);
-            if let Some(h) = all.get(p.workload) {
+            if let Some(h) = all(p.workload) {
                 acked += h.counters.ok;
                 read_back += h.stages[Stage::E2ePersisted as usize].len() + h.counters.rejected_replies;
             }
@@ -137,6 +146,47 @@ impl HopProbe {
     }
 }
 
+impl Track {
+    /// The timeline's point for the interval `[start, now)` whose operations are `h`.
+    fn point(&self, h: &Hists, (start, now): (u64, u64), warmup: bool, shards: f64) -> IntervalPoint {
+        let (start_s, len_s) = (start as f64 / 1e9, (now - start) as f64 / 1e9);
+        let main = &h.stages[self.main as usize];
+        let quantile = |q| if main.is_empty() { 0 } else { main.value_at_quantile(q) };
+        let stage = |s: Stage| &h.stages[s as usize];
+        IntervalPoint {
+            t_s: start_s,
+            length_s: len_s,
+            warmup,
+            target_rate: self
+                .profile
+                .as_ref()
+                .map_or(0.0, |p| (p.count_at(now) - p.count_at(start)) / len_s / shards),
+            // Only what succeeded was achieved; failures and censored work were not.
+            achieved_rate: h.counters.ok as f64 / len_s,
+            censored: h.counters.censored,
+            ok: h.counters.ok,
+            errors: h.counters.error_total(),
+            late: h.counters.late,
+            p50_ns: quantile(0.5),
+            p99_ns: quantile(0.99),
+            max_ns: main.max(),
+            lag_p99_ns: stage(Stage::Lag).value_at_quantile(0.99),
+            lag_max_ns: stage(Stage::Lag).max(),
+            e2e_p99_ns: stage(Stage::E2e)
+                .value_at_quantile(0.99)
+                .max(stage(Stage::E2ePersisted).value_at_quantile(0.99)),
+            e2e_done: stage(Stage::E2e).len() + stage(Stage::E2ePersisted).len(),
+            rejected: h.counters.rejected_replies,
+            errors_by_class: crate::stats::ErrorClass::ALL
+                .iter()
+                .filter(|c| h.counters.errors[**c as usize] > 0)
+                .map(|c| (c.name().to_string(), h.counters.errors[*c as usize]))
+                .collect(),
+            in_flight: self.backlog.as_ref().and_then(|b| b.in_flight()),
+        }
+    }
+}
+
 impl Collector {
     pub fn new(plan: &Plan, reg: Arc<Registry>, log: IntervalLog, clock: crate::clock::Clock) -> Collector {
         let n = plan.workloads.len();
@@ -144,21 +194,23 @@ impl Collector {
             reg,
             spares: Vec::new(),
             log,
-            names: plan.workloads.iter().map(|w| w.name.clone()).collect(),
-            mains: plan.workloads.iter().map(|w| main_stage(w.kind).0).collect(),
-            profiles: plan
-                .workloads
-                .iter()
-                .map(|w| match &w.load {
-                    Load::Open { profile, .. } => Some(profile.clone()),
-                    Load::Closed { .. } => None,
-                })
-                .collect(),
             last_ns: 0,
             interval: (0..2 * n).map(|_| Hists::new()).collect(),
-            totals: (0..n).map(|_| Hists::new()).collect(),
-            all: (0..n).map(|_| Hists::new()).collect(),
-            timeline: vec![Vec::new(); n],
+            workloads: (0..n).map(|_| WorkloadMeasured::default()).collect(),
+            tracks: plan
+                .workloads
+                .iter()
+                .map(|w| Track {
+                    name: w.name.clone(),
+                    main: main_stage(w.kind).0,
+                    profile: match &w.load {
+                        Load::Open { profile, .. } => Some(profile.clone()),
+                        Load::Closed { .. } => None,
+                    },
+                    all: Hists::new(),
+                    backlog: None,
+                })
+                .collect(),
             watches: plan
                 .thresholds
                 .iter()
@@ -178,7 +230,6 @@ impl Collector {
             platform: Platform::start(clock),
             probe: None,
             hops: Vec::new(),
-            backlogs: Vec::new(),
         }
     }
 
@@ -190,7 +241,7 @@ impl Collector {
             return Ok(());
         }
         self.last_ns = now;
-        let n = self.names.len();
+        let n = self.tracks.len();
         // The interval before stays readable (`last_interval`) until this one replaces it.
         for h in &mut self.interval[..n] {
             h.reset();
@@ -211,7 +262,7 @@ impl Collector {
                 for stage in Stage::ALL {
                     let hist = &h.stages[stage as usize];
                     if !hist.is_empty() {
-                        let tag = format!("{}.{}{suffix}", self.names[w], stage.name());
+                        let tag = format!("{}.{}{suffix}", self.tracks[w].name, stage.name());
                         self.log.interval(&tag, start_s, len_s, hist)?;
                     }
                 }
@@ -226,56 +277,18 @@ impl Collector {
         }
         for w in 0..n {
             let (measured, warm) = self.interval.split_at_mut(n);
-            self.totals[w].add(&measured[w]);
-            self.all[w].add(&measured[w]);
-            self.all[w].add(&warm[w]);
+            self.workloads[w].totals.add(&measured[w]);
+            self.tracks[w].all.add(&measured[w]);
+            self.tracks[w].all.add(&warm[w]);
             measured[w].add(&warm[w]);
             warm[w].reset();
         }
         for (w, h) in self.interval[..n].iter().enumerate() {
-            let main = &h.stages[self.mains[w] as usize];
-            let target = self.profiles[w]
-                .as_ref()
-                .map_or(0.0, |p| (p.count_at(now) - p.count_at(start)) / len_s / self.shards);
-            self.timeline[w].push(IntervalPoint {
-                t_s: start_s,
-                length_s: len_s,
-                warmup,
-                target_rate: target,
-                // Only what succeeded was achieved; failures and censored work were not.
-                achieved_rate: h.counters.ok as f64 / len_s,
-                censored: h.counters.censored,
-                ok: h.counters.ok,
-                errors: h.counters.error_total(),
-                late: h.counters.late,
-                p50_ns: if main.is_empty() {
-                    0
-                } else {
-                    main.value_at_quantile(0.5)
-                },
-                p99_ns: if main.is_empty() {
-                    0
-                } else {
-                    main.value_at_quantile(0.99)
-                },
-                max_ns: main.max(),
-                lag_p99_ns: h.stages[Stage::Lag as usize].value_at_quantile(0.99),
-                lag_max_ns: h.stages[Stage::Lag as usize].max(),
-                e2e_p99_ns: h.stages[Stage::E2e as usize]
-                    .value_at_quantile(0.99)
-                    .max(h.stages[Stage::E2ePersisted as usize].value_at_quantile(0.99)),
-                e2e_done: h.stages[Stage::E2e as usize].len() + h.stages[Stage::E2ePersisted as usize].len(),
-                rejected: h.counters.rejected_replies,
-                errors_by_class: crate::stats::ErrorClass::ALL
-                    .iter()
-                    .filter(|c| h.counters.errors[**c as usize] > 0)
-                    .map(|c| (c.name().to_string(), h.counters.errors[*c as usize]))
-                    .collect(),
-                in_flight: self.backlogs.get(w).and_then(|b| b.as_ref()?.in_flight()),
-            });
+            let point = self.tracks[w].point(h, (start, now), warmup, self.shards);
+            self.workloads[w].timeline.push(point);
         }
         if let Some(p) = &self.probe {
-            let mut point = p.read(&self.all);
+            let mut point = p.read(&|w| self.tracks.get(w).map(|t| &t.all));
             (point.t_s, point.length_s, point.warmup) = (start_s, len_s, warmup);
             self.hops.push(point);
         }
@@ -290,7 +303,9 @@ impl Collector {
     fn watch(&mut self, now: u64) {
         for (t, w, since) in &mut self.watches {
             let h = &self.interval[*w];
-            let Some(p) = self.timeline[*w].last() else { continue };
+            let Some(p) = self.workloads[*w].timeline.last() else {
+                continue;
+            };
             let stage = |s: Stage| {
                 let hist = &h.stages[s as usize];
                 (!hist.is_empty()).then(|| crate::stats::StageSummary::of(hist))
@@ -328,7 +343,19 @@ impl Collector {
 
     /// Per workload, the interval closed last (warmup and measured operations together).
     pub fn last_interval(&self) -> &[Hists] {
-        &self.interval[..self.names.len()]
+        &self.interval[..self.tracks.len()]
+    }
+
+    /// Workload `w`'s everything so far, warmup included.
+    pub fn all(&self, w: usize) -> &Hists {
+        &self.tracks[w].all
+    }
+
+    /// Where open workload `w`'s backlog is read from now on.
+    pub fn read_backlog(&mut self, w: usize, probe: ProducerProbe) {
+        if let Some(t) = self.tracks.get_mut(w) {
+            t.backlog = Some(probe);
+        }
     }
 
     pub fn last_ns(&self) -> u64 {

@@ -150,6 +150,15 @@ pub(super) struct Counters {
     pub query: Arc<ServiceCounters>,
 }
 
+impl Counters {
+    pub fn of(&self, which: ServiceKind) -> &Arc<ServiceCounters> {
+        match which {
+            ServiceKind::Persistence => &self.persistence,
+            ServiceKind::Query => &self.query,
+        }
+    }
+}
+
 /// The memory store tells the ledger which of this run's events it trimmed away, so
 /// the audit counts them stored (one bit each, not a list that grows with the run).
 pub(super) fn hear_trims(target: &Target, run_tag: u64, ledger: &Arc<Ledger>) {
@@ -198,10 +207,7 @@ pub(super) fn start_services(
     cfg.on_hops = Some(hop_recorder(reg, run_tag, queries));
     let cfg = Arc::new(cfg);
     for (which, consumer) in consumers {
-        let counters = match which {
-            ServiceKind::Persistence => &counters.persistence,
-            ServiceKind::Query => &counters.query,
-        };
+        let counters = counters.of(which);
         let seed = plan.seed ^ (which as u64 + 1) << 40;
         let mut base = Worker::on(target, cfg.clone(), counters.clone(), stop.clone(), seed);
         base.paused = match which {

@@ -65,7 +65,7 @@ async fn a_run_closes_every_interval_and_accounts_for_every_operation() {
         Box::new(log.clone()),
         ledger(&plan),
         Stop::never(),
-        &mut |t| calls.push((t.now, t.timeline[0].len())),
+        &mut |t| calls.push((t.now, t.workloads[0].timeline.len())),
     )
     .await
     .expect("run");
@@ -76,12 +76,12 @@ async fn a_run_closes_every_interval_and_accounts_for_every_operation() {
         .all(|w| w[1].0 == w[0].0 + 100_000_000 && w[1].1 == w[0].1 + 1));
     assert_eq!(m.interrupted, None);
     // 400/s for 1 s, 0.2 s of it warmup: 320 measured operations, none lost.
-    let h = &m.totals[0];
+    let h = &m.workloads[0].totals;
     assert_eq!(
-        h.stages[Stage::Persist as usize].len() + m.dropped[0] + m.abandoned[0],
+        h.stages[Stage::Persist as usize].len() + m.workloads[0].dropped + m.workloads[0].abandoned,
         320
     );
-    assert_eq!(m.dropped[0] + m.abandoned[0], 0);
+    assert_eq!(m.workloads[0].dropped + m.workloads[0].abandoned, 0);
     let text = String::from_utf8(log.0.lock().expect("lock").clone()).expect("utf8");
     assert!(text.contains("#[Histogram log format version 1.3]"), "{text}");
     // One warmup rule: the measured tag holds exactly the summary's operations, the
@@ -133,7 +133,7 @@ async fn a_stop_ends_the_run_early_with_its_reason() {
     );
     assert!(m.elapsed_ns < 2_000_000_000, "{}", m.elapsed_ns);
     // Stopped after 0.5 s of a 30 s run: what was measured is there.
-    assert!(m.totals[0].stages[Stage::Persist as usize].len() > 50);
+    assert!(m.workloads[0].totals.stages[Stage::Persist as usize].len() > 50);
 }
 
 fn ledger(plan: &crate::plan::Plan) -> std::sync::Arc<crate::stats::ledger::Ledger> {
@@ -178,7 +178,7 @@ max_in_flight = 16
     )
     .await
     .expect("run");
-    let c = &m.totals[0].counters;
+    let c = &m.workloads[0].totals.counters;
     assert!(c.ok >= 150, "{c:?}");
     // Base64 makes 20,000 bytes 26,668, and the Event's other fields add more.
     assert!(c.bytes >= c.ok * 26_668, "{} bytes for {} records", c.bytes, c.ok);

@@ -5,15 +5,15 @@
 
 use std::collections::BTreeMap;
 
-use super::platform::PlatformSummary;
+use super::platform::{HostEvidence, PlatformSummary};
 use super::summary::*;
 use super::verdict::{answered, completed, health, Evidence, Health, LAG_BOUND_NS};
 use crate::audit::AuditReport;
-use crate::engine::Measured;
+use crate::engine::{Measured, WorkloadMeasured};
 use crate::host::Host;
 use crate::model::GoTime;
 use crate::plan::main_stage;
-use crate::plan::{Load, Plan};
+use crate::plan::{Load, Plan, WorkloadPlan};
 use crate::stats::timeline::{disruptions, schedule_stalls};
 use crate::stats::{ErrorClass, Stage, StageSummary};
 use crate::thresholds::{Bound, Metric, Observed, Threshold, Verdict};
@@ -21,126 +21,18 @@ use crate::thresholds::{Bound, Metric, Observed, Threshold, Verdict};
 impl Summary {
     pub fn build(plan: &Plan, m: &Measured, audit: Option<AuditReport>) -> Summary {
         let measured_ns = m.elapsed_ns.min(plan.duration_ns).saturating_sub(plan.warmup_ns).max(1);
-        let measured_s = measured_ns as f64 / 1e9;
-        let mut workloads = BTreeMap::new();
-        let platform = m.platform.as_ref().map(PlatformSummary::of);
-        for (w, wp) in plan.workloads.iter().enumerate() {
-            let h = &m.totals[w];
-            let stages: BTreeMap<String, StageSummary> = Stage::ALL
-                .iter()
-                .filter(|s| !h.stages[**s as usize].is_empty())
-                .map(|s| (s.name().to_string(), StageSummary::of(&h.stages[*s as usize])))
-                .collect();
-            let errors = ErrorClass::ALL
-                .iter()
-                .map(|c| (c.name().to_string(), h.counters.errors[*c as usize]))
-                .filter(|(_, n)| *n > 0)
-                .collect();
-            let (main, service) = main_stage(wp.kind);
-            let c = &h.counters;
-            // Every operation intended in the window ends in one outcome.
-            let ops = c.ok + c.error_total() + c.censored;
-            let achieved_rate = c.ok as f64 / measured_s;
-            let (target_rate, model) = match &wp.load {
-                Load::Open { profile, .. } => {
-                    let end = plan.duration_ns.min(m.elapsed_ns.max(plan.warmup_ns));
-                    (
-                        (profile.count_at(end) - profile.count_at(plan.warmup_ns))
-                            / measured_s
-                            / plan.shard.count as f64,
-                        LoadModel::Open,
-                    )
-                }
-                Load::Closed { .. } => (0.0, LoadModel::Closed),
-            };
-            // What the schedule actually offered (a Poisson schedule's realised count).
-            let offered_rate = match model {
-                LoadModel::Open => ops as f64 / measured_s,
-                LoadModel::Closed => 0.0,
-            };
-            let stages: BTreeMap<String, StageSummary> = stages
-                .into_iter()
-                .map(|(name, st)| {
-                    let censored = if name == main.name() {
-                        c.censored
-                    } else if name == Stage::Lag.name() {
-                        // Dropped operations' lag is the time they had waited.
-                        m.dropped[w]
-                    } else if name == Stage::E2e.name() || name == Stage::E2ePersisted.name() {
-                        c.unanswered
-                    } else {
-                        0
-                    };
-                    (name, st.censored(censored))
-                })
-                .collect();
-            let evidence = Evidence {
-                ops,
-                ok: c.ok,
-                errors: c.error_total(),
-                censored: c.censored,
-                empty: c.empty,
-                waiting_for_turns: offered_rate * stages.get(Stage::QueryTurn.name()).map_or(0.0, |s| s.mean_ns / 1e9),
-                unanswered: c.unanswered,
-                lag_p99_ns: stages.get(Stage::Lag.name()).map_or(0, |s| s.p99_ns),
-                service_p99_ns: stages.get(service.name()).map_or(0, |s| s.p99_ns),
-                waited_for_worker: m.waited_for_worker.get(w).copied().unwrap_or(0),
-                completed: completed(&m.timeline[w], plan),
-                answered: [Stage::E2e, Stage::E2ePersisted]
-                    .iter()
-                    .any(|s| stages.contains_key(s.name()))
-                    .then(|| answered(&m.timeline[w], plan))
-                    .flatten(),
-                offered_rate,
-                generator_busy: m.elapsed_ns > 0
-                    && m.generator_cpu_s() / (m.elapsed_ns as f64 / 1e9) >= 0.8 * plan.threads.max(1) as f64,
-                late_share: {
-                    let lag = &h.stages[Stage::Lag as usize];
-                    if lag.is_empty() {
-                        0.0
-                    } else {
-                        1.0 - lag.count_between(0, LAG_BOUND_NS) as f64 / lag.len() as f64
-                    }
-                },
-                stalls: schedule_stalls(&m.timeline[w], LAG_BOUND_NS),
-                measured_intervals: m.timeline[w]
-                    .iter()
-                    .filter(|p| !p.warmup && p.target_rate > 0.0)
-                    .count(),
-                host: platform.as_ref().map(|p| p.evidence()),
-            };
-            let (health, health_reason) = health(wp, &evidence);
-            workloads.insert(
-                wp.name.clone(),
-                WorkloadSummary {
-                    kind: wp.kind,
-                    model,
-                    target_rate,
-                    achieved_rate,
-                    ops,
-                    ok: h.counters.ok,
-                    late: h.counters.late,
-                    dropped: m.dropped[w],
-                    abandoned: m.abandoned[w],
-                    unanswered: m.unanswered[w],
-                    workers: m.workers_started.get(w).copied().unwrap_or(0),
-                    censored: c.censored,
-                    offered_rate,
-                    rejected_replies: c.rejected_replies,
-                    errors,
-                    rows: h.counters.rows,
-                    late_rows: h.counters.late_rows,
-                    bytes: h.counters.bytes,
-                    empty: h.counters.empty,
-                    disruptions: disruptions(&m.timeline[w]),
-                    stalls: evidence.stalls.clone(),
-                    health,
-                    health_reason,
-                    stages,
-                    timeline: m.timeline[w].clone(),
-                },
-            );
-        }
+        let window = Window {
+            plan,
+            m,
+            measured_s: measured_ns as f64 / 1e9,
+            platform: m.platform.as_ref().map(PlatformSummary::of),
+        };
+        let workloads = plan
+            .workloads
+            .iter()
+            .zip(&m.workloads)
+            .map(|(wp, wm)| (wp.name.clone(), window.workload(wp, wm)))
+            .collect();
         let elapsed_s = m.elapsed_ns as f64 / 1e9;
         let (scenario, secrets) = ScenarioInfo::with_secrets(plan);
         let mut summary = Summary {
@@ -150,7 +42,7 @@ impl Summary {
             started_at: GoTime::from_unix_nanos(m.started_wall_ns).to_string(),
             run_tag: format!("{:012x}", m.run_tag),
             elapsed_s,
-            measured_s,
+            measured_s: window.measured_s,
             interrupted: m.interrupted.clone(),
             aborted: m.aborted.clone(),
             host: Host::detect(),
@@ -177,7 +69,7 @@ impl Summary {
             merged_from: Vec::new(),
             incomplete: None,
             provenance: Provenance::detect(),
-            platform,
+            platform: window.platform,
             faults: super::faults::records(plan, m, &secrets),
             prefill: None,
             hops: None,
@@ -187,6 +79,172 @@ impl Summary {
         summary.reader_hops = reader_table(plan, m, &summary);
         summary.thresholds = evaluate(&plan.thresholds, &summary);
         summary
+    }
+}
+
+/// What every workload's summary is judged within: the run and its measured window.
+struct Window<'a> {
+    plan: &'a Plan,
+    m: &'a Measured,
+    measured_s: f64,
+    platform: Option<PlatformSummary>,
+}
+
+/// A workload's rates: what the plan asked, what the schedule offered, what was done.
+struct Rates {
+    model: LoadModel,
+    target: f64,
+    offered: f64,
+    achieved: f64,
+}
+
+impl Window<'_> {
+    /// One workload's summary: its stages, counts, rates and health.
+    fn workload(&self, wp: &WorkloadPlan, wm: &WorkloadMeasured) -> WorkloadSummary {
+        let c = &wm.totals.counters;
+        let rates = self.rates(wp, wm);
+        let stages = stages(wp, wm);
+        let evidence = Evidence::of(
+            self.plan,
+            wp,
+            wm,
+            &stages,
+            (rates.offered, self.generator_busy()),
+            self.platform.as_ref().map(|p| p.evidence()),
+        );
+        let (health, health_reason) = health(wp, &evidence);
+        WorkloadSummary {
+            kind: wp.kind,
+            model: rates.model,
+            target_rate: rates.target,
+            achieved_rate: rates.achieved,
+            ops: evidence.ops,
+            ok: c.ok,
+            late: c.late,
+            dropped: wm.dropped,
+            abandoned: wm.abandoned,
+            unanswered: wm.unanswered,
+            workers: wm.workers_started,
+            censored: c.censored,
+            offered_rate: rates.offered,
+            rejected_replies: c.rejected_replies,
+            errors: ErrorClass::ALL
+                .iter()
+                .map(|e| (e.name().to_string(), c.errors[*e as usize]))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            rows: c.rows,
+            late_rows: c.late_rows,
+            bytes: c.bytes,
+            empty: c.empty,
+            disruptions: disruptions(&wm.timeline),
+            stalls: evidence.stalls.clone(),
+            health,
+            health_reason,
+            stages,
+            timeline: wm.timeline.clone(),
+        }
+    }
+
+    fn rates(&self, wp: &WorkloadPlan, wm: &WorkloadMeasured) -> Rates {
+        let (plan, m, measured_s) = (self.plan, self.m, self.measured_s);
+        let c = &wm.totals.counters;
+        // Every operation intended in the window ends in one outcome.
+        let ops = c.ok + c.error_total() + c.censored;
+        let achieved = c.ok as f64 / measured_s;
+        match &wp.load {
+            Load::Open { profile, .. } => {
+                let end = plan.duration_ns.min(m.elapsed_ns.max(plan.warmup_ns));
+                let asked = profile.count_at(end) - profile.count_at(plan.warmup_ns);
+                Rates {
+                    model: LoadModel::Open,
+                    target: asked / measured_s / plan.shard.count as f64,
+                    // What the schedule actually offered (a Poisson schedule's realised count).
+                    offered: ops as f64 / measured_s,
+                    achieved,
+                }
+            }
+            Load::Closed { .. } => Rates {
+                model: LoadModel::Closed,
+                target: 0.0,
+                offered: 0.0,
+                achieved,
+            },
+        }
+    }
+
+    /// The process used 80% or more of its threads' CPU over the run.
+    fn generator_busy(&self) -> bool {
+        let m = self.m;
+        m.elapsed_ns > 0 && m.generator_cpu_s() / (m.elapsed_ns as f64 / 1e9) >= 0.8 * self.plan.threads.max(1) as f64
+    }
+}
+
+/// A workload's stages with what was censored in each: its main stage's censored
+/// operations, the dropped ones' lag (the time they had waited), the unanswered events'
+/// end-to-end times.
+fn stages(wp: &WorkloadPlan, wm: &WorkloadMeasured) -> BTreeMap<String, StageSummary> {
+    let (h, c) = (&wm.totals, &wm.totals.counters);
+    let (main, _) = main_stage(wp.kind);
+    Stage::ALL
+        .iter()
+        .filter(|s| !h.stages[**s as usize].is_empty())
+        .map(|s| {
+            let censored = match *s {
+                s if s == main => c.censored,
+                Stage::Lag => wm.dropped,
+                Stage::E2e | Stage::E2ePersisted => c.unanswered,
+                _ => 0,
+            };
+            let st = StageSummary::of(&h.stages[*s as usize]).censored(censored);
+            (s.name().to_string(), st)
+        })
+        .collect()
+}
+
+impl Evidence {
+    /// What a workload's health is judged on. `offered` is its offered rate; `busy`
+    /// whether the generator's threads were busy over the run.
+    fn of(
+        plan: &Plan,
+        wp: &WorkloadPlan,
+        wm: &WorkloadMeasured,
+        stages: &BTreeMap<String, StageSummary>,
+        (offered, busy): (f64, bool),
+        host: Option<HostEvidence>,
+    ) -> Evidence {
+        let (h, c) = (&wm.totals, &wm.totals.counters);
+        let (_, service) = main_stage(wp.kind);
+        let p99 = |s: Stage| stages.get(s.name()).map_or(0, |s| s.p99_ns);
+        let lag = &h.stages[Stage::Lag as usize];
+        Evidence {
+            ops: c.ok + c.error_total() + c.censored,
+            ok: c.ok,
+            errors: c.error_total(),
+            censored: c.censored,
+            empty: c.empty,
+            waiting_for_turns: offered * stages.get(Stage::QueryTurn.name()).map_or(0.0, |s| s.mean_ns / 1e9),
+            unanswered: c.unanswered,
+            lag_p99_ns: p99(Stage::Lag),
+            service_p99_ns: p99(service),
+            waited_for_worker: wm.waited_for_worker,
+            completed: completed(&wm.timeline, plan),
+            answered: [Stage::E2e, Stage::E2ePersisted]
+                .iter()
+                .any(|s| stages.contains_key(s.name()))
+                .then(|| answered(&wm.timeline, plan))
+                .flatten(),
+            offered_rate: offered,
+            generator_busy: busy,
+            late_share: if lag.is_empty() {
+                0.0
+            } else {
+                1.0 - lag.count_between(0, LAG_BOUND_NS) as f64 / lag.len() as f64
+            },
+            stalls: schedule_stalls(&wm.timeline, LAG_BOUND_NS),
+            measured_intervals: wm.timeline.iter().filter(|p| !p.warmup && p.target_rate > 0.0).count(),
+            host,
+        }
     }
 }
 

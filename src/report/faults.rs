@@ -17,9 +17,9 @@ pub fn records(plan: &Plan, m: &Measured, secrets: &crate::scenario::secrets::Se
     let producers: Vec<&[IntervalPoint]> = plan
         .workloads
         .iter()
-        .zip(&m.timeline)
+        .zip(&m.workloads)
         .filter(|(w, _)| w.kind == WorkloadKind::Produce)
-        .map(|(_, t)| t.as_slice())
+        .map(|(_, m)| m.timeline.as_slice())
         .collect();
     m.faults
         .iter()

@@ -112,7 +112,7 @@ impl HopTable {
             .collect();
         let mut h = Hists::new();
         for w in &producers {
-            h.add(&m.totals[*w]);
+            h.add(&m.workloads[*w].totals);
         }
         let of = |s: Stage| {
             let hist = &h.stages[s as usize];

@@ -29,10 +29,10 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::engine::WorkloadMeasured;
 use crate::plan::Plan;
 use crate::report::Summary;
 use crate::service::{ServiceKind, ServiceStats};
-use crate::stats::timeline::IntervalPoint;
 use crate::stats::{ErrorClass, Hists, Stage};
 
 /// Upper bounds of the latency histogram's buckets, seconds: 1-2-5 per decade from 1 us
@@ -145,22 +145,21 @@ impl Live {
         self.now.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// After an interval closed: `totals` are the measured window so far, `last` the
-    /// interval just closed (warmup included), `timeline` every closed interval.
+    /// After an interval closed: `workloads` hold the measured window so far and every
+    /// closed interval, `last` the interval just closed (warmup included).
     pub fn interval(
         &self,
         now_ns: u64,
-        totals: &[Hists],
+        workloads: &[WorkloadMeasured],
         last: &[Hists],
-        timeline: &[Vec<IntervalPoint>],
         services: &[(ServiceKind, ServiceStats)],
     ) {
         let mut s = self.lock();
         s.elapsed_s = now_ns as f64 / 1e9;
         s.services = services.to_vec();
         for (w, now) in s.workloads.iter_mut().enumerate() {
-            if let Some(t) = totals.get(w) {
-                now.totals(t);
+            if let Some(m) = workloads.get(w) {
+                now.totals(&m.totals);
             }
             if let Some(h) = last.get(w) {
                 now.last = Stage::ALL
@@ -175,7 +174,7 @@ impl Live {
                     })
                     .collect();
             }
-            if let Some(p) = timeline.get(w).and_then(|t| t.last()) {
+            if let Some(p) = workloads.get(w).and_then(|m| m.timeline.last()) {
                 now.target_rate = p.target_rate;
                 now.achieved_rate = p.achieved_rate;
                 now.warmup = p.warmup;
@@ -198,12 +197,12 @@ impl Live {
 
     /// The run's end: the final totals (censored operations included) and each
     /// workload's health as the summary judged it.
-    pub fn finish(&self, totals: &[Hists], summary: &Summary) {
+    pub fn finish(&self, workloads: &[WorkloadMeasured], summary: &Summary) {
         let mut s = self.lock();
         s.finished = true;
         for (w, now) in s.workloads.iter_mut().enumerate() {
-            if let Some(t) = totals.get(w) {
-                now.totals(t);
+            if let Some(m) = workloads.get(w) {
+                now.totals(&m.totals);
             }
             now.outstanding = 0.0;
             if let Some(ws) = summary.workloads.get(&now.name) {

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::engine::WorkloadMeasured;
 use crate::plan::Plan;
-use crate::stats::timeline::IntervalPoint;
 use crate::units::fmt_ns as ns;
 
 /// How to show progress.
@@ -40,8 +40,8 @@ impl Progress {
         }
     }
 
-    /// Called after each collected interval with the run time and the timeline so far.
-    pub fn interval(&mut self, now_ns: u64, timeline: &[Vec<IntervalPoint>], plan: &Plan) {
+    /// Called after each collected interval with the run time and the workloads so far.
+    pub fn interval(&mut self, now_ns: u64, workloads: &[WorkloadMeasured], plan: &Plan) {
         let Some(style) = self.style else { return };
         let t = now_ns as f64 / 1e9;
         let msg: Vec<String> = plan
@@ -49,7 +49,7 @@ impl Progress {
             .iter()
             .enumerate()
             .filter_map(|(w, wp)| {
-                let p = timeline.get(w)?.last()?;
+                let p = workloads.get(w)?.timeline.last()?;
                 Some(format!(
                     "{}: {:.0}/s p99 {}{} err {}{}",
                     wp.name,

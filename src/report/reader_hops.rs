@@ -23,7 +23,7 @@ pub fn build(plan: &Plan, m: &Measured, health: Health) -> Option<HopTable> {
         .collect();
     let mut h = Hists::new();
     for w in &readers {
-        h.add(m.totals.get(*w)?);
+        h.add(&m.workloads.get(*w)?.totals);
     }
     let of = |s: Stage| {
         let hist = &h.stages[s as usize];

@@ -4,8 +4,10 @@ mod load;
 mod prefill;
 pub mod secrets;
 mod set;
+mod span;
 mod types;
 mod validate;
+mod validate_data;
 
 pub use crate::units::{Dur, Size};
 pub use load::{load, nearest, parse, Loaded, ScenarioError};

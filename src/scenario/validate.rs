@@ -1,28 +1,11 @@
 //! Checks that types cannot express, each pointing at the value at fault.
 
-use std::ops::Range;
-
 use toml::Spanned;
 
+use super::span::{at, Fault};
 use super::types::{
-    Aggregates, Burst, Latency, Payload, Phase, Scenario, ScheduledFault, ServicesMode, StoreKind, Via, WorkloadKind,
+    Burst, Latency, Phase, Scenario, ScheduledFault, ServicesMode, StoreKind, Via, Workload, WorkloadKind,
 };
-
-type Fault = (Option<Range<usize>>, String);
-
-fn at<T>(s: &Spanned<T>, msg: impl Into<String>) -> Fault {
-    let span = s.span();
-    (
-        if span.is_empty() && span.start == 0 {
-            None
-        } else {
-            Some(span)
-        },
-        msg.into(),
-    )
-}
-
-const MAX_PAYLOAD: u64 = 16 << 20;
 
 /// The highest rate one workload may ask for: ten times what one core of this
 /// harness sustains. Past it a schedule only fills memory with claims it cannot run.
@@ -33,6 +16,23 @@ const MAX_STEPS: u32 = 10_000;
 
 /// Returns the first problem found, with the span of the value at fault.
 pub fn check(s: &Scenario) -> Result<(), Fault> {
+    check_top(s)?;
+    let mut needs_duration = false;
+    for (name, w) in s.workload.get_ref() {
+        needs_duration |= check_workload(s, name, w)?;
+    }
+    check_duration(s, needs_duration)?;
+    super::validate_data::check_data(s)?;
+    let names: Vec<String> = s.workload.get_ref().keys().cloned().collect();
+    for (key, spec) in &s.thresholds {
+        crate::thresholds::parse(key, spec.get_ref(), &names).map_err(|e| at(spec, e))?;
+    }
+    check_target(s)
+}
+
+/// The scenario's own keys: the metrics address, the name, the workloads' presence,
+/// the interval.
+fn check_top(s: &Scenario) -> Result<(), Fault> {
     if let Some(l) = &s.metrics.listen {
         if l.get_ref().parse::<std::net::SocketAddr>().is_err() {
             return Err(at(
@@ -58,135 +58,138 @@ pub fn check(s: &Scenario) -> Result<(), Fault> {
     if interval.as_millis() < 10 {
         return Err(at(&s.interval, "`interval` must be at least 10ms"));
     }
-    let mut needs_duration = false;
-    for (name, w) in s.workload.get_ref() {
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    Ok(())
+}
+
+/// One workload; returns whether it needs the scenario's `duration` (it has no phases).
+fn check_workload(s: &Scenario, name: &str, w: &Spanned<Workload>) -> Result<bool, Fault> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(at(
+            w,
+            format!("workload name {name:?} may use only letters, digits, '_' and '-'"),
+        ));
+    }
+    let needs_duration = check_load(name, w)?;
+    let wl = w.get_ref();
+    let mif = *wl.max_in_flight.get_ref();
+    if mif == 0 || mif > 100_000 {
+        return Err(at(&wl.max_in_flight, "`max_in_flight` must be between 1 and 100000"));
+    }
+    if let Some(win) = &wl.release_window {
+        if wl.concurrency.is_some() {
             return Err(at(
-                w,
-                format!("workload name {name:?} may use only letters, digits, '_' and '-'"),
+                win,
+                "`release_window` paces an open workload (`rate` or `phase`); a closed one has no schedule",
             ));
         }
-        let wl = w.get_ref();
-        match (&wl.rate, &wl.concurrency, wl.phase.is_empty()) {
-            (Some(_), Some(c), _) => {
-                return Err(at(
-                    c,
-                    format!(
-                        "workload `{name}` sets both `rate` (open model) and `concurrency` (closed model): keep one"
-                    ),
-                ))
-            }
-            (None, None, true) => {
-                return Err(at(
-                    w,
-                    format!("workload `{name}` needs `rate` (open model), `concurrency` (closed model) or `phase`"),
-                ))
-            }
-            (Some(r), None, false) => {
-                return Err(at(
-                    r,
-                    format!("workload `{name}` sets both `rate` and `phase`: put the rate in the phases"),
-                ))
-            }
-            (None, Some(c), false) => {
-                return Err(at(
-                    c,
-                    format!(
-                        "workload `{name}`: `phase` describes rates, which a closed model (`concurrency`) has none of"
-                    ),
-                ))
-            }
-            (Some(r), None, true) => {
-                let v = *r.get_ref();
-                if !(v.is_finite() && v > 0.0 && v <= MAX_RATE) {
-                    return Err(at(
-                        r,
-                        format!("`rate` must be a positive number of operations per second up to {MAX_RATE}, got {v}"),
-                    ));
-                }
-                needs_duration = true;
-            }
-            (None, Some(c), true) => {
-                if *c.get_ref() == 0 || *c.get_ref() > 100_000 {
-                    return Err(at(c, "`concurrency` must be between 1 and 100000"));
-                }
-                needs_duration = true;
-            }
-            (None, None, false) => {}
+        if win.get_ref().0 > std::time::Duration::from_millis(5) {
+            return Err(at(win, "`release_window` must be at most 5ms: every operation may start that late, and the health verdict allows 10ms of schedule lag"));
         }
-        let mif = *wl.max_in_flight.get_ref();
-        if mif == 0 || mif > 100_000 {
-            return Err(at(&wl.max_in_flight, "`max_in_flight` must be between 1 and 100000"));
-        }
-        if let Some(win) = &wl.release_window {
-            if wl.concurrency.is_some() {
-                return Err(at(
-                    win,
-                    "`release_window` paces an open workload (`rate` or `phase`); a closed one has no schedule",
-                ));
-            }
-            if win.get_ref().0 > std::time::Duration::from_millis(5) {
-                return Err(at(win, "`release_window` must be at most 5ms: every operation may start that late, and the health verdict allows 10ms of schedule lag"));
-            }
-        }
-        for p in &wl.phase {
-            check_phase(p)?;
-        }
-        for b in &wl.burst {
-            if wl.concurrency.is_some() {
-                return Err(at(
-                    b,
-                    format!("workload `{name}`: a `burst` multiplies a rate, which a closed model (`concurrency`) has none of"),
-                ));
-            }
-            check_burst(b)?;
-        }
-        if wl.read_history && wl.kind != WorkloadKind::Query {
+    }
+    for p in &wl.phase {
+        check_phase(p)?;
+    }
+    for b in &wl.burst {
+        if wl.concurrency.is_some() {
             return Err(at(
-                w,
-                format!("workload `{name}`: `read_history` is for `query` workloads"),
-            ));
-        }
-        if wl.kind == WorkloadKind::Query && wl.from_version == 0 {
-            return Err(at(
-                w,
-                format!("workload `{name}`: `from_version` 0 is refused by the original query service"),
-            ));
-        }
-        if wl.via == Via::Log && wl.kind != WorkloadKind::Query {
-            return Err(at(
-                w,
-                format!("workload `{name}`: `via` applies only to `kind = \"query\"`"),
-            ));
-        }
-        if wl.via == Via::Log && s.target.services == ServicesMode::None {
-            return Err(at(
-                w,
+                b,
                 format!(
-                    "workload `{name}` queries through the log, but `target.services = \"none\"` runs no query service to answer"
+                    "workload `{name}`: a `burst` multiplies a rate, which a closed model (`concurrency`) has none of"
                 ),
             ));
         }
+        check_burst(b)?;
     }
+    check_kind(s, name, w)?;
+    Ok(needs_duration)
+}
+
+/// The load model: `rate`, `concurrency` or `phase`, exactly one kind of them; returns
+/// whether the workload needs the scenario's `duration`.
+fn check_load(name: &str, w: &Spanned<Workload>) -> Result<bool, Fault> {
+    let wl = w.get_ref();
+    match (&wl.rate, &wl.concurrency, wl.phase.is_empty()) {
+        (Some(_), Some(c), _) => Err(at(
+            c,
+            format!("workload `{name}` sets both `rate` (open model) and `concurrency` (closed model): keep one"),
+        )),
+        (None, None, true) => Err(at(
+            w,
+            format!("workload `{name}` needs `rate` (open model), `concurrency` (closed model) or `phase`"),
+        )),
+        (Some(r), None, false) => Err(at(
+            r,
+            format!("workload `{name}` sets both `rate` and `phase`: put the rate in the phases"),
+        )),
+        (None, Some(c), false) => Err(at(
+            c,
+            format!("workload `{name}`: `phase` describes rates, which a closed model (`concurrency`) has none of"),
+        )),
+        (Some(r), None, true) => {
+            let v = *r.get_ref();
+            if !(v.is_finite() && v > 0.0 && v <= MAX_RATE) {
+                return Err(at(
+                    r,
+                    format!("`rate` must be a positive number of operations per second up to {MAX_RATE}, got {v}"),
+                ));
+            }
+            Ok(true)
+        }
+        (None, Some(c), true) => {
+            if *c.get_ref() == 0 || *c.get_ref() > 100_000 {
+                return Err(at(c, "`concurrency` must be between 1 and 100000"));
+            }
+            Ok(true)
+        }
+        (None, None, false) => Ok(false),
+    }
+}
+
+/// What a workload's kind allows: history reads and `via` for queries only, a query
+/// from version 1, a query through the log only with a query service to answer.
+fn check_kind(s: &Scenario, name: &str, w: &Spanned<Workload>) -> Result<(), Fault> {
+    let wl = w.get_ref();
+    if wl.read_history && wl.kind != WorkloadKind::Query {
+        return Err(at(
+            w,
+            format!("workload `{name}`: `read_history` is for `query` workloads"),
+        ));
+    }
+    if wl.kind == WorkloadKind::Query && wl.from_version == 0 {
+        return Err(at(
+            w,
+            format!("workload `{name}`: `from_version` 0 is refused by the original query service"),
+        ));
+    }
+    if wl.via == Via::Log && wl.kind != WorkloadKind::Query {
+        return Err(at(
+            w,
+            format!("workload `{name}`: `via` applies only to `kind = \"query\"`"),
+        ));
+    }
+    if wl.via == Via::Log && s.target.services == ServicesMode::None {
+        return Err(at(
+            w,
+            format!(
+                "workload `{name}` queries through the log, but `target.services = \"none\"` runs no query service to answer"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `duration`: longer than zero and than the warmup, and present unless every
+/// workload has phases.
+fn check_duration(s: &Scenario, needs_duration: bool) -> Result<(), Fault> {
     match &s.duration {
-        Some(d) if d.get_ref().0.is_zero() => return Err(at(d, "`duration` must be longer than zero")),
-        Some(d) if s.warmup.get_ref() >= d.get_ref() => {
-            return Err(at(&s.warmup, "`warmup` must be shorter than `duration`"));
-        }
-        None if needs_duration => {
-            return Err(at(
-                &s.workload,
-                "`duration` is missing (required unless every workload has phases)",
-            ));
-        }
-        _ => {}
+        Some(d) if d.get_ref().0.is_zero() => Err(at(d, "`duration` must be longer than zero")),
+        Some(d) if s.warmup.get_ref() >= d.get_ref() => Err(at(&s.warmup, "`warmup` must be shorter than `duration`")),
+        None if needs_duration => Err(at(
+            &s.workload,
+            "`duration` is missing (required unless every workload has phases)",
+        )),
+        _ => Ok(()),
     }
-    check_data(s)?;
-    let names: Vec<String> = s.workload.get_ref().keys().cloned().collect();
-    for (key, spec) in &s.thresholds {
-        crate::thresholds::parse(key, spec.get_ref(), &names).map_err(|e| at(spec, e))?;
-    }
-    check_target(s)
 }
 
 /// The target's settings.
@@ -406,87 +409,6 @@ fn check_burst(b: &Spanned<Burst>) -> Result<(), Fault> {
             b,
             "burst needs a `duration` > 0, a `factor` above 0 and up to 1000 (0.5 halves the rate, 3 triples it), and an `every` longer than its `duration` when set",
         ));
-    }
-    Ok(())
-}
-
-fn agg_id(at_value: &Spanned<Aggregates>, id: i64) -> Result<(), Fault> {
-    if !(1..=127).contains(&id) {
-        return Err(at(
-            at_value,
-            format!("aggregate id {id} is out of range: the models' aggregate ids are 1..=127 (0 means unset)"),
-        ));
-    }
-    Ok(())
-}
-
-fn check_data(s: &Scenario) -> Result<(), Fault> {
-    let d = &s.data;
-    let aggs = &d.aggregates;
-    match aggs.get_ref() {
-        Aggregates::Uniform { min, max } | Aggregates::Sequential { min, max } => {
-            agg_id(aggs, *min)?;
-            agg_id(aggs, *max)?;
-            if min > max {
-                return Err(at(aggs, "`max` must not be below `min`"));
-            }
-        }
-        Aggregates::Zipf { exponent, max } => {
-            agg_id(aggs, *max)?;
-            if !(exponent.is_finite() && *exponent > 0.0) {
-                return Err(at(aggs, "zipf `exponent` must be a positive number"));
-            }
-        }
-        Aggregates::Hotspot { ids, fraction } => {
-            if ids.is_empty() {
-                return Err(at(aggs, "hotspot `ids` is empty"));
-            }
-            for id in ids {
-                agg_id(aggs, *id)?;
-            }
-            if !(0.0..=1.0).contains(fraction) {
-                return Err(at(aggs, "hotspot `fraction` must be between 0 and 1"));
-            }
-        }
-    }
-    let actions = d.actions.get_ref();
-    if actions.is_empty() || actions.values().all(|w| *w == 0) || actions.keys().any(|k| k.is_empty()) {
-        return Err(at(
-            &d.actions,
-            "`actions` needs at least one non-empty action name with a weight above 0",
-        ));
-    }
-    if actions.values().map(|w| *w as u64).sum::<u64>() > u32::MAX as u64 {
-        return Err(at(
-            &d.actions,
-            format!("`actions` weights must add up to at most {}", u32::MAX),
-        ));
-    }
-    let too_big = |v: u64| v > MAX_PAYLOAD;
-    let bad = match d.payload.get_ref() {
-        Payload::Fixed { size } => too_big(size.0),
-        Payload::Uniform { min, max } => min > max || too_big(max.0),
-        Payload::Lognormal { median, p99 } => median > p99 || median.0 == 0 || too_big(p99.0),
-        Payload::Histogram { sizes, weights } => {
-            sizes.is_empty()
-                || sizes.len() != weights.len()
-                || weights.iter().all(|w| *w == 0)
-                || weights.iter().map(|w| *w as u64).sum::<u64>() > u32::MAX as u64
-                || sizes.iter().any(|s| too_big(s.0))
-        }
-    };
-    if bad {
-        return Err(at(
-            &d.payload,
-            "`payload` is inconsistent: sizes up to 16 MiB, min <= max, median <= p99, one weight per size, weights adding up to at most 4294967295",
-        ));
-    }
-    let c = *d.compressibility.get_ref();
-    if !(0.0..=1.0).contains(&c) {
-        return Err(at(&d.compressibility, "`compressibility` must be between 0 and 1"));
-    }
-    if *d.users.get_ref() == 0 {
-        return Err(at(&d.users, "`users` must be at least 1"));
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! A run that died without writing its summary (SIGKILL, the OOM killer, an evicted
-//! pod, a CI job's hard timeout) is still a report. From its first second a run keeps on
+//! The crash journal, written on every run's normal path. A run that died without
+//! writing its summary (SIGKILL, the OOM killer, an evicted pod, a CI job's hard
+//! timeout) is still a report. From its first second a run keeps on
 //! disk what its summary is built from: `run.json` (the scenario as run, run tag, host),
 //! the interval log flushed per interval, `timeline.jsonl` appended per interval, and
 //! (pipeline runs) `ledger.bin` rewritten every few seconds. [`rebuild`] turns those into
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::summary::{ScenarioInfo, Summary, SCHEMA_VERSION};
 use super::{RunDir, RunDirError};
-use crate::engine::{Measured, Strays};
+use crate::engine::{Measured, Strays, WorkloadMeasured};
 use crate::host::Host;
 use crate::plan::{main_stage, Plan};
 use crate::stats::hlog::{is_measured, tags_warmup};
@@ -76,10 +77,10 @@ impl TimelineLog {
     }
 
     /// Appends the points not yet written, one whole line each.
-    pub fn append(&mut self, timeline: &[Vec<IntervalPoint>]) -> std::io::Result<()> {
-        self.written.resize(timeline.len(), 0);
+    pub fn append(&mut self, workloads: &[WorkloadMeasured]) -> std::io::Result<()> {
+        self.written.resize(workloads.len(), 0);
         let mut buf = Vec::new();
-        for (w, points) in timeline.iter().enumerate() {
+        for (w, points) in workloads.iter().map(|m| &m.timeline).enumerate() {
             for p in &points[self.written[w]..] {
                 serde_json::to_writer(&mut buf, &TimelineLine { w, p: p.clone() }).map_err(std::io::Error::other)?;
                 buf.push(b'\n');
@@ -132,26 +133,11 @@ pub fn rebuild(dir: &RunDir) -> Result<Summary, RunDirError> {
     let plan = start.scenario.plan(start.shard.as_deref()).map_err(invalid)?;
     let intervals = dir.read_intervals()?;
     let n = plan.workloads.len();
-    let tagged = tags_warmup(&intervals);
-    let warmup_s = plan.warmup_ns as f64 / 1e9;
-    let mut totals = vec![Hists::new(); n];
-    let mut last_end_s: f64 = 0.0;
-    let mut hiccup: Option<hdrhistogram::Histogram<u64>> = None;
-    for i in &intervals {
-        last_end_s = last_end_s.max(i.start_s + i.length_s);
-        if !is_measured(i, tagged, warmup_s) {
-            continue;
-        }
-        if i.tag == crate::stats::platform::HICCUP_TAG {
-            let h = hiccup.get_or_insert_with(|| crate::stats::empty_like(&i.histogram));
-            let _ = h.add(&i.histogram);
-            continue;
-        }
-        let Some((w, stage)) = split_tag(&plan, &i.tag) else {
-            continue;
-        };
-        let _ = totals[w].stages[stage as usize].add(&i.histogram);
-    }
+    let Flushed {
+        mut totals,
+        last_end_s,
+        hiccup,
+    } = flushed(&plan, &intervals);
     let timeline = read_timeline(dir, n);
     let mut classes: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for (w, wp) in plan.workloads.iter().enumerate() {
@@ -183,13 +169,15 @@ pub fn rebuild(dir: &RunDir) -> Result<Summary, RunDirError> {
         elapsed_ns: (last_end_s * 1e9) as u64,
         interrupted: None,
         aborted: None,
-        totals,
-        timeline,
-        dropped: vec![0; n],
-        abandoned: vec![0; n],
-        unanswered: vec![0; n],
-        waited_for_worker: vec![0; n],
-        workers_started: vec![0; n],
+        workloads: totals
+            .into_iter()
+            .zip(timeline)
+            .map(|(totals, timeline)| WorkloadMeasured {
+                totals,
+                timeline,
+                ..WorkloadMeasured::default()
+            })
+            .collect(),
         persistence: None,
         query_service: None,
         strays: Strays::default(),
@@ -229,6 +217,39 @@ pub fn rebuild(dir: &RunDir) -> Result<Summary, RunDirError> {
         intervals.len()
     ));
     Ok(s)
+}
+
+/// What the flushed intervals hold: per workload its measured window, the hiccup
+/// meter's, and where the last one ended.
+struct Flushed {
+    totals: Vec<Hists>,
+    last_end_s: f64,
+    hiccup: Option<hdrhistogram::Histogram<u64>>,
+}
+
+fn flushed(plan: &Plan, intervals: &[crate::stats::hlog::LoggedInterval]) -> Flushed {
+    let tagged = tags_warmup(intervals);
+    let warmup_s = plan.warmup_ns as f64 / 1e9;
+    let mut out = Flushed {
+        totals: vec![Hists::new(); plan.workloads.len()],
+        last_end_s: 0.0,
+        hiccup: None,
+    };
+    for i in intervals {
+        out.last_end_s = out.last_end_s.max(i.start_s + i.length_s);
+        if !is_measured(i, tagged, warmup_s) {
+            continue;
+        }
+        if i.tag == crate::stats::platform::HICCUP_TAG {
+            let h = out.hiccup.get_or_insert_with(|| crate::stats::empty_like(&i.histogram));
+            let _ = h.add(&i.histogram);
+            continue;
+        }
+        if let Some((w, stage)) = split_tag(plan, &i.tag) {
+            let _ = out.totals[w].stages[stage as usize].add(&i.histogram);
+        }
+    }
+    out
 }
 
 /// `<workload>.<stage>` (the warmup suffix is judged by `is_measured`): the longest
