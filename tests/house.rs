@@ -36,7 +36,6 @@ const NOT_YET_SPLIT: &[(&str, usize)] = &[
     ("src/report/html.rs::render", 120),
     ("src/merge.rs::merge", 109),
     ("src/service/query.rs::run_worker", 108),
-    ("src/cli/tools.rs::compare", 103),
     ("src/capacity/search.rs::run", 102),
     ("src/backend/scylla_store.rs::connect", 102),
 ];

@@ -1,6 +1,6 @@
 //! `eventbench history add|show`: a branch's run history and its trend.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
 
@@ -39,6 +39,24 @@ enum HistoryCommand {
         html: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
         format: ShowFormat,
+        /// Exit 6 when a confirmed change point made a statistic worse (for a main
+        /// branch's job: host drift and unconfirmed changes never fail it).
+        #[arg(long)]
+        fail_on_change: bool,
+    },
+    /// Confirm or refute a change point: the builds on its two sides (binaries or git
+    /// refs) compared in pairs on this host (`eventbench gate`), the verdict kept in
+    /// DIR/confirmations.jsonl, which `show` reads.
+    Confirm {
+        dir: PathBuf,
+        /// The change point's run (as `show` numbers it).
+        #[arg(long)]
+        at: usize,
+        /// The history's scenario (default: the newest run's).
+        #[arg(long = "history-scenario")]
+        history_scenario: Option<String>,
+        #[command(flatten)]
+        gate: Box<super::gate::GateArgs>,
     },
 }
 
@@ -79,17 +97,10 @@ pub fn history(a: HistoryArgs) -> Result<Outcome, CliError> {
             scenario,
             html,
             format,
+            fail_on_change,
         } => {
             let h = History::open(&dir).map_err(history_error)?;
-            let scenario = scenario
-                .or_else(|| h.entries.last().map(|e| e.scenario.clone()))
-                .ok_or_else(|| {
-                    CliError::Input(format!(
-                        "{}: no runs in this history",
-                        dir.join(crate::history::FILE).display()
-                    ))
-                })?;
-            let entries: Vec<_> = h.entries.iter().filter(|e| e.scenario == scenario).collect();
+            let (scenario, entries) = of_scenario(&h, scenario)?;
             let keys = if stats.is_empty() {
                 default_keys(&entries)
             } else {
@@ -99,7 +110,8 @@ pub fn history(a: HistoryArgs) -> Result<Outcome, CliError> {
                 k.parse::<crate::report::values::Key>()
                     .map_err(|e| CliError::Input(format!("--stat {e}")))?;
             }
-            let trends: Vec<Trend> = keys.iter().map(|k| Trend::of(&entries, k)).collect();
+            let known = crate::history::changes::confirmations(&dir);
+            let trends: Vec<Trend> = keys.iter().map(|k| Trend::of(&entries, k, &known)).collect();
             match format {
                 ShowFormat::Text => print!("{}", crate::history::text(&scenario, &trends)),
                 ShowFormat::Json => println!(
@@ -112,7 +124,79 @@ pub fn history(a: HistoryArgs) -> Result<Outcome, CliError> {
                     .map_err(|e| CliError::Runtime(format!("{}: {e}", path.display())))?;
                 println!("trend page: {}", path.display());
             }
-            Ok(Outcome::Ok)
+            let confirmed_worse = trends
+                .iter()
+                .flat_map(|t| &t.changes)
+                .any(|c| c.kind == crate::history::changes::Kind::Confirmed && c.worse());
+            Ok(if fail_on_change && confirmed_worse {
+                Outcome::Regression
+            } else {
+                Outcome::Ok
+            })
         }
+        HistoryCommand::Confirm {
+            dir,
+            at,
+            history_scenario,
+            gate,
+        } => confirm(&dir, at, history_scenario, &gate),
     }
+}
+
+/// The history's runs of `scenario` (default: the newest run's), in order.
+fn of_scenario(h: &History, scenario: Option<String>) -> Result<(String, Vec<&crate::history::Entry>), CliError> {
+    let scenario = scenario
+        .or_else(|| h.entries.last().map(|e| e.scenario.clone()))
+        .ok_or_else(|| {
+            CliError::Input(format!(
+                "{}: no runs in this history",
+                h.path.join(crate::history::FILE).display()
+            ))
+        })?;
+    let entries = h.entries.iter().filter(|e| e.scenario == scenario).collect();
+    Ok((scenario, entries))
+}
+
+/// `history confirm`: the gate on the change point's two builds, its verdict recorded.
+fn confirm(dir: &Path, at: usize, scenario: Option<String>, gate: &super::gate::GateArgs) -> Result<Outcome, CliError> {
+    use crate::history::changes::{boundary, record, Confirmation};
+    let h = History::open(dir).map_err(history_error)?;
+    let (scenario, entries) = of_scenario(&h, scenario)?;
+    let (before, after) = boundary(&entries, at).ok_or_else(|| {
+        CliError::Input(format!(
+            "run {at} of {scenario:?} is not beside a commit boundary: the runs around it are of one commit (host drift), nothing to confirm"
+        ))
+    })?;
+    let (c, _) = super::gate::judge(gate)?;
+    // The gated rows decide, as they decide the gate (the others are shown, not judged).
+    let confirmed = c.rows.iter().any(|r| {
+        r.gated
+            && matches!(
+                r.verdict,
+                crate::compare::Change::Slower | crate::compare::Change::Faster
+            )
+    });
+    let k = Confirmation {
+        scenario: scenario.clone(),
+        before: before.clone(),
+        after: after.clone(),
+        verdict: c.verdict.to_string(),
+        confirmed,
+        out: gate.out.display().to_string(),
+        at: crate::model::GoTime::from_unix_nanos(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as i128),
+        )
+        .to_string(),
+    };
+    record(dir, &k).map_err(history_error)?;
+    println!(
+        "{} {before} -> {after} of {scenario}: the paired comparison says {} ({} regressions); recorded in {}",
+        if confirmed { "confirmed" } else { "refuted" },
+        c.verdict,
+        c.regressions,
+        dir.join(crate::history::changes::CONFIRMATIONS).display()
+    );
+    Ok(Outcome::Ok)
 }

@@ -14,6 +14,7 @@
 //! (the report of what was measured is written). When several apply, the first in the
 //! order 130, 7, 8, 5, 3, 4, 9 wins (9 only when every unhealthy workload was host-limited).
 
+mod gate;
 mod gen;
 mod history;
 mod runs;
@@ -33,6 +34,9 @@ pub const EXIT_REGRESSION: i32 = 6;
 pub const EXIT_ABORTED: i32 = 7;
 pub const EXIT_INCOMPLETE: i32 = 8;
 pub const EXIT_HOST_LIMITED: i32 = 9;
+/// `gate` could not judge: the base does not build or cannot read the scenario, or a
+/// side made fewer than two runs.
+pub const EXIT_GATE: i32 = 10;
 pub const EXIT_INTERRUPTED: i32 = 130;
 
 #[derive(Parser)]
@@ -56,6 +60,9 @@ enum Command {
     Audit(tools::AuditArgs),
     /// Compare two runs (run directories or summary.json files) stage by stage.
     Compare(tools::CompareArgs),
+    /// The CI gate: the base build and this one in alternating pairs, compared paired,
+    /// with Markdown, JSON, JUnit, Bencher and github-action-benchmark outputs.
+    Gate(gate::GateArgs),
     /// A branch's run history: append runs, show their trend and change points.
     History(history::HistoryArgs),
     /// Find the highest rate a workload sustains under SLOs (steady steps: a ladder, then bisection).
@@ -114,6 +121,9 @@ pub enum CliError {
     /// The machine or the target failed.
     #[error("{0}")]
     Runtime(String),
+    /// `gate` could not compare the builds (never a pass).
+    #[error("{0}")]
+    Gate(String),
 }
 
 impl From<crate::scenario::ScenarioError> for CliError {
@@ -152,6 +162,7 @@ pub fn exit_code(r: &Result<Outcome, CliError>) -> i32 {
         Ok(Outcome::Interrupted) => EXIT_INTERRUPTED,
         Err(CliError::Input(_)) => EXIT_INPUT,
         Err(CliError::Runtime(_)) => EXIT_RUNTIME,
+        Err(CliError::Gate(_)) => EXIT_GATE,
     }
 }
 
@@ -174,6 +185,7 @@ pub fn main() -> i32 {
         Command::Capacity(a) => tools::capacity(a),
         Command::Merge(a) => tools::merge(a),
         Command::Compare(a) => tools::compare(a),
+        Command::Gate(a) => gate::gate(a),
         Command::Report(a) => tools::report(a),
         Command::History(a) => history::history(a),
         Command::Gen(a) => gen::gen(a),
@@ -223,6 +235,7 @@ mod tests {
         assert_eq!(exit_code(&Ok(Outcome::Ok)), 0);
         assert_eq!(exit_code(&Err(CliError::Runtime("x".into()))), 1);
         assert_eq!(exit_code(&Err(CliError::Input("x".into()))), 2);
+        assert_eq!(exit_code(&Err(CliError::Gate("x".into()))), 10);
         assert_eq!(exit_code(&Ok(Outcome::ThresholdsFailed)), 3);
         assert_eq!(exit_code(&Ok(Outcome::Unhealthy)), 4);
         assert_eq!(exit_code(&Ok(Outcome::AuditFailed)), 5);

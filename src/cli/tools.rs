@@ -39,29 +39,14 @@ pub struct CompareArgs {
     /// A candidate run (repeatable).
     #[arg(long = "candidate", value_name = "RUN")]
     candidates: Vec<PathBuf>,
-    /// A change smaller than this is not material (x1.5 at p99, x2 at p99.9).
-    #[arg(long, default_value = "5%")]
-    noise: String,
-    /// Confidence of the bootstrap intervals, percent.
-    #[arg(long, default_value_t = 95.0)]
-    confidence: f64,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     /// Exit 6 when a row is a regression: slower, or beyond its --limit with confidence;
     /// exit 9 when every candidate run was held by the host (nothing to judge).
     #[arg(long)]
     fail_on_regression: bool,
-    /// Exit 6 also when a row could be a regression (its interval reaches past the floor or limit).
-    #[arg(long)]
-    fail_on_inconclusive: bool,
-    /// Allowed change of one row, e.g. e2e.persisted.p99=20%, producers.produce.p50=5%, throughput.ok/s=5%.
-    #[arg(long = "limit", value_name = "STAGE.STAT=PCT")]
-    limits: Vec<String>,
-    /// A row the gate judges (repeatable: STAGE.STAT or WORKLOAD.STAGE.STAT); default:
-    /// each workload's headline stage (e2e.persisted, else e2e, else its main stage) at
-    /// p50 and p99, and its error share.
-    #[arg(long = "gate", value_name = "STAGE.STAT")]
-    gate: Vec<String>,
+    #[command(flatten)]
+    judge: JudgeArgs,
     /// A run history (`run --history`, `history add`): its last runs of the candidate's
     /// scenario are the noise model, and the baseline when no baseline run is given.
     #[arg(long, value_name = "DIR")]
@@ -114,6 +99,73 @@ impl CompareArgs {
             ));
         }
         Ok((base, cand))
+    }
+}
+
+/// How rows are judged: compare's and the gate's flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct JudgeArgs {
+    /// A change smaller than this is not material (x1.5 at p99, x2 at p99.9).
+    #[arg(long, default_value = "5%")]
+    noise: String,
+    /// Confidence of the intervals, percent (family-wise over the gated rows).
+    #[arg(long, default_value_t = 95.0)]
+    confidence: f64,
+    /// Exit 6 also when a row could be a regression (its interval reaches past the floor or limit).
+    #[arg(long)]
+    pub fail_on_inconclusive: bool,
+    /// Allowed change of one row, e.g. e2e.persisted.p99=20%, producers.produce.p50=5%, throughput.ok/s=5%.
+    #[arg(long = "limit", value_name = "STAGE.STAT=PCT")]
+    limits: Vec<String>,
+    /// A row the gate judges (repeatable: STAGE.STAT or WORKLOAD.STAGE.STAT); default:
+    /// each workload's headline stage (e2e.persisted, else e2e, else its main stage) at
+    /// p50 and p99, and its error share.
+    #[arg(long = "gate", value_name = "STAGE.STAT")]
+    gate: Vec<String>,
+}
+
+impl JudgeArgs {
+    /// The comparison's options; `paired` when the runs were made in pairs.
+    pub fn options(&self, each_candidate: bool, paired: bool) -> Result<crate::compare::Options, CliError> {
+        let mut limits = std::collections::BTreeMap::new();
+        for l in &self.limits {
+            let (k, v) = l
+                .split_once('=')
+                .ok_or_else(|| CliError::Input(format!("--limit {l:?}: expected STAGE.STAT=PCT")))?;
+            let v = percent(v).map_err(|e| CliError::Input(format!("--limit {l:?}: {e}")))?;
+            limits.insert(k.trim().to_string(), v);
+        }
+        if !(50.0..100.0).contains(&self.confidence) {
+            return Err(CliError::Input(format!(
+                "--confidence {}: expected 50..100",
+                self.confidence
+            )));
+        }
+        Ok(crate::compare::Options {
+            noise: percent(&self.noise).map_err(|e| CliError::Input(format!("--noise: {e}")))?,
+            confidence: self.confidence / 100.0,
+            limits,
+            gate: self.gate.clone(),
+            each_candidate,
+            paired,
+        })
+    }
+}
+
+/// A gate's outcome from its comparison: a regression (or, with `inconclusive`, a row
+/// that could be one) fails; a comparison whose every candidate run the host held
+/// judged nothing and must not pass.
+pub fn gate_outcome(c: &crate::compare::Comparison, inconclusive: bool) -> Outcome {
+    if c.regressions > 0 || (inconclusive && c.inconclusive > 0) {
+        Outcome::Regression
+    } else if c.candidates_held {
+        // Passing here would pass a build nobody measured: run it again.
+        eprintln!(
+            "eventbench: every candidate run was held by the host: the gate cannot judge the build; run it again"
+        );
+        Outcome::HostLimited
+    } else {
+        Outcome::Ok
     }
 }
 
@@ -221,28 +273,7 @@ pub fn merge(a: MergeArgs) -> Result<Outcome, CliError> {
 }
 
 pub fn compare(a: CompareArgs) -> Result<Outcome, CliError> {
-    let mut limits = std::collections::BTreeMap::new();
-    for l in &a.limits {
-        let (k, v) = l
-            .split_once('=')
-            .ok_or_else(|| CliError::Input(format!("--limit {l:?}: expected STAGE.STAT=PCT")))?;
-        let v = percent(v).map_err(|e| CliError::Input(format!("--limit {l:?}: {e}")))?;
-        limits.insert(k.trim().to_string(), v);
-    }
-    if !(50.0..100.0).contains(&a.confidence) {
-        return Err(CliError::Input(format!(
-            "--confidence {}: expected 50..100",
-            a.confidence
-        )));
-    }
-    let opts = crate::compare::Options {
-        noise: percent(&a.noise).map_err(|e| CliError::Input(format!("--noise: {e}")))?,
-        confidence: a.confidence / 100.0,
-        limits,
-        gate: a.gate.clone(),
-        each_candidate: a.each_candidate,
-        paired: a.paired,
-    };
+    let opts = a.judge.options(a.each_candidate, a.paired)?;
     let (base, cand) = a.sides()?;
     let open = |paths: &[PathBuf]| -> Result<Vec<crate::compare::Run>, CliError> {
         let mut runs = Vec::new();
@@ -309,19 +340,11 @@ pub fn compare(a: CompareArgs) -> Result<Outcome, CliError> {
             println!("{j}");
         }
     }
-    let failed = (a.fail_on_regression && c.regressions > 0) || (a.fail_on_inconclusive && c.inconclusive > 0);
-    let gating = a.fail_on_regression || a.fail_on_inconclusive;
-    Ok(if failed {
-        Outcome::Regression
-    } else if gating && c.candidates_held {
-        // Passing here would pass a build nobody measured: run it again.
-        eprintln!(
-            "eventbench: every candidate run was held by the host: the gate cannot judge the build; run it again"
-        );
-        Outcome::HostLimited
+    if a.fail_on_regression || a.judge.fail_on_inconclusive {
+        Ok(gate_outcome(&c, a.judge.fail_on_inconclusive))
     } else {
-        Outcome::Ok
-    })
+        Ok(Outcome::Ok)
+    }
 }
 
 pub fn capacity(a: CapacityArgs) -> Result<Outcome, CliError> {

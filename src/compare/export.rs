@@ -70,6 +70,43 @@ pub fn benchmark_action(c: &Comparison) -> Value {
     Value::Array(rows.collect())
 }
 
+/// JUnit XML: one test case per gated row, failed when the row is a regression and
+/// skipped when it could be one (so CI shows which row failed the gate and why).
+pub fn junit(c: &Comparison) -> String {
+    use crate::report::markup::esc as xml;
+    use std::fmt::Write;
+    let gated: Vec<&Row> = c.rows.iter().filter(|r| r.gated).collect();
+    let failures = gated.iter().filter(|r| r.gate == Gate::Regression).count();
+    let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        o,
+        "<testsuites>\n  <testsuite name=\"eventbench gate\" tests=\"{}\" failures=\"{failures}\">",
+        gated.len()
+    );
+    for r in gated {
+        let name = format!("{} {}", benchmark(r), r.stat);
+        let _ = write!(o, "    <testcase classname=\"eventbench.gate\" name=\"{}\"", xml(&name));
+        let change = r.change.map_or("n/a".to_string(), |c| format!("{:+.1}%", c * 100.0));
+        match r.gate {
+            Gate::Pass => o.push_str("/>\n"),
+            Gate::Regression => {
+                let msg = format!(
+                    "{} ({change}): {}",
+                    r.verdict,
+                    r.note.as_deref().unwrap_or("a regression")
+                );
+                let _ = writeln!(o, ">\n      <failure message=\"{}\"/>\n    </testcase>", xml(&msg));
+            }
+            Gate::Inconclusive => {
+                let msg = format!("could be a regression ({change}): {}", r.note.as_deref().unwrap_or(""));
+                let _ = writeln!(o, ">\n      <skipped message=\"{}\"/>\n    </testcase>", xml(&msg));
+            }
+        }
+    }
+    o.push_str("  </testsuite>\n</testsuites>\n");
+    o
+}
+
 fn gate(g: Gate) -> &'static str {
     match g {
         Gate::Pass => "pass",

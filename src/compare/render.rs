@@ -25,9 +25,16 @@ fn value(unit: Unit, v: Option<f64>) -> String {
     }
 }
 
+/// An interval's ends; past +1000% an end says only that (two pairs of runs, judged
+/// over dozens of rows, give ends of +10^20%, which say nothing more).
 fn ci_text(r: &Row) -> String {
     r.ci.map_or("-".into(), |(lo, hi)| {
-        format!("[{}, {}]", change_text(r.unit, lo), change_text(r.unit, hi))
+        let hi = if r.unit != Unit::Share && hi > 10.0 {
+            ">+1000%".to_string()
+        } else {
+            change_text(r.unit, hi)
+        };
+        format!("[{}, {hi}]", change_text(r.unit, lo))
     })
 }
 

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::report::rundir::read_summary_file;
 use crate::report::{RunDir, RunDirError, Summary};
 
+#[derive(Clone)]
 pub struct Run {
     pub path: PathBuf,
     pub summary: Summary,

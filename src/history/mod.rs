@@ -10,6 +10,7 @@
 //! the same scenario, and `history show` finds change points over the whole series
 //! with E-divisive means (`edivisive`).
 
+pub mod changes;
 pub mod edivisive;
 mod render;
 

@@ -5,7 +5,8 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use super::edivisive::{change_points, ChangePoint, Options};
+use super::changes::{classify, Change, Confirmation, Kind};
+use super::edivisive::{change_points, Options};
 use super::Entry;
 use crate::report::html::{SCRIPT, STYLE};
 use crate::report::markup::esc;
@@ -17,13 +18,15 @@ pub struct Trend {
     pub key: String,
     /// (run index in the history, value, label).
     pub points: Vec<(usize, f64, String)>,
-    pub change_points: Vec<ChangePoint>,
+    /// Its change points, each with what it is (drift, or a change on a commit boundary).
+    pub changes: Vec<Change>,
 }
 
 impl Trend {
     /// `key` over `entries` (runs without it are left out), with its change points,
-    /// found on log values for latencies so a step is judged as a ratio.
-    pub fn of(entries: &[&Entry], key: &str) -> Trend {
+    /// found on log values for latencies so a step is judged as a ratio, and each told
+    /// apart by the commits around it and the `known` confirmations.
+    pub fn of(entries: &[&Entry], key: &str, known: &[Confirmation]) -> Trend {
         let points: Vec<(usize, f64, String)> = entries
             .iter()
             .enumerate()
@@ -43,11 +46,46 @@ impl Trend {
             }
             c.index = points[c.index].0;
         }
+        let scenario = entries.first().map_or("", |e| e.scenario.as_str());
         Trend {
             key: key.to_string(),
             points,
-            change_points: cps,
+            changes: cps.into_iter().map(|c| classify(entries, c, scenario, known)).collect(),
         }
+    }
+
+    /// One change point in words: where, how much, what it is and what to do.
+    pub fn describe(&self, c: &Change) -> String {
+        let at = &c.at;
+        let label = self
+            .points
+            .iter()
+            .find(|p| p.0 == at.index)
+            .map_or("", |p| p.2.as_str());
+        let size = format!(
+            "{} -> {} ({:+.1}%), p = {:.3}",
+            self.show(at.before),
+            self.show(at.after),
+            (at.after / at.before - 1.0) * 100.0,
+            at.p_value
+        );
+        let what = match (c.kind, &c.commits) {
+            (Kind::Drift, _) => {
+                "host drift: the runs around it are of one commit; not a change of the code".to_string()
+            }
+            (kind, Some((b, a))) => {
+                let how = c.confirmation.as_ref().map_or(
+                    format!(
+                        "confirm it: eventbench history confirm DIR SCENARIO --at {} --base {b} --change {a}",
+                        at.index
+                    ),
+                    |k| format!("paired comparison: {} ({})", k.verdict, k.out),
+                );
+                format!("{kind} change between commits {b} and {a}; {how}")
+            }
+            (kind, None) => format!("{kind}: the runs carry no commits"),
+        };
+        format!("change at run {} ({label}): {size}; {what}", at.index)
     }
 
     fn show(&self, v: f64) -> String {
@@ -75,24 +113,11 @@ pub fn text(scenario: &str, trends: &[Trend]) -> String {
     for t in trends {
         let last = t.points.last().map_or("-".into(), |p| t.show(p.1));
         let _ = writeln!(o, "\n{}: {} runs, last {last}", t.key, t.points.len());
-        if t.change_points.is_empty() {
+        if t.changes.is_empty() {
             o.push_str("  no change point\n");
         }
-        for c in &t.change_points {
-            let label = t
-                .points
-                .iter()
-                .find(|p| p.0 == c.index)
-                .map_or(String::new(), |p| p.2.clone());
-            let _ = writeln!(
-                o,
-                "  change at run {} ({label}): {} -> {} ({:+.1}%), p = {:.3}",
-                c.index,
-                t.show(c.before),
-                t.show(c.after),
-                (c.after / c.before - 1.0) * 100.0,
-                c.p_value
-            );
+        for c in &t.changes {
+            let _ = writeln!(o, "  {}", t.describe(c));
         }
     }
     o
@@ -112,7 +137,7 @@ pub fn html(scenario: &str, runs: usize, trends: &[Trend]) -> String {
         let y = |v: f64| if is_share { v * 100.0 } else { ms(v) };
         let mut segments = Vec::new();
         let mut from = t.points.first().map_or(0, |p| p.0);
-        let mut bounds: Vec<usize> = t.change_points.iter().map(|c| c.index).collect();
+        let mut bounds: Vec<usize> = t.changes.iter().map(|c| c.at.index).collect();
         bounds.push(t.points.last().map_or(0, |p| p.0 + 1));
         for to in bounds {
             let seg: Vec<f64> = t
@@ -129,13 +154,19 @@ pub fn html(scenario: &str, runs: usize, trends: &[Trend]) -> String {
             from = to;
         }
         let bands = t
-            .change_points
+            .changes
             .iter()
             .map(|c| Band {
-                from: c.index as f64 - 0.5,
-                to: c.index as f64 + 0.5,
-                label: format!("{:+.0}%", (c.after / c.before - 1.0) * 100.0),
-                color: "#f4c7c3",
+                from: c.at.index as f64 - 0.5,
+                to: c.at.index as f64 + 0.5,
+                label: format!("{:+.0}% {}", (c.at.after / c.at.before - 1.0) * 100.0, c.kind),
+                // Drift grey, unconfirmed amber, confirmed red, refuted green.
+                color: match c.kind {
+                    Kind::Drift => "#dddddd",
+                    Kind::Unconfirmed => "#fde5b4",
+                    Kind::Confirmed => "#f4c7c3",
+                    Kind::Refuted => "#cdebd0",
+                },
             })
             .collect();
         let y_fmt = move |v: f64| {
@@ -168,18 +199,8 @@ pub fn html(scenario: &str, runs: usize, trends: &[Trend]) -> String {
             ],
             bands,
         }));
-        for c in &t.change_points {
-            let label = t.points.iter().find(|p| p.0 == c.index).map_or("", |p| p.2.as_str());
-            let _ = write!(
-                o,
-                "<p>change at run {} ({}): {} &rarr; {} ({:+.1}%), p = {:.3}</p>",
-                c.index,
-                esc(label),
-                esc(&t.show(c.before)),
-                esc(&t.show(c.after)),
-                (c.after / c.before - 1.0) * 100.0,
-                c.p_value
-            );
+        for c in &t.changes {
+            let _ = write!(o, "<p>{}</p>", esc(&t.describe(c)));
         }
     }
     o.push_str("</body></html>");
