@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! layer 8 face:        cli
-//! layer 7 tools:       capacity compare history merge reaudit sizing
+//! layer 7 tools:       capacity compare fit history merge reaudit sizing
 //! layer 6 one run:     run
 //! layer 5 record:      report
 //! layer 4 a run:       engine audit prefill
@@ -28,6 +28,7 @@ pub mod clock;
 pub mod compare;
 pub mod datagen;
 pub mod engine;
+pub mod fit;
 pub mod history;
 pub mod host;
 pub mod merge;

@@ -14,6 +14,7 @@
 //! (the report of what was measured is written). When several apply, the first in the
 //! order 130, 7, 8, 5, 3, 4, 9 wins (9 only when every unhealthy workload was host-limited).
 
+mod fit;
 mod gate;
 mod gen;
 mod history;
@@ -63,6 +64,9 @@ enum Command {
     /// The CI gate: the base build and this one in alternating pairs, compared paired,
     /// with Markdown, JSON, JUnit, Bencher and github-action-benchmark outputs.
     Gate(gate::GateArgs),
+    /// A scenario fitted from a real topic's window of seed Events (read-only: joins no
+    /// group, commits nothing): the rate curve, aggregates, payloads, actions, users.
+    Fit(fit::FitArgs),
     /// A branch's run history: append runs, show their trend and change points.
     History(history::HistoryArgs),
     /// Find the highest rate a workload sustains under SLOs (steady steps: a ladder, then bisection).
@@ -186,6 +190,7 @@ pub fn main() -> i32 {
         Command::Merge(a) => tools::merge(a),
         Command::Compare(a) => tools::compare(a),
         Command::Gate(a) => gate::gate(a),
+        Command::Fit(a) => fit::fit(a),
         Command::Report(a) => tools::report(a),
         Command::History(a) => history::history(a),
         Command::Gen(a) => gen::gen(a),

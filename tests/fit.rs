@@ -1,0 +1,211 @@
+//! `eventbench fit` against the real Kafka the scripts start: a topic written by
+//! eventbench from a known scenario (a curve, Zipf 1.2 over 100 aggregates, a lognormal
+//! payload, three actions) is fitted back within the issue's bounds, the fitted scenario
+//! validates and runs; a topic of other JSON, an empty topic, a window with no records
+//! and an unreachable broker are clear errors with their exit codes; the client
+//! settings never reach the written scenario.
+
+mod common;
+
+use common::{eventbench, require_kafka, unique_topic};
+
+fn known(topic: &str) -> String {
+    format!(
+        r#"
+name = "fit-source"
+seed = 11
+warmup = "0s"
+
+[target]
+log = "kafka"
+services = "none"
+
+[target.kafka]
+bootstrap = "127.0.0.1:9092"
+partitions = 3
+
+[target.topics]
+events = "{topic}"
+
+[data]
+aggregates = {{ dist = "zipf", exponent = 1.2, max = 100 }}
+actions = {{ register_user = 2, update_item = 3, close_account = 5 }}
+payload = {{ dist = "lognormal", median = 512, p99 = "4KiB" }}
+compressibility = 0.25
+users = 300
+
+[workload.producers]
+kind = "produce"
+arrival = "constant"
+max_in_flight = 512
+phase = [{{ kind = "curve", points = [{{ at = "0s", rate = 400 }}, {{ at = "15s", rate = 1200 }}, {{ at = "30s", rate = 1200 }}] }}]
+"#
+    )
+}
+
+/// The original curve's rate at `t` seconds.
+fn original(t: f64) -> f64 {
+    if t < 15.0 {
+        400.0 + 800.0 * t / 15.0
+    } else {
+        1200.0
+    }
+}
+
+fn number(text: &str, after: &str) -> f64 {
+    let at = text.find(after).unwrap_or_else(|| panic!("{after:?} in\n{text}")) + after.len();
+    let digits: String = text[at..]
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("a number after {after:?} in\n{text}"))
+}
+
+#[test]
+fn a_topic_written_from_a_known_scenario_is_fitted_back() {
+    require_kafka();
+    let dir = tempfile::tempdir().expect("tmp");
+    let topic = unique_topic("eventbench.fit");
+    let (code, _, err, _) = common::run_scenario(dir.path(), "source", &known(&topic), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let out = dir.path().join("fitted.toml");
+    let (code, _, err) = eventbench(&[
+        "fit",
+        "--bootstrap",
+        "127.0.0.1:9092",
+        "--topic",
+        &topic,
+        "--bucket",
+        "5s",
+        "--client",
+        "client.id=fit-test-secret-hunter2",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let text = common::read(&out);
+    assert!(
+        !text.contains("hunter2"),
+        "a client setting reached the scenario:\n{text}"
+    );
+    assert!(text.contains(&format!("from topic {topic:?}")), "{text}");
+
+    // Zipf 1.2 within 0.05.
+    let exponent = number(&text, "exponent = ");
+    assert!((exponent - 1.2).abs() <= 0.05, "exponent {exponent}\n{text}");
+    // Payload p50/p99 within 5% of the original's 512 B and 4 KiB.
+    let (median, p99) = (number(&text, "median = "), number(&text, "p99 = "));
+    assert!((median / 512.0 - 1.0).abs() <= 0.05, "median {median}\n{text}");
+    assert!((p99 / 4096.0 - 1.0).abs() <= 0.05, "p99 {p99}\n{text}");
+    // Action weights within 2 points of 20/30/50%.
+    let weights = [
+        ("\"register_user\" = ", 0.2),
+        ("\"update_item\" = ", 0.3),
+        ("\"close_account\" = ", 0.5),
+    ];
+    for (key, share) in weights {
+        let got = number(&text, key) / 1000.0;
+        assert!((got - share).abs() <= 0.02, "{key} {got}\n{text}");
+    }
+    // The rate curve within 5% of the original at each bucket's middle (the first and
+    // last buckets hold the window's own ends).
+    let points: Vec<(f64, f64)> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("{ at = "))
+        .map(|l| (number(l, "at = \"") / 1000.0, number(l, "rate = ")))
+        .collect();
+    assert!(points.len() >= 2 && points.len() <= 40, "{points:?}");
+    for i in 1..5 {
+        let t = i as f64 * 5.0 + 2.5;
+        let fitted = eventbench::fit::model::at(&points, t);
+        assert!(
+            (fitted / original(t) - 1.0).abs() <= 0.05,
+            "at {t} s: {fitted} against {}",
+            original(t)
+        );
+    }
+    assert!(
+        text.contains("arrival = \"constant\""),
+        "evenly spaced arrivals:\n{text}"
+    );
+
+    // The fitted scenario is a scenario.
+    let (code, out, err) = eventbench(&["validate", out.to_str().expect("utf8")]);
+    assert_eq!(code, Some(0), "{out} {err}");
+}
+
+#[test]
+fn what_cannot_be_fitted_is_a_clear_error() {
+    require_kafka();
+    // An empty topic.
+    let empty = unique_topic("eventbench.fit-empty");
+    create_topic(&empty);
+    let (code, _, err) = eventbench(&["fit", "--bootstrap", "127.0.0.1:9092", "--topic", &empty]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("holds no records"), "{err}");
+    // A topic that does not exist (and is not created by asking: the fit writes nothing).
+    let none = unique_topic("eventbench.fit-none");
+    let (code, _, err) = eventbench(&["fit", "--bootstrap", "127.0.0.1:9092", "--topic", &none]);
+    assert_eq!(code, Some(2), "{err}");
+    // Other JSON: counted and said.
+    let other = unique_topic("eventbench.fit-other");
+    produce(&other, &["{\"hello\":1}", "{\"uuid\":\"x\"}", "not json"]);
+    let (code, _, err) = eventbench(&["fit", "--bootstrap", "127.0.0.1:9092", "--topic", &other]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("no seed Events") && err.contains("3 records skipped"),
+        "{err}"
+    );
+    assert!(err.contains("not JSON") && err.contains("not a seed Event"), "{err}");
+    // A window with no records: from a time after the last.
+    let (code, _, err) = eventbench(&[
+        "fit",
+        "--bootstrap",
+        "127.0.0.1:9092",
+        "--topic",
+        &other,
+        "--since",
+        "2099-01-01T00:00:00Z",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no records in the window"), "{err}");
+    // An unreachable broker, named.
+    let (code, _, err) = eventbench(&["fit", "--bootstrap", "127.0.0.1:1", "--topic", "x"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("127.0.0.1:1"), "{err}");
+}
+
+fn create_topic(topic: &str) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", "127.0.0.1:9092")
+        .create()
+        .expect("admin");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let made = rt
+        .block_on(admin.create_topics(
+            &[NewTopic::new(topic, 1, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        ))
+        .expect("create");
+    assert!(made.iter().all(Result::is_ok), "{made:?}");
+}
+
+/// Writes `values` to `topic` with a plain producer (the topic auto-created).
+fn produce(topic: &str, values: &[&str]) {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    let p: ThreadedProducer<DefaultProducerContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", "127.0.0.1:9092")
+        .create()
+        .expect("producer");
+    for v in values {
+        p.send(BaseRecord::<(), str>::to(topic).payload(v)).expect("send");
+    }
+    p.flush(std::time::Duration::from_secs(10)).expect("flush");
+}
