@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(run) = eventbench::report::rundir::RunDir::open(dir.path()) else {
         return;
     };
-    if let Err(e) = eventbench::report::rebuild::summary_of(&run) {
+    if let Err(e) = eventbench::report::journal::summary_of(&run) {
         named(&e);
     }
     if let Err(e) = eventbench::compare::Run::open_all(dir.path()) {
