@@ -17,13 +17,11 @@ const TABLES: &[(&str, &str)] = &[];
 /// Over the limits when the rules were first checked (file or `file::function`, lines
 /// then). Each may only get shorter; one at or under the limit must leave the list.
 const NOT_YET_SPLIT: &[(&str, usize)] = &[
-    ("src/compare/mod.rs", 911),
     ("src/scenario/types.rs", 936),
     ("src/backend/kafka_log.rs", 715),
     ("src/report/metrics.rs", 655),
     ("src/model/gojson.rs", 579),
     ("src/report/html.rs", 545),
-    ("src/compare/mod.rs::compare_sides", 277),
     ("src/report/metrics.rs::encode", 196),
     ("src/capacity/step.rs::step", 166),
     ("src/report/text.rs::render", 157),

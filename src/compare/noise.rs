@@ -227,6 +227,24 @@ pub fn interval(
     Some((d - t * se, d + t * se))
 }
 
+/// The spread of the pairs' differences and the two-sided interval of their mean at
+/// `confidence`, Bonferroni-held over `family` rows. `None` below two pairs.
+pub fn paired_interval(base: &[f64], cand: &[f64], confidence: f64, family: usize) -> Option<(Spread, (f64, f64))> {
+    if base.len() != cand.len() || base.len() < 2 {
+        return None;
+    }
+    let d: Vec<f64> = cand.iter().zip(base).map(|(c, b)| c - b).collect();
+    let m = mean(&d);
+    let n = d.len();
+    let sd = (d.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1) as f64).sqrt();
+    let alpha = (1.0 - confidence) / family.max(1) as f64;
+    let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
+        .map(|t| t.inverse_cdf(1.0 - alpha / 2.0))
+        .unwrap_or(f64::INFINITY);
+    let se = sd / (n as f64).sqrt();
+    Some((Spread { sd, dof: n - 1 }, (m - t * se, m + t * se)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,27 +15,8 @@
 //! a 2.2% standard deviation. So the interval is the paired t-interval of the mean
 //! difference (in log space for latencies and rates), n - 1 degrees of freedom.
 
-use super::noise::{mean, split_held, Spread};
+use super::noise::split_held;
 use super::{Comparison, Options, Side};
-use statrs::distribution::{ContinuousCDF, StudentsT};
-
-/// The spread of the pairs' differences and the two-sided interval of their mean at
-/// `confidence`, Bonferroni-held over `family` rows. `None` below two pairs.
-pub fn interval(base: &[f64], cand: &[f64], confidence: f64, family: usize) -> Option<(Spread, (f64, f64))> {
-    if base.len() != cand.len() || base.len() < 2 {
-        return None;
-    }
-    let d: Vec<f64> = cand.iter().zip(base).map(|(c, b)| c - b).collect();
-    let m = mean(&d);
-    let n = d.len();
-    let sd = (d.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1) as f64).sqrt();
-    let alpha = (1.0 - confidence) / family.max(1) as f64;
-    let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
-        .map(|t| t.inverse_cdf(1.0 - alpha / 2.0))
-        .unwrap_or(f64::INFINITY);
-    let se = sd / (n as f64).sqrt();
-    Some((Spread { sd, dof: n - 1 }, (m - t * se, m + t * se)))
-}
 
 /// Which side ran first in every pair, when one did (three pairs or more, every start
 /// known).
@@ -63,7 +44,7 @@ fn fixed_order(base: &Side, cand: &Side) -> Option<&'static str> {
 /// pairs out left 2 of 5 in the first paired round measured (`scripts/gate-power
 /// --paired 5`), too few to judge. The notes name the runs.
 pub fn compare(base: &Side, cand: &Side, opts: &Options) -> Comparison {
-    let mut cmp = super::compare_sides(base, cand, opts, None, true);
+    let mut cmp = super::sides::compare_sides(base, cand, opts, None, true);
     cmp.noise_source = format!(
         "the spread of {} pairs' differences (baseline run i and candidate run i, run one after the other: drift between pairs cancels)",
         base.runs.len()
@@ -199,12 +180,13 @@ mod tests {
 
     #[test]
     fn the_interval_is_the_paired_t_interval() {
-        let (s, (lo, hi)) = interval(&[0.0, 0.1, 0.2], &[0.05, 0.16, 0.24], 0.95, 1).expect("interval");
+        let (s, (lo, hi)) =
+            super::super::noise::paired_interval(&[0.0, 0.1, 0.2], &[0.05, 0.16, 0.24], 0.95, 1).expect("interval");
         // d = 0.05, 0.06, 0.04: mean 0.05, sd 0.01, t(2, 0.975) = 4.303.
         assert_eq!(s.dof, 2);
         assert!((s.sd - 0.01).abs() < 1e-9);
         assert!((lo - (0.05 - 4.303 * 0.01 / 3f64.sqrt())).abs() < 1e-3 && hi > 0.06);
-        assert!(interval(&[0.0], &[0.1], 0.95, 1).is_none());
-        assert!(interval(&[0.0, 0.1], &[0.1], 0.95, 1).is_none());
+        assert!(super::super::noise::paired_interval(&[0.0], &[0.1], 0.95, 1).is_none());
+        assert!(super::super::noise::paired_interval(&[0.0, 0.1], &[0.1], 0.95, 1).is_none());
     }
 }
