@@ -190,3 +190,59 @@ fn a_base_that_cannot_be_judged_is_its_own_exit_never_a_pass() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("neither a file nor a git ref"), "{err}");
 }
+
+#[test]
+fn a_base_ref_that_does_not_build_is_exit_10() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("src")).expect("mkdir");
+    std::fs::write(
+        repo.join("Cargo.toml"),
+        "[package]\nname = \"broken\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .expect("write");
+    std::fs::write(repo.join("src/main.rs"), "fn main() { this is not rust }\n").expect("write");
+    let run = |cmd: &str, args: &[&str]| {
+        let ok = Command::new(cmd)
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .expect(cmd)
+            .success();
+        assert!(ok, "{cmd} {args:?}");
+    };
+    run("cargo", &["generate-lockfile", "--offline"]);
+    run("git", &["init", "-q"]);
+    run("git", &["add", "."]);
+    run(
+        "git",
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-qm",
+            "broken",
+        ],
+    );
+    let out = Command::new(bin())
+        .args([
+            "gate",
+            &scenario(),
+            "--base",
+            "HEAD",
+            "--pairs",
+            "2",
+            "--no-throwaway",
+            "--out",
+        ])
+        .arg(dir.path().join("out"))
+        .current_dir(&repo)
+        .output()
+        .expect("gate");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(10), "{err}");
+    assert!(err.contains("does not build"), "{err}");
+}
