@@ -28,8 +28,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::report::values::STATS;
 use crate::report::values::RunValues;
+pub use crate::report::values::STATS;
 pub use render::{markdown, text};
 pub use run::Run;
 
