@@ -66,6 +66,29 @@ fn quickstart_run_writes_a_complete_report() {
     assert_eq!(p["unanswered"], 0);
     assert_eq!(summary["services"]["persistence"]["malformed"], 0);
 
+    // The trend tools' files hold the summary's own numbers: BMF benchmark -> measure ->
+    // value; benchmark-action a list of name, unit, value (smaller is better).
+    let bmf: serde_json::Value = serde_json::from_str(&common::read(&out.join("bmf.json"))).expect("bmf");
+    let p50 = &bmf["producers.e2e.persisted"]["p50"];
+    assert_eq!(
+        p50["value"].as_f64(),
+        p["stages"]["e2e.persisted"]["p50_ns"].as_f64(),
+        "{bmf}"
+    );
+    assert!(
+        p50.get("lower_value").is_none(),
+        "nothing censored: no lower bound {p50}"
+    );
+    assert_eq!(bmf["producers.errors"]["share"]["value"].as_f64(), Some(0.0), "{bmf}");
+    let action: serde_json::Value =
+        serde_json::from_str(&common::read(&out.join("benchmark-action.json"))).expect("benchmark-action");
+    let entry = action
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["name"] == "producers.e2e.persisted p99"))
+        .unwrap_or_else(|| panic!("{action}"));
+    assert_eq!(entry["unit"], "ns");
+    assert_eq!(entry["value"].as_f64(), p["stages"]["e2e.persisted"]["p99_ns"].as_f64());
+
     // The interval log reads back, with one line per stage per interval.
     let intervals = hlog::read(&out.join("latency.hlog")).expect("hlog");
     let e2e: Vec<_> = intervals

@@ -115,6 +115,89 @@ fn an_a_a_gate_passes_and_a_slower_store_fails_with_the_verdicts_compare_gives_b
         .expect("the e2e p50 entry");
     assert_eq!(entry["unit"], "ns");
     assert!(entry["value"].as_f64().is_some() && entry["range"].as_str().is_some_and(|r| r.starts_with('±')));
+
+    the_guide_s_blocks_fit(&slow);
+}
+
+/// The guide's gate page, block by block: each `eventbench gate` line is one the gate
+/// accepts, each file a block hands on (`ci-run/...`) is one the gate wrote, and the
+/// Bencher block runs as a script (stub `eventbench` and `bencher` on PATH) that uploads
+/// bmf.json and still fails the job with the gate's code.
+fn the_guide_s_blocks_fit(out: &Path) {
+    let page = common::read(&root().join("docs/guide/src/gate.md"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::os::unix::fs::symlink(root().join("scenarios"), dir.path().join("scenarios")).expect("symlink");
+    std::os::unix::fs::symlink(out, dir.path().join("ci-run")).expect("symlink");
+
+    let mut lines = 0;
+    for line in page.lines().filter(|l| l.contains("eventbench gate ")) {
+        let from = line.find("gate ").expect("gate");
+        let cmd = line[from..]
+            .split(" ||")
+            .next()
+            .expect("cmd")
+            .split(" #")
+            .next()
+            .expect("cmd");
+        let args: Vec<&str> = cmd.split_whitespace().map(|a| a.trim_matches('"')).collect();
+        // Run where --base names neither a file nor a ref: past the parser, before any build.
+        let out = std::process::Command::new(bin())
+            .args(&args)
+            .current_dir(dir.path())
+            .output()
+            .expect("spawn");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("neither a file nor a git ref"),
+            "the guide's {cmd:?}: {err}"
+        );
+        lines += 1;
+    }
+    assert!(lines >= 4, "the guide's gate lines: {lines}");
+
+    let mut named = 0;
+    let uncommented = page.lines().map(|l| l.split(" #").next().unwrap_or(l));
+    for line in uncommented {
+        for (i, _) in line.match_indices("ci-run/") {
+            let name: String = line[i..]
+                .chars()
+                .take_while(|c| !c.is_whitespace() && !"\"'`,}]):".contains(*c))
+                .collect();
+            assert!(
+                dir.path().join(&name).exists(),
+                "the guide names {name}, which the gate did not write"
+            );
+            named += 1;
+        }
+    }
+    assert!(named >= 4, "files the guide names: {named}");
+
+    let block = page
+        .split("```sh\n")
+        .find(|b| b.contains("bencher run"))
+        .and_then(|b| b.split("```").next())
+        .expect("the Bencher block");
+    let stubs = dir.path().join("bin");
+    std::fs::create_dir(&stubs).expect("mkdir");
+    for (name, body) in [
+        ("eventbench", "exit 6\n"),
+        ("bencher", "printf '%s ' \"$@\" > bencher.args\nexit 0\n"),
+    ] {
+        let p = stubs.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}")).expect("stub");
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    }
+    let path = format!("{}:{}", stubs.display(), std::env::var("PATH").unwrap_or_default());
+    let status = std::process::Command::new("bash")
+        .args(["-c", block])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env("BRANCH", "feature")
+        .status()
+        .expect("bash");
+    assert_eq!(status.code(), Some(6), "the Bencher block keeps the gate's exit");
+    let uploaded = common::read(&dir.path().join("bencher.args"));
+    assert!(uploaded.contains("--adapter json --file ci-run/bmf.json"), "{uploaded}");
 }
 
 #[test]

@@ -22,6 +22,7 @@ pub mod rundir;
 pub mod summary;
 pub mod svg;
 pub mod text;
+pub mod trend_json;
 pub mod values;
 pub mod verdict;
 

@@ -156,7 +156,8 @@ impl RunDir {
     }
 
     /// summary.json and every view built from it: audit.json, summary.md,
-    /// report.html, and junit.xml where there is something to judge.
+    /// report.html, bmf.json and benchmark-action.json (for trend tools), and junit.xml
+    /// where there is something to judge.
     pub fn write_all(&self, s: &Summary) -> Result<(), RunDirError> {
         self.write_summary(s)?;
         self.write_views(s)
@@ -169,6 +170,8 @@ impl RunDir {
         }
         self.write_bytes("summary.md", super::ci::markdown(s).as_bytes())?;
         self.write_report_html(s)?;
+        self.write_json("bmf.json", &super::trend_json::bmf(s))?;
+        self.write_json("benchmark-action.json", &super::trend_json::benchmark_action(s))?;
         if !s.thresholds.is_empty() || s.audit.is_some() || !s.unhealthy().is_empty() || s.incomplete.is_some() {
             self.write_bytes("junit.xml", super::ci::junit(s).as_bytes())?;
         }
