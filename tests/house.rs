@@ -17,10 +17,8 @@ const TABLES: &[(&str, &str)] = &[];
 /// Over the limits when the rules were first checked (file or `file::function`, lines
 /// then). Each may only get shorter; one at or under the limit must leave the list.
 const NOT_YET_SPLIT: &[(&str, usize)] = &[
-    ("src/report/metrics.rs", 655),
     ("src/model/gojson.rs", 579),
     ("src/report/html.rs", 545),
-    ("src/report/metrics.rs::encode", 196),
     ("src/capacity/step.rs::step", 166),
     ("src/report/text.rs::render", 157),
     ("src/report/svg.rs::render", 140),
