@@ -17,16 +17,13 @@ const TABLES: &[(&str, &str)] = &[];
 /// Over the limits when the rules were first checked (file or `file::function`, lines
 /// then). Each may only get shorter; one at or under the limit must leave the list.
 const NOT_YET_SPLIT: &[(&str, usize)] = &[
-    ("src/report/html.rs", 545),
     ("src/capacity/step.rs::step", 166),
     ("src/report/text.rs::render", 157),
     ("src/report/svg.rs::render", 140),
     ("src/compare/mod.rs::compare", 133),
-    ("src/report/html.rs::workload_section", 132),
     ("src/report/verdict.rs::health", 125),
     ("src/run.rs::run_in", 124),
     ("src/capacity/report.rs::html", 121),
-    ("src/report/html.rs::render", 120),
     ("src/merge.rs::merge", 109),
     ("src/service/query.rs::run_worker", 108),
     ("src/capacity/search.rs::run", 102),
