@@ -159,7 +159,8 @@ fn rates(enc: &mut DescriptorEncoder, s: &Snapshot) -> Fmt {
             .map(|w| (vec![("workload", w.name.clone())], f(w)))
             .collect()
     };
-    let families: [(&str, &str, &dyn Fn(&WorkloadNow) -> f64); 4] = [
+    type Of<'a> = &'a dyn Fn(&WorkloadNow) -> f64;
+    let families: [(&str, &str, Of); 4] = [
         (
             "target_rate",
             "Operations per second the schedule asked for in the last interval (0 for a closed workload).",
