@@ -20,7 +20,6 @@ const NOT_YET_SPLIT: &[(&str, usize)] = &[
     ("src/capacity/step.rs::step", 166),
     ("src/report/text.rs::render", 157),
     ("src/report/svg.rs::render", 140),
-    ("src/compare/mod.rs::compare", 133),
     ("src/report/verdict.rs::health", 125),
     ("src/run.rs::run_in", 124),
     ("src/capacity/report.rs::html", 121),

@@ -252,46 +252,16 @@ fn gate(verdict: Change, est: f64, ci: Option<(f64, f64)>, floor: f64, limit: Op
 }
 
 /// Compares a baseline side with a candidate side, with the noise of `model` where
-/// there is one.
+/// there is one: the runs the host held set aside, the sides judged, what was held
+/// said, and (`--each-candidate`) a row called only when every candidate run agrees.
 pub fn compare(base: &Side, cand: &Side, opts: &Options, model: Option<&NoiseModel>) -> Comparison {
     if opts.paired && base.runs.len() == cand.runs.len() {
         return paired::compare(base, cand, opts);
     }
-    // Runs the host held are not the build's: left out of the baseline while five or
-    // more remain, and out of the candidates (with none left, nothing is called).
-    let (mut base_held, mut cand_held) = (Vec::new(), Vec::new());
-    let (mut base_kept, mut kept) = (None, None);
-    if let Some((median, bound)) = noise::held_bound(base) {
-        let (b, h) = noise::split_held(base, median, bound);
-        if !h.is_empty() && b.runs.len() >= noise::OUTLIER_MIN_RUNS {
-            base_kept = Some(b);
-            base_held = h;
-        }
-        let (c, h) = noise::split_held(cand, median, bound);
-        if !h.is_empty() {
-            if !c.runs.is_empty() {
-                kept = Some(c);
-            }
-            cand_held = h;
-        }
-    }
-    let base = base_kept.as_ref().unwrap_or(base);
-    let mut joint = match &kept {
-        Some(k) => sides::compare_sides(base, k, opts, model, false),
-        None => sides::compare_sides(base, cand, opts, model, false),
-    };
-    // A run the host held (by its own platform evidence against the other side's)
-    // decides nothing, baseline and candidate alike.
-    // A baseline of one run (nothing to shed it by, nothing to weigh it against), or a
-    // candidate side whose every run was held.
-    let mut small_held: Vec<String> = Vec::new();
-    if base.runs.len() == 1 {
-        small_held.extend(noise::held_by_host(base, cand, "baseline").into_iter().map(|h| h.1));
-    }
-    let cand_by_host = noise::held_by_host(cand, base, "candidate");
-    if !cand.runs.is_empty() && cand_by_host.len() == cand.runs.len() {
-        small_held.extend(cand_by_host.into_iter().map(|h| h.1));
-    }
+    let held = HeldRuns::split(base, cand);
+    let base = held.base_kept.as_ref().unwrap_or(base);
+    let mut joint = sides::compare_sides(base, held.cand_kept.as_ref().unwrap_or(cand), opts, model, false);
+    let small_held = held_by_host(base, cand);
     if !small_held.is_empty() {
         joint.notes.push(format!(
             "nothing judged: the host held {} (over {}x the other side and over {}); run again on a quieter host, or with more runs a side",
@@ -300,24 +270,90 @@ pub fn compare(base: &Side, cand: &Side, opts: &Options, model: Option<&NoiseMod
             crate::units::fmt_ns(noise::HELD_FLOOR_NS as u64)
         ));
     }
-    let all_held = (!cand_held.is_empty() && kept.is_none()) || !small_held.is_empty();
-    for (side, held) in [("baseline", &base_held), ("candidate", &cand_held)] {
-        if held.is_empty() {
-            continue;
-        }
-        joint.notes.push(format!(
-            "{side} run(s) {} left out: the harness's own schedule lag p99 ({}) was over {}x the baseline's median ({}) and over {}: the host held the run, so its latencies are not the build's",
-            held.iter().map(|h| h.name.as_str()).collect::<Vec<_>>().join(", "),
-            held.iter().map(|h| crate::units::fmt_ns(h.lag_ns as u64)).collect::<Vec<_>>().join(", "),
-            noise::HELD_FACTOR,
-            crate::units::fmt_ns(held[0].baseline_ns as u64),
-            crate::units::fmt_ns(noise::HELD_FLOOR_NS as u64),
-        ));
-    }
-    if all_held {
+    held.say(&mut joint);
+    if (!held.cand.is_empty() && held.cand_kept.is_none()) || !small_held.is_empty() {
         // Every candidate run was held, or a run of a side too small to shed it: nothing
         // is the build's to judge.
-        for row in &mut joint.rows {
+        joint.nothing_judged();
+    }
+    let cand = held.cand_kept.as_ref().unwrap_or(cand);
+    if !opts.each_candidate || cand.runs.len() < 2 {
+        return joint;
+    }
+    each_candidate(joint, base, cand, opts, model)
+}
+
+/// The runs whose harness lag says the host held them (over the held bound of the
+/// baseline's median): left out of the baseline while five or more remain, and out of
+/// the candidates (with none left, nothing is called).
+struct HeldRuns {
+    base_kept: Option<Side>,
+    base: Vec<noise::Held>,
+    cand_kept: Option<Side>,
+    cand: Vec<noise::Held>,
+}
+
+impl HeldRuns {
+    fn split(base: &Side, cand: &Side) -> HeldRuns {
+        let mut h = HeldRuns {
+            base_kept: None,
+            base: Vec::new(),
+            cand_kept: None,
+            cand: Vec::new(),
+        };
+        let Some((median, bound)) = noise::held_bound(base) else {
+            return h;
+        };
+        let (b, held) = noise::split_held(base, median, bound);
+        if !held.is_empty() && b.runs.len() >= noise::OUTLIER_MIN_RUNS {
+            h.base_kept = Some(b);
+            h.base = held;
+        }
+        let (c, held) = noise::split_held(cand, median, bound);
+        if !held.is_empty() {
+            h.cand_kept = (!c.runs.is_empty()).then_some(c);
+            h.cand = held;
+        }
+        h
+    }
+
+    /// A note per side with runs left out, naming them and their lag.
+    fn say(&self, c: &mut Comparison) {
+        for (side, held) in [("baseline", &self.base), ("candidate", &self.cand)] {
+            let Some(first) = held.first() else { continue };
+            c.notes.push(format!(
+                "{side} run(s) {} left out: the harness's own schedule lag p99 ({}) was over {}x the baseline's median ({}) and over {}: the host held the run, so its latencies are not the build's",
+                held.iter().map(|h| h.name.as_str()).collect::<Vec<_>>().join(", "),
+                held.iter().map(|h| crate::units::fmt_ns(h.lag_ns as u64)).collect::<Vec<_>>().join(", "),
+                noise::HELD_FACTOR,
+                crate::units::fmt_ns(first.baseline_ns as u64),
+                crate::units::fmt_ns(noise::HELD_FLOOR_NS as u64),
+            ));
+        }
+    }
+}
+
+/// Runs the host held by its own platform evidence against the other side's, where
+/// nothing else can shed them: a baseline of one run (nothing to weigh it against), or
+/// a candidate side whose every run was held. A held run decides nothing, baseline and
+/// candidate alike.
+fn held_by_host(base: &Side, cand: &Side) -> Vec<String> {
+    let mut held: Vec<String> = Vec::new();
+    if base.runs.len() == 1 {
+        held.extend(noise::held_by_host(base, cand, "baseline").into_iter().map(|h| h.1));
+    }
+    let cand_by_host = noise::held_by_host(cand, base, "candidate");
+    if !cand.runs.is_empty() && cand_by_host.len() == cand.runs.len() {
+        held.extend(cand_by_host.into_iter().map(|h| h.1));
+    }
+    held
+}
+
+impl Comparison {
+    /// No row called slower or faster, none a regression: the host held what would
+    /// have decided.
+    fn nothing_judged(&mut self) {
+        for row in &mut self.rows {
             if matches!(row.verdict, Change::Slower | Change::Faster) {
                 row.verdict = Change::Inconclusive;
             }
@@ -325,17 +361,24 @@ pub fn compare(base: &Side, cand: &Side, opts: &Options, model: Option<&NoiseMod
                 row.gate = Gate::Inconclusive;
             }
         }
-        joint.regressions = 0;
-        joint.inconclusive = joint.rows.iter().filter(|r| r.gate == Gate::Inconclusive).count();
-        if matches!(joint.verdict, Change::Slower | Change::Faster) {
-            joint.verdict = Change::Inconclusive;
+        self.regressions = 0;
+        self.inconclusive = self.rows.iter().filter(|r| r.gate == Gate::Inconclusive).count();
+        if matches!(self.verdict, Change::Slower | Change::Faster) {
+            self.verdict = Change::Inconclusive;
         }
-        joint.candidates_held = true;
+        self.candidates_held = true;
     }
-    let cand = kept.as_ref().unwrap_or(cand);
-    if !opts.each_candidate || cand.runs.len() < 2 {
-        return joint;
-    }
+}
+
+/// Each candidate run judged alone too: a row stays called only when every run alone
+/// agrees, and a regression only when every run alone is one.
+fn each_candidate(
+    mut joint: Comparison,
+    base: &Side,
+    cand: &Side,
+    opts: &Options,
+    model: Option<&NoiseModel>,
+) -> Comparison {
     let alone: Vec<Comparison> = cand
         .runs
         .iter()
@@ -361,12 +404,10 @@ pub fn compare(base: &Side, cand: &Side, opts: &Options, model: Option<&NoiseMod
         let all = |v: Change| each.len() == alone.len() && each.iter().all(|r| r.verdict == v);
         if matches!(row.verdict, Change::Slower | Change::Faster) && !all(row.verdict) {
             row.verdict = Change::Inconclusive;
+            let verdicts: Vec<String> = each.iter().map(|r| r.verdict.to_string()).collect();
             row.note = Some(format!(
                 "not every candidate run alone agrees ({})",
-                each.iter()
-                    .map(|r| r.verdict.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                verdicts.join(", ")
             ));
         }
         if row.gate == Gate::Regression && !each.iter().all(|r| r.gate == Gate::Regression) {
