@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{steady, Options, MAX_CUT_SHARE};
 use crate::plan::Plan;
 use crate::report::limiting::LimitingHop;
-use crate::report::summary::Health;
+use crate::report::summary::{Health, WorkloadSummary};
 use crate::report::{RunDir, Summary};
 use crate::run::{run_to_dir, RunOptions};
 use crate::stats::{Stage, StageSummary};
@@ -170,31 +170,116 @@ pub(super) fn step(plan: &Plan, o: &Options, phase: StepPhase, n: usize) -> Resu
         .workloads
         .get(&o.workload)
         .ok_or_else(|| format!("no workload {}", o.workload))?;
-    let warmup_s = plan.warmup_ns as f64 / 1e9;
-    // Whole intervals only: the last one, cut short by the run's end, holds a few
-    // stragglers and says nothing about the step.
-    let nominal = plan.interval_ns as f64 / 1e9;
-    let measured_points: Vec<_> = w
-        .timeline
-        .iter()
-        .filter(|p| !p.warmup && p.length_s >= 0.5 * nominal && p.t_s + 1e-9 < plan.duration_ns as f64 / 1e9)
-        .cloned()
-        .collect();
-    let steady_from = steady::cut(&measured_points, MAX_CUT_SHARE);
-    let from_s = steady_from.unwrap_or(warmup_s).max(warmup_s);
-    let cut_share = (from_s - warmup_s) / (o.step_ns as f64 / 1e9);
-    let intervals = run_dir.read_intervals().map_err(|e| e.to_string())?;
-    let hists = crate::stats::hlog::stages_after(&intervals, &o.workload, from_s);
-    let stage = |s: Stage| hists.get(s.name()).map(StageSummary::of);
+    let settled = Settled::of(plan, o, w, &run_dir)?;
+    let verdict = judge(plan, o, w, &summary, &settled);
+    let mut notes = Vec::new();
+    if settled.steady_from.is_none() {
+        // Judged from the warmup's end then; a backlog shows as rising latency or as
+        // missed SLOs, so not settling alone does not fail a step.
+        notes.push(format!(
+            "not settled within {:.0}% of the step: judged from the end of the warmup",
+            MAX_CUT_SHARE * 100.0
+        ));
+    }
+    let main = crate::plan::main_stage(w.kind).0;
+    let m = settled.stage(main).unwrap_or_default();
+    let passed = verdict.reasons.is_empty();
+    let platform = summary.platform.as_ref();
+    let step = Step {
+        rate,
+        phase,
+        passed,
+        reasons: verdict.reasons,
+        causes: verdict.causes,
+        notes,
+        achieved_rate: w.achieved_rate,
+        error_rate: verdict.error_rate,
+        p50_ms: m.p50_ns as f64 / 1e6,
+        p99_ms: m.p99_ns as f64 / 1e6,
+        p999_ms: m.p999_ns as f64 / 1e6,
+        slo_values: verdict.slo_values,
+        steady_from_s: settled.steady_from,
+        cut_share: settled.cut_share,
+        vote: 0,
+        host_stalls: host_stalls(&summary, settled.from_s, plan.duration_ns),
+        set_aside: None,
+        health: w.health,
+        generator_cores: summary.generator.cpu_cores,
+        host_busy_cores: platform.and_then(|p| p.cores.as_ref()).map(|c| c.busy + c.steal),
+        host_cpus: platform.map_or(0, |p| p.cpus),
+        dir: dir.display().to_string(),
+        limiting_hop: if passed { None } else { limiting_hop(&summary, w.kind) },
+    };
+    Ok((step, summary))
+}
+
+/// The part of a step it is judged on: its whole measured intervals, and its
+/// histograms from where it settled (the steady-state cut) on.
+struct Settled {
+    points: Vec<crate::stats::timeline::IntervalPoint>,
+    steady_from: Option<f64>,
+    from_s: f64,
+    cut_share: f64,
+    hists: std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>>,
+}
+
+impl Settled {
+    fn of(plan: &Plan, o: &Options, w: &WorkloadSummary, run_dir: &RunDir) -> Result<Settled, String> {
+        let warmup_s = plan.warmup_ns as f64 / 1e9;
+        // Whole intervals only: the last one, cut short by the run's end, holds a few
+        // stragglers and says nothing about the step.
+        let nominal = plan.interval_ns as f64 / 1e9;
+        let end_s = plan.duration_ns as f64 / 1e9;
+        let points: Vec<_> = w
+            .timeline
+            .iter()
+            .filter(|p| !p.warmup && p.length_s >= 0.5 * nominal && p.t_s + 1e-9 < end_s)
+            .cloned()
+            .collect();
+        let steady_from = steady::cut(&points, MAX_CUT_SHARE);
+        let from_s = steady_from.unwrap_or(warmup_s).max(warmup_s);
+        let intervals = run_dir.read_intervals().map_err(|e| e.to_string())?;
+        Ok(Settled {
+            steady_from,
+            from_s,
+            cut_share: (from_s - warmup_s) / (o.step_ns as f64 / 1e9),
+            hists: crate::stats::hlog::stages_after(&intervals, &o.workload, from_s),
+            points,
+        })
+    }
+
+    fn stage(&self, s: Stage) -> Option<StageSummary> {
+        self.hists.get(s.name()).map(StageSummary::of)
+    }
+}
+
+/// Why a step failed (nothing: it passed), each with its cause, and each SLO's value.
+struct Verdict {
+    reasons: Vec<String>,
+    causes: Vec<Cause>,
+    slo_values: Vec<String>,
+    error_rate: f64,
+}
+
+impl Verdict {
+    fn fail(&mut self, cause: Cause, why: String) {
+        self.causes.push(cause);
+        self.reasons.push(why);
+    }
+}
+
+/// The step against the SLOs, its throughput, errors and backlog, and whether its
+/// latency or queues were still growing.
+fn judge(plan: &Plan, o: &Options, w: &WorkloadSummary, summary: &Summary, settled: &Settled) -> Verdict {
     let errors: u64 = w.errors.values().sum();
     let error_rate = if w.ops == 0 { 0.0 } else { errors as f64 / w.ops as f64 };
-    let mut reasons = Vec::new();
-    let mut causes = Vec::new();
-    let mut fail = |cause: Cause, why: String| {
-        causes.push(cause);
-        reasons.push(why);
+    let mut v = Verdict {
+        reasons: Vec::new(),
+        causes: Vec::new(),
+        slo_values: Vec::new(),
+        error_rate,
     };
-    let mut slo_values = Vec::new();
+    let stage = |s: Stage| settled.stage(s);
     for slo in &o.slos {
         let observed = Observed {
             stage: &stage,
@@ -205,119 +290,60 @@ pub(super) fn step(plan: &Plan, o: &Options, phase: StepPhase, n: usize) -> Resu
             target_rate: w.target_rate,
         };
         match slo.judge(&observed) {
-            Some((v, ok)) => {
-                slo_values.push(format!("{} = {}", slo.key, slo.show(v)));
+            Some((value, ok)) => {
+                v.slo_values.push(format!("{} = {}", slo.key, slo.show(value)));
                 if !ok {
-                    fail(
-                        Cause::Slo,
-                        format!("{} {} (was {})", slo.key, slo.condition, slo.show(v)),
-                    );
+                    let why = format!("{} {} (was {})", slo.key, slo.condition, slo.show(value));
+                    v.fail(Cause::Slo, why);
                 }
             }
-            None => fail(Cause::Missing, format!("{}: no such measurement", slo.key)),
+            None => v.fail(Cause::Missing, format!("{}: no such measurement", slo.key)),
         }
     }
     if w.achieved_rate < 0.99 * w.target_rate {
-        fail(
-            Cause::Throughput,
-            format!("achieved {:.1}/s < 99% of {:.1}/s", w.achieved_rate, w.target_rate),
-        );
+        let why = format!("achieved {:.1}/s < 99% of {:.1}/s", w.achieved_rate, w.target_rate);
+        v.fail(Cause::Throughput, why);
     }
     if error_rate > o.error_limit {
-        fail(
-            Cause::Errors,
-            format!("errors {:.3}% > {:.3}%", error_rate * 100.0, o.error_limit * 100.0),
+        let why = format!("errors {:.3}% > {:.3}%", error_rate * 100.0, o.error_limit * 100.0);
+        v.fail(Cause::Errors, why);
+    }
+    if w.unanswered + w.abandoned + w.dropped > 0 {
+        let why = format!(
+            "backlog: {} unanswered, {} abandoned, {} dropped",
+            w.unanswered, w.abandoned, w.dropped
         );
+        v.fail(Cause::Backlog, why);
     }
-    let backlog = w.unanswered + w.abandoned + w.dropped;
-    if backlog > 0 {
-        fail(
-            Cause::Backlog,
-            format!(
-                "backlog: {} unanswered, {} abandoned, {} dropped",
-                w.unanswered, w.abandoned, w.dropped
-            ),
-        );
+    if let Some(why) = steady::rising(&settled.points) {
+        v.fail(Cause::Rising, why);
     }
-    if let Some(why) = steady::rising(&measured_points) {
-        fail(Cause::Rising, why);
+    let hops = summary.hops.as_ref();
+    for why in backlog_trends(&w.timeline, hops, settled.from_s, plan.duration_ns, w.target_rate) {
+        v.fail(Cause::Growing, why);
     }
-    for why in backlog_trends(
-        &w.timeline,
-        summary.hops.as_ref(),
-        from_s,
-        plan.duration_ns,
-        w.target_rate,
-    ) {
-        fail(Cause::Growing, why);
-    }
-    // The meter's late wake-ups inside the window the step is judged on.
-    let end_s = plan.duration_ns as f64 / 1e9;
-    let host_stalls = summary.platform.as_ref().map_or(0, |p| {
+    v
+}
+
+/// The hiccup meter's late wake-ups inside the window the step is judged on.
+fn host_stalls(summary: &Summary, from_s: f64, duration_ns: u64) -> u64 {
+    let end_s = duration_ns as f64 / 1e9;
+    summary.platform.as_ref().map_or(0, |p| {
         p.stalls
             .iter()
             .filter(|st| st.at_s >= from_s && st.at_s < end_s)
             .count() as u64
-    });
-    let mut notes = Vec::new();
-    if steady_from.is_none() {
-        // Judged from the warmup's end then; a backlog shows as rising latency or as
-        // missed SLOs, so not settling alone does not fail a step.
-        notes.push(format!(
-            "not settled within {:.0}% of the step: judged from the end of the warmup",
-            MAX_CUT_SHARE * 100.0
-        ));
-    }
-    let main = crate::plan::main_stage(
-        plan.workloads
-            .iter()
-            .find(|w| w.name == o.workload)
-            .map_or(crate::scenario::WorkloadKind::Produce, |w| w.kind),
-    )
-    .0;
-    let m = stage(main).unwrap_or_default();
-    let passed = reasons.is_empty();
-    Ok((
-        Step {
-            rate,
-            phase,
-            passed,
-            reasons,
-            causes,
-            notes,
-            achieved_rate: w.achieved_rate,
-            error_rate,
-            p50_ms: m.p50_ns as f64 / 1e6,
-            p99_ms: m.p99_ns as f64 / 1e6,
-            p999_ms: m.p999_ns as f64 / 1e6,
-            slo_values,
-            steady_from_s: steady_from,
-            cut_share,
-            vote: 0,
-            host_stalls,
-            set_aside: None,
-            health: w.health,
-            generator_cores: summary.generator.cpu_cores,
-            host_busy_cores: summary
-                .platform
-                .as_ref()
-                .and_then(|p| p.cores.as_ref())
-                .map(|c| c.busy + c.steal),
-            host_cpus: summary.platform.as_ref().map_or(0, |p| p.cpus),
-            dir: dir.display().to_string(),
-            limiting_hop: (!passed)
-                .then(|| {
-                    // The searched workload's own table: the readers' for a reader.
-                    let t = match w.kind {
-                        crate::scenario::WorkloadKind::Query => summary.reader_hops.as_ref(),
-                        _ => summary.hops.as_ref(),
-                    }?;
-                    t.limiting.clone().or_else(|| crate::report::limiting::slowest(t))
-                })
-                .flatten(),
-        },
-        summary,
-    ))
+    })
+}
+
+/// A failed step's limiting hop from the searched workload's own table (the readers'
+/// for a reader): the saturated hop, or else the slowest.
+fn limiting_hop(summary: &Summary, kind: crate::scenario::WorkloadKind) -> Option<LimitingHop> {
+    let t = match kind {
+        crate::scenario::WorkloadKind::Query => summary.reader_hops.as_ref(),
+        _ => summary.hops.as_ref(),
+    }?;
+    t.limiting.clone().or_else(|| crate::report::limiting::slowest(t))
 }
 
 /// The judged window's backlog trends: the workload's operations in flight, and for a
