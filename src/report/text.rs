@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::summary::Summary;
+use super::summary::{Summary, WorkloadSummary};
 
 /// Renders the summary as a table per workload.
 pub fn render(s: &Summary) -> String {
@@ -19,85 +19,114 @@ pub fn render(s: &Summary) -> String {
         let _ = writeln!(o, "INCOMPLETE: {why}");
     }
     for (name, w) in &s.workloads {
-        let _ = writeln!(o);
-        let rate = if w.model == super::summary::LoadModel::Open {
-            format!("target {:.1}/s, achieved {:.1}/s", w.target_rate, w.achieved_rate)
+        workload(&mut o, name, w);
+    }
+    pipeline(&mut o, s);
+    if let Some(why) = &s.aborted {
+        let _ = writeln!(o, "\nABORTED: {why}");
+    }
+    thresholds(&mut o, s);
+    let _ = writeln!(
+        o,
+        "generator: {:.2} CPU s, {:.2} cores busy on average ({} threads; the hiccup meter's {:.2} CPU s apart)",
+        s.generator.cpu_seconds, s.generator.cpu_cores, s.generator.threads, s.generator.meter_cpu_seconds
+    );
+    if let Some(p) = &s.platform {
+        let _ = writeln!(o, "{}", p.line());
+    }
+    if let Some(p) = &s.prefill {
+        let _ = writeln!(o, "{}", prefill(p));
+    }
+    o
+}
+
+/// A workload: its rate and outcomes, what went wrong and when, its health, its stages.
+fn workload(o: &mut String, name: &str, w: &WorkloadSummary) {
+    let _ = writeln!(o);
+    let rate = if w.model == super::summary::LoadModel::Open {
+        format!("target {:.1}/s, achieved {:.1}/s", w.target_rate, w.achieved_rate)
+    } else {
+        format!("closed model, {:.1}/s (latency = service time)", w.achieved_rate)
+    };
+    let _ = writeln!(o, "{name} ({}): {rate} | {} | {} late", w.kind, w.outcomes(), w.late);
+    let errors: Vec<String> = w.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    if !errors.is_empty() || w.unanswered > 0 || w.abandoned > 0 {
+        let errors = if errors.is_empty() {
+            "none".into()
         } else {
-            format!("closed model, {:.1}/s (latency = service time)", w.achieved_rate)
+            errors.join(", ")
         };
-        let _ = writeln!(o, "{name} ({}): {rate} | {} | {} late", w.kind, w.outcomes(), w.late);
-        let errors: Vec<String> = w.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        if !errors.is_empty() || w.unanswered > 0 || w.abandoned > 0 {
-            let _ = writeln!(
-                o,
-                "  errors: {} | unanswered {} | abandoned {}",
-                if errors.is_empty() {
-                    "none".into()
-                } else {
-                    errors.join(", ")
-                },
-                w.unanswered,
-                w.abandoned
-            );
-        }
-        if w.empty > 0 {
-            let _ = writeln!(o, "  empty results (no answer within reply_timeout): {}", w.empty);
-        }
-        if w.late_rows > 0 {
-            let _ = writeln!(
-                o,
-                "  late rows: {} of {} rows came after their query stopped waiting (counted)",
-                w.late_rows, w.rows
-            );
-        }
-        for d in &w.disruptions {
-            let _ = writeln!(o, "  disrupted {:.1}s-{:.1}s: {}", d.from_s, d.to_s, d.outcome());
-        }
-        for st in &w.stalls {
-            let _ = writeln!(
-                o,
-                "  schedule stall {:.1}s-{:.1}s: lag up to {}, {} operations late",
-                st.from_s,
-                st.to_s,
-                crate::units::fmt_ns(st.lag_max_ns),
-                st.late
-            );
-        }
-        let _ = writeln!(o, "  health: {} ({})", w.health, w.health_reason);
+        let _ = writeln!(
+            o,
+            "  errors: {errors} | unanswered {} | abandoned {}",
+            w.unanswered, w.abandoned
+        );
+    }
+    if w.empty > 0 {
+        let _ = writeln!(o, "  empty results (no answer within reply_timeout): {}", w.empty);
+    }
+    if w.late_rows > 0 {
+        let _ = writeln!(
+            o,
+            "  late rows: {} of {} rows came after their query stopped waiting (counted)",
+            w.late_rows, w.rows
+        );
+    }
+    for d in &w.disruptions {
+        let _ = writeln!(o, "  disrupted {:.1}s-{:.1}s: {}", d.from_s, d.to_s, d.outcome());
+    }
+    for st in &w.stalls {
+        let _ = writeln!(
+            o,
+            "  schedule stall {:.1}s-{:.1}s: lag up to {}, {} operations late",
+            st.from_s,
+            st.to_s,
+            crate::units::fmt_ns(st.lag_max_ns),
+            st.late
+        );
+    }
+    let _ = writeln!(o, "  health: {} ({})", w.health, w.health_reason);
+    stages(o, w);
+}
+
+/// The stage table; ">" marks a lower bound (censored operations may lie above it).
+fn stages(o: &mut String, w: &WorkloadSummary) {
+    let _ = writeln!(
+        o,
+        "  {:<16} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "stage", "count", "p50", "p90", "p99", "p99.9", "p99.99", "max"
+    );
+    for (stage, st) in &w.stages {
+        let v = |name: &str, value: u64| st.show(name, value, ">");
         let _ = writeln!(
             o,
             "  {:<16} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            "stage", "count", "p50", "p90", "p99", "p99.9", "p99.99", "max"
+            stage,
+            st.count,
+            v("p50", st.p50_ns),
+            v("p90", st.p90_ns),
+            v("p99", st.p99_ns),
+            v("p999", st.p999_ns),
+            v("p9999", st.p9999_ns),
+            v("max", st.max_ns)
         );
-        for (stage, st) in &w.stages {
-            // ">" marks a lower bound: censored operations may lie above it.
-            let v = |name: &str, value: u64| st.show(name, value, ">");
-            let _ = writeln!(
-                o,
-                "  {:<16} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-                stage,
-                st.count,
-                v("p50", st.p50_ns),
-                v("p90", st.p90_ns),
-                v("p99", st.p99_ns),
-                v("p999", st.p999_ns),
-                v("p9999", st.p9999_ns),
-                v("max", st.max_ns)
-            );
-        }
-        if w.stages.values().any(|st| !st.lower_bounds.is_empty()) {
-            let unanswered = if w.unanswered > 0 {
-                format!(", and {} produced events never answered (in e2e)", w.unanswered)
-            } else {
-                String::new()
-            };
-            let _ = writeln!(
-                o,
-                "  > lower bound: {} censored (given up on) at the time they had waited{unanswered}",
-                w.censored
-            );
-        }
     }
+    if w.stages.values().any(|st| !st.lower_bounds.is_empty()) {
+        let unanswered = if w.unanswered > 0 {
+            format!(", and {} produced events never answered (in e2e)", w.unanswered)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            o,
+            "  > lower bound: {} censored (given up on) at the time they had waited{unanswered}",
+            w.censored
+        );
+    }
+}
+
+/// The services, the hops, the audit, the faults and the replies.
+fn pipeline(o: &mut String, s: &Summary) {
     if let Some(p) = &s.services.persistence {
         let _ = writeln!(
             o,
@@ -131,36 +160,25 @@ pub fn render(s: &Summary) -> String {
             s.services.malformed_replies, s.services.foreign_replies
         );
     }
-    if let Some(why) = &s.aborted {
-        let _ = writeln!(o, "\nABORTED: {why}");
+}
+
+fn thresholds(o: &mut String, s: &Summary) {
+    if s.thresholds.is_empty() {
+        return;
     }
-    if !s.thresholds.is_empty() {
-        let _ = writeln!(o, "\nthresholds:");
-        let width = s.thresholds.iter().map(|v| v.threshold.len()).max().unwrap_or(0);
-        for v in &s.thresholds {
-            let _ = writeln!(
-                o,
-                "  {}  {:<width$}  {:<18}  actual {}{}",
-                if v.passed { "pass" } else { "FAIL" },
-                v.threshold,
-                v.condition,
-                v.actual,
-                v.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
-            );
-        }
+    let _ = writeln!(o, "\nthresholds:");
+    let width = s.thresholds.iter().map(|v| v.threshold.len()).max().unwrap_or(0);
+    for v in &s.thresholds {
+        let _ = writeln!(
+            o,
+            "  {}  {:<width$}  {:<18}  actual {}{}",
+            if v.passed { "pass" } else { "FAIL" },
+            v.threshold,
+            v.condition,
+            v.actual,
+            v.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
+        );
     }
-    let _ = writeln!(
-        o,
-        "generator: {:.2} CPU s, {:.2} cores busy on average ({} threads; the hiccup meter's {:.2} CPU s apart)",
-        s.generator.cpu_seconds, s.generator.cpu_cores, s.generator.threads, s.generator.meter_cpu_seconds
-    );
-    if let Some(p) = &s.platform {
-        let _ = writeln!(o, "{}", p.line());
-    }
-    if let Some(p) = &s.prefill {
-        let _ = writeln!(o, "{}", prefill(p));
-    }
-    o
 }
 
 /// The history before the run, and what the readers read of it.
