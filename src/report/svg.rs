@@ -112,37 +112,7 @@ pub fn render(c: &Chart<'_>) -> String {
                 .collect()
         })
         .collect();
-    let all = || mapped.iter().flatten();
-    let (mut x0, mut x1) = all().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
-    let (mut y0, mut y1) = all().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
-    for b in &c.bands {
-        if let (Some(f), Some(t)) = (map(c.x_axis, b.from), map(c.x_axis, b.to)) {
-            x0 = x0.min(f);
-            x1 = x1.max(t);
-        }
-    }
-    let empty = x0 > x1 || y0 > y1;
-    if empty {
-        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
-    }
-    if c.y_axis == Axis::Linear {
-        y0 = y0.min(0.0);
-    } else {
-        y0 = y0.floor();
-        y1 = y1.ceil().max(y0 + 1.0);
-    }
-    if c.x_axis != Axis::Linear {
-        x0 = x0.floor().max(0.0);
-        x1 = x1.ceil().max(x0 + 1.0);
-    }
-    if (y1 - y0).abs() < 1e-12 {
-        y1 = y0 + 1.0;
-    }
-    if (x1 - x0).abs() < 1e-12 {
-        x1 = x0 + 1.0;
-    }
-    let px = |x: f64| L + (x - x0) / (x1 - x0) * (W - L - R);
-    let py = |y: f64| H - B - (y - y0) / (y1 - y0) * (H - T - B);
+    let f = Frame::of(c, &mapped);
     let mut o = String::new();
     let _ = write!(
         o,
@@ -151,9 +121,78 @@ pub fn render(c: &Chart<'_>) -> String {
         esc(c.title)
     );
     let _ = write!(o, r#"<text x="{L}" y="18" class="title">{}</text>"#, esc(c.title));
+    bands(&mut o, c, &f);
+    grid(&mut o, c, &f);
+    lines(&mut o, c, &mapped, &f);
+    if f.empty {
+        let _ = write!(
+            o,
+            r#"<text class="empty" x="{:.1}" y="{:.1}" text-anchor="middle">no data</text>"#,
+            (L + W - R) / 2.0,
+            H / 2.0
+        );
+    }
+    o.push_str("</svg>");
+    o
+}
+
+/// The plotted ranges (in axis space), from the points and the bands, and where a
+/// value lands on the canvas.
+struct Frame {
+    x0: f64,
+    x1: f64,
+    y0: f64,
+    y1: f64,
+    empty: bool,
+}
+
+impl Frame {
+    fn of(c: &Chart<'_>, mapped: &[Vec<(f64, f64)>]) -> Frame {
+        let all = || mapped.iter().flatten();
+        let (mut x0, mut x1) = all().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+        let (mut y0, mut y1) = all().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+        for b in &c.bands {
+            if let (Some(f), Some(t)) = (map(c.x_axis, b.from), map(c.x_axis, b.to)) {
+                x0 = x0.min(f);
+                x1 = x1.max(t);
+            }
+        }
+        let empty = x0 > x1 || y0 > y1;
+        if empty {
+            (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+        }
+        if c.y_axis == Axis::Linear {
+            y0 = y0.min(0.0);
+        } else {
+            y0 = y0.floor();
+            y1 = y1.ceil().max(y0 + 1.0);
+        }
+        if c.x_axis != Axis::Linear {
+            x0 = x0.floor().max(0.0);
+            x1 = x1.ceil().max(x0 + 1.0);
+        }
+        if (y1 - y0).abs() < 1e-12 {
+            y1 = y0 + 1.0;
+        }
+        if (x1 - x0).abs() < 1e-12 {
+            x1 = x0 + 1.0;
+        }
+        Frame { x0, x1, y0, y1, empty }
+    }
+
+    fn px(&self, x: f64) -> f64 {
+        L + (x - self.x0) / (self.x1 - self.x0) * (W - L - R)
+    }
+
+    fn py(&self, y: f64) -> f64 {
+        H - B - (y - self.y0) / (self.y1 - self.y0) * (H - T - B)
+    }
+}
+
+fn bands(o: &mut String, c: &Chart<'_>, f: &Frame) {
     for b in &c.bands {
-        if let (Some(f), Some(t)) = (map(c.x_axis, b.from), map(c.x_axis, b.to)) {
-            let (a, z) = (px(f), px(t));
+        if let (Some(from), Some(to)) = (map(c.x_axis, b.from), map(c.x_axis, b.to)) {
+            let (a, z) = (f.px(from), f.px(to));
             let _ = write!(
                 o,
                 r#"<rect class="band" x="{a:.1}" y="{T}" width="{:.1}" height="{}" fill="{}"><title>{}</title></rect><text x="{:.1}" y="{}" class="band-label">{}</text>"#,
@@ -167,8 +206,12 @@ pub fn render(c: &Chart<'_>) -> String {
             );
         }
     }
-    for t in ticks(c.y_axis, y0, y1) {
-        let y = py(t);
+}
+
+/// The grid lines with their tick labels, and the axes' labels.
+fn grid(o: &mut String, c: &Chart<'_>, f: &Frame) {
+    for t in ticks(c.y_axis, f.y0, f.y1) {
+        let y = f.py(t);
         let _ = write!(
             o,
             r#"<line class="grid" x1="{L}" x2="{}" y1="{y:.1}" y2="{y:.1}"/><text class="tick" x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
@@ -185,8 +228,8 @@ pub fn render(c: &Chart<'_>) -> String {
             format!("{v:.1}")
         }
     };
-    for t in ticks(c.x_axis, x0, x1) {
-        let x = px(t);
+    for t in ticks(c.x_axis, f.x0, f.x1) {
+        let x = f.px(t);
         let _ = write!(
             o,
             r#"<line class="grid" x1="{x:.1}" x2="{x:.1}" y1="{T}" y2="{}"/><text class="tick" x="{x:.1}" y="{}" text-anchor="middle">{}</text>"#,
@@ -204,10 +247,14 @@ pub fn render(c: &Chart<'_>) -> String {
         (T + H - B) / 2.0,
         esc(c.y_label)
     );
-    for (i, (s, pts)) in c.series.iter().zip(&mapped).enumerate() {
+}
+
+/// Each series as a polyline, with its legend entry.
+fn lines(o: &mut String, c: &Chart<'_>, mapped: &[Vec<(f64, f64)>], f: &Frame) {
+    for (i, (s, pts)) in c.series.iter().zip(mapped).enumerate() {
         let coords: Vec<String> = pts
             .iter()
-            .map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y)))
+            .map(|(x, y)| format!("{:.1},{:.1}", f.px(*x), f.py(*y)))
             .collect();
         let _ = write!(
             o,
@@ -229,16 +276,6 @@ pub fn render(c: &Chart<'_>) -> String {
             esc(&s.name)
         );
     }
-    if empty {
-        let _ = write!(
-            o,
-            r#"<text class="empty" x="{:.1}" y="{:.1}" text-anchor="middle">no data</text>"#,
-            (L + W - R) / 2.0,
-            H / 2.0
-        );
-    }
-    o.push_str("</svg>");
-    o
 }
 
 #[cfg(test)]
