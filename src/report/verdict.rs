@@ -153,75 +153,16 @@ pub(super) fn health(wp: &crate::plan::WorkloadPlan, e: &Evidence) -> (Health, S
         return (Health::Healthy, "closed model: no schedule to keep".into());
     };
     let lag = crate::units::fmt_ns(e.lag_p99_ns);
-    let lag_kept = e.lag_p99_ns <= LAG_BOUND_NS;
-    let slipped = !lag_kept && sustained(e);
+    let slipped = e.lag_p99_ns > LAG_BOUND_NS && sustained(e);
     let not_ok = e.censored - e.empty.min(e.censored) + e.errors;
-    // Completions trail arrivals by chance too (a few slow answers straddle the
-    // window's edges): short only beyond 1% and three standard deviations of a count.
-    let short = |done: Option<(f64, f64)>| {
-        done.filter(|(n, secs)| {
-            let expected = e.offered_rate * secs;
-            expected - n > (BEHIND_SHARE * expected).max(3.0 * expected.sqrt())
-        })
-    };
-    let slower = short(e.completed)
-        .map(|(n, secs)| format!("; it completed {:.1}/s of {:.1}/s offered", n / secs, e.offered_rate))
-        .or_else(|| {
-            short(e.answered).map(|(n, secs)| {
-                format!(
-                    "; the pipeline behind it answered {:.1}/s of {:.1}/s offered (a growing backlog)",
-                    n / secs,
-                    e.offered_rate
-                )
-            })
-        });
+    let slower = completed_short(e);
     let share = |n: u64| e.ops > 0 && n as f64 > BEHIND_SHARE * e.ops as f64;
     let behind = share(not_ok) || share(e.unanswered) || slower.is_some();
     let slower = slower.unwrap_or_default();
-    let unanswered = if e.unanswered > 0 {
-        format!(" ({} never answered by the persistence service)", e.unanswered)
-    } else {
-        String::new()
-    };
-    let empty = if e.empty > 0 {
-        format!(" ({} of them empty results: no answer within reply_timeout)", e.empty)
-    } else {
-        String::new()
-    };
-    let outcome = format!(
-        "{} of {} offered operations ok{unanswered}, {} failed, {} censored{empty}",
-        e.ok, e.ops, e.errors, e.censored
-    );
+    let outcome = outcome(e);
     let late = format!("{:.1}% of operations started over 10 ms late", 100.0 * e.late_share);
-    // A stall is told, not judged: when, how long, and whether the host stalled too.
-    let stalled = if e.stalls.is_empty() {
-        String::new()
-    } else {
-        let longest = e
-            .stalls
-            .iter()
-            .max_by_key(|s| s.lag_max_ns)
-            .map(|s| {
-                format!(
-                    "lag up to {} at {:.0}-{:.0} s",
-                    crate::units::fmt_ns(s.lag_max_ns),
-                    s.from_s,
-                    s.to_s
-                )
-            })
-            .unwrap_or_default();
-        let host = e
-            .host
-            .as_ref()
-            .filter(|h| h.stalls > 0)
-            .map(|h| format!("; the hiccup meter saw {} host stalls of 10 ms or more", h.stalls))
-            .unwrap_or_default();
-        format!(
-            "; {} schedule stall(s), {longest} ({late}{host}): a disruption of the generator, not sustained, so no verdict; the tail percentiles include it",
-            e.stalls.len()
-        )
-    };
     if !slipped {
+        let stalled = stalled(e, &late);
         return if behind {
             (
                 Health::TargetSaturated,
@@ -232,8 +173,9 @@ pub(super) fn health(wp: &crate::plan::WorkloadPlan, e: &Evidence) -> (Health, S
         };
     }
     let host = e.host.as_ref().and_then(|h| h.blames());
+    let workers = *max_in_flight as f64;
     match (behind, e.waited_for_worker > 0) {
-        (_, true) if e.offered_rate * e.service_p99_ns as f64 / 1e9 >= 0.5 * *max_in_flight as f64 => (
+        (_, true) if e.offered_rate * e.service_p99_ns as f64 / 1e9 >= 0.5 * workers => (
             Health::TargetSaturated,
             format!(
                 "{outcome}; schedule lag p99 {lag} because all {max_in_flight} workers were busy with the target ({} releases waited for one; service p99 {})",
@@ -241,7 +183,7 @@ pub(super) fn health(wp: &crate::plan::WorkloadPlan, e: &Evidence) -> (Health, S
                 crate::units::fmt_ns(e.service_p99_ns)
             ),
         ),
-        (_, true) if e.waiting_for_turns >= 0.5 * *max_in_flight as f64 => (
+        (_, true) if e.waiting_for_turns >= 0.5 * workers => (
             Health::GeneratorLimited,
             format!(
                 "{outcome}; schedule lag p99 {lag} because the readers' workers waited for their aggregates' turns (on average {:.0} of {max_in_flight} in query.turn): one query per aggregate at a time is the readers' own limit, not the target's; spread the queries over more aggregates, or with the v2.1.1 form set `target.query.overlap`",
@@ -272,4 +214,69 @@ pub(super) fn health(wp: &crate::plan::WorkloadPlan, e: &Evidence) -> (Health, S
             ),
         ),
     }
+}
+
+/// Completions (or the pipeline's answers) short of what was offered, said; `None`
+/// when they kept up. Completions trail arrivals by chance too (a few slow answers
+/// straddle the window's edges): short only beyond 1% and three standard deviations
+/// of a count.
+fn completed_short(e: &Evidence) -> Option<String> {
+    let short = |done: Option<(f64, f64)>| {
+        done.filter(|(n, secs)| {
+            let expected = e.offered_rate * secs;
+            expected - n > (BEHIND_SHARE * expected).max(3.0 * expected.sqrt())
+        })
+    };
+    short(e.completed)
+        .map(|(n, secs)| format!("; it completed {:.1}/s of {:.1}/s offered", n / secs, e.offered_rate))
+        .or_else(|| {
+            short(e.answered).map(|(n, secs)| {
+                format!(
+                    "; the pipeline behind it answered {:.1}/s of {:.1}/s offered (a growing backlog)",
+                    n / secs,
+                    e.offered_rate
+                )
+            })
+        })
+}
+
+/// How the offered operations ended, in a line.
+fn outcome(e: &Evidence) -> String {
+    let unanswered = if e.unanswered > 0 {
+        format!(" ({} never answered by the persistence service)", e.unanswered)
+    } else {
+        String::new()
+    };
+    let empty = if e.empty > 0 {
+        format!(" ({} of them empty results: no answer within reply_timeout)", e.empty)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} of {} offered operations ok{unanswered}, {} failed, {} censored{empty}",
+        e.ok, e.ops, e.errors, e.censored
+    )
+}
+
+/// A stall is told, not judged: when, how long, and whether the host stalled too.
+fn stalled(e: &Evidence, late: &str) -> String {
+    let Some(longest) = e.stalls.iter().max_by_key(|s| s.lag_max_ns) else {
+        return String::new();
+    };
+    let longest = format!(
+        "lag up to {} at {:.0}-{:.0} s",
+        crate::units::fmt_ns(longest.lag_max_ns),
+        longest.from_s,
+        longest.to_s
+    );
+    let host = e
+        .host
+        .as_ref()
+        .filter(|h| h.stalls > 0)
+        .map(|h| format!("; the hiccup meter saw {} host stalls of 10 ms or more", h.stalls))
+        .unwrap_or_default();
+    format!(
+        "; {} schedule stall(s), {longest} ({late}{host}): a disruption of the generator, not sustained, so no verdict; the tail percentiles include it",
+        e.stalls.len()
+    )
 }
