@@ -82,25 +82,7 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
     let run_tag = crate::model::tag::new_run_tag();
     let target = backend::connect(plan, run_tag).await?;
     let target_info = target.describe(plan).await;
-    // Say what this run made where something may have been expected to exist (a real
-    // deployment's topics or keyspace): summary.json keeps the list too.
-    for side in ["log", "store"] {
-        let made: Vec<&str> = target_info[side]["created"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
-            .unwrap_or_default();
-        if !made.is_empty() {
-            let what = if side == "log" {
-                "Kafka topics"
-            } else {
-                "CQL schema objects"
-            };
-            eprintln!(
-                "note: eventbench created {what} that did not exist: {}",
-                made.join(", ")
-            );
-        }
-    }
+    say_created(&target_info);
     // History first: written before the clock starts, so no part of it is measured.
     let prefilled = match &plan.prefill {
         Some(_) if plan.shard.count > 1 => {
@@ -117,19 +99,8 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
         .map_or_else(|| crate::clock::Clock::start().wall_origin_ns(), i128::from);
     let start = crate::report::journal::RunStart::of(plan, run_tag, started);
     dir.write_json("run.json", &start)?;
-    // Live metrics: bound before the first operation, so a bad address fails the run at once.
     let live = crate::report::metrics::Live::new(plan);
-    let endpoint = match plan.metrics_listen {
-        Some(addr) => {
-            let registry = crate::report::metrics::registry(&live, plan, run_tag);
-            let e = crate::report::metrics::Endpoint::serve(addr, registry).map_err(RunError::Metrics)?;
-            if opts.progress.is_some() {
-                eprintln!("metrics: http://{}/metrics", e.addr);
-            }
-            Some(e)
-        }
-        None => None,
-    };
+    let endpoint = serve_metrics(plan, &live, run_tag, opts.progress.is_some())?;
     let hlog = dir.interval_log()?;
     let mut timeline_log = crate::report::journal::TimelineLog::create(dir)?;
     let mut progress = Progress::new(opts.progress, plan);
@@ -167,21 +138,7 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
     .await;
     progress.finish();
     let measured = measured?;
-    let audit = if plan.is_pipeline() && plan.audit.enabled {
-        let snap = measured.ledger.snapshot();
-        let written = dir.write_ledger(&snap);
-        if written.is_ok() {
-            dir.remove_ledger_dir();
-        }
-        let years = audit::run::year_buckets(plan, measured.started_wall_ns, measured.elapsed_ns);
-        let mut report = audit::run::after_run(plan, &target.store, &snap, run_tag, &years).await;
-        if let Err(e) = written {
-            report.notes.push(e.to_string());
-        }
-        Some(report)
-    } else {
-        None
-    };
+    let audit = audit_after(plan, dir, &target, &measured, run_tag).await;
     let mut summary = Summary::build(plan, &measured, audit);
     summary.prefill = prefilled.map(|p| history_read(plan, &ledger, p));
     summary.provenance.target = target_info;
@@ -201,4 +158,69 @@ pub async fn run_in(plan: &Plan, dir: &RunDir, opts: RunOptions, stop: Stop) -> 
         drop(e);
     }
     Ok(summary)
+}
+
+/// Says what this run made where something may have been expected to exist (a real
+/// deployment's topics or keyspace): summary.json keeps the list too.
+fn say_created(target_info: &serde_json::Value) {
+    for side in ["log", "store"] {
+        let made: Vec<&str> = target_info[side]["created"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        if !made.is_empty() {
+            let what = if side == "log" {
+                "Kafka topics"
+            } else {
+                "CQL schema objects"
+            };
+            eprintln!(
+                "note: eventbench created {what} that did not exist: {}",
+                made.join(", ")
+            );
+        }
+    }
+}
+
+/// Live metrics: bound before the first operation, so a bad address fails the run at once.
+fn serve_metrics(
+    plan: &Plan,
+    live: &std::sync::Arc<crate::report::metrics::Live>,
+    run_tag: u64,
+    say: bool,
+) -> Result<Option<crate::report::metrics::Endpoint>, RunError> {
+    let Some(addr) = plan.metrics_listen else {
+        return Ok(None);
+    };
+    let registry = crate::report::metrics::registry(live, plan, run_tag);
+    let e = crate::report::metrics::Endpoint::serve(addr, registry).map_err(RunError::Metrics)?;
+    if say {
+        eprintln!("metrics: http://{}/metrics", e.addr);
+    }
+    Ok(Some(e))
+}
+
+/// The integrity audit of a pipeline run: the ledger kept in `ledger.bin` (its working
+/// files removed once it is), then read against the store.
+async fn audit_after(
+    plan: &Plan,
+    dir: &RunDir,
+    target: &backend::Target,
+    measured: &engine::Measured,
+    run_tag: u64,
+) -> Option<audit::AuditReport> {
+    if !(plan.is_pipeline() && plan.audit.enabled) {
+        return None;
+    }
+    let snap = measured.ledger.snapshot();
+    let written = dir.write_ledger(&snap);
+    if written.is_ok() {
+        dir.remove_ledger_dir();
+    }
+    let years = audit::run::year_buckets(plan, measured.started_wall_ns, measured.elapsed_ns);
+    let mut report = audit::run::after_run(plan, &target.store, &snap, run_tag, &years).await;
+    if let Err(e) = written {
+        report.notes.push(e.to_string());
+    }
+    Some(report)
 }
