@@ -121,10 +121,12 @@ pub(super) fn judge(a: &GateArgs) -> Result<(Comparison, Outcome), CliError> {
 fn verdict(c: &Comparison, change_runs: &[Run], inconclusive: bool) -> Outcome {
     use crate::report::outcome::RunOutcome;
     let worst = change_runs.iter().map(|r| r.summary.outcome()).min();
+    // The change's own failures come first, in the run outcome order; its health is
+    // compare's to weigh (a held run is set aside there).
     match worst {
-        Some(RunOutcome::Aborted) => Outcome::Aborted,
-        Some(RunOutcome::AuditFailed) => Outcome::AuditFailed,
-        Some(RunOutcome::ThresholdsFailed) => Outcome::ThresholdsFailed,
+        Some(o @ (RunOutcome::Aborted | RunOutcome::AuditFailed | RunOutcome::ThresholdsFailed)) => {
+            super::outcome_of(o)
+        }
         _ => gate_outcome(c, inconclusive),
     }
 }

@@ -218,8 +218,13 @@ fn load_scenario(a: &ScenarioArgs) -> Result<crate::scenario::Loaded, CliError> 
 
 /// A run's outcome from its summary (decided once, in `report::outcome`).
 fn outcome(s: &crate::report::Summary) -> Outcome {
+    outcome_of(s.outcome())
+}
+
+/// A run's outcome as the CLI's: one mapping, so each exit code means one outcome.
+fn outcome_of(o: crate::report::outcome::RunOutcome) -> Outcome {
     use crate::report::outcome::RunOutcome;
-    match s.outcome() {
+    match o {
         RunOutcome::Interrupted => Outcome::Interrupted,
         RunOutcome::Aborted => Outcome::Aborted,
         RunOutcome::Incomplete => Outcome::Incomplete,

@@ -4,7 +4,6 @@
 //! it. A real host drifts, so E-divisive finds its drifts too; only a confirmed change
 //! fails `history show --fail-on-change`.
 
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -89,17 +88,7 @@ pub fn confirmations(dir: &Path) -> Vec<Confirmation> {
 
 pub fn record(dir: &Path, c: &Confirmation) -> Result<(), HistoryError> {
     let path = dir.join(CONFIRMATIONS);
-    let io = |source| HistoryError::Io {
-        path: path.clone(),
-        source,
-    };
-    let line = serde_json::to_string(c).map_err(|e| io(std::io::Error::other(e)))?;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(io)?;
-    writeln!(f, "{line}").map_err(io)
+    super::append_lines(&path, std::slice::from_ref(c)).map_err(|source| HistoryError::Io { path, source })
 }
 
 /// The commit boundary nearest `index` within [`NEAR`] runs (the runs of `entries` are

@@ -152,23 +152,7 @@ impl History {
             source,
         };
         std::fs::create_dir_all(dir).map_err(io)?;
-        // A torn last line from a killed job would glue onto the next one: end it first.
-        let torn = std::fs::read(&path).is_ok_and(|b| !b.is_empty() && !b.ends_with(b"\n"));
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io)?;
-        let mut out = String::new();
-        if torn {
-            out.push('\n');
-        }
-        for e in entries {
-            out.push_str(&serde_json::to_string(e).map_err(|e| io(std::io::Error::other(e)))?);
-            out.push('\n');
-        }
-        f.write_all(out.as_bytes()).map_err(io)?;
-        f.sync_data().map_err(io)
+        append_lines(&path, entries).map_err(io)
     }
 
     /// The last `k` healthy runs of `scenario`: a noise model, and a baseline.
@@ -183,6 +167,24 @@ impl History {
         v.reverse();
         v
     }
+}
+
+/// Appends one JSON line per item to `path`, synced: the history and its
+/// confirmations are only ever appended to. A torn last line from a killed job would
+/// glue onto the next one, so it is ended first.
+pub(crate) fn append_lines<T: Serialize>(path: &Path, items: &[T]) -> std::io::Result<()> {
+    let torn = std::fs::read(path).is_ok_and(|b| !b.is_empty() && !b.ends_with(b"\n"));
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut out = String::new();
+    if torn {
+        out.push('\n');
+    }
+    for item in items {
+        out.push_str(&serde_json::to_string(item).map_err(std::io::Error::other)?);
+        out.push('\n');
+    }
+    f.write_all(out.as_bytes())?;
+    f.sync_data()
 }
 
 #[cfg(test)]
