@@ -75,6 +75,40 @@ pub fn markdown(c: &Capacity) -> String {
 
 /// A self-contained HTML page.
 pub fn html(c: &Capacity) -> String {
+    let mut o = crate::report::markup::tool_page(&format!("capacity: {}", c.scenario));
+    let _ = write!(
+        o,
+        "<h1>Capacity of {} / {}</h1><p><b>{}</b></p><p>SLOs: {} · precision {:.0}% · confidence: {} · limiting: {}</p>",
+        esc(&c.scenario),
+        esc(&c.workload),
+        esc(&headline(c)),
+        esc(&c.slos.join(", ")),
+        c.precision * 100.0,
+        esc(&c.confidence),
+        esc(&c.limiting)
+    );
+    if let Some(s) = &c.stopped_early {
+        let _ = write!(o, "<p class=\"fail\">stopped early: {}</p>", esc(s));
+    }
+    charts(&mut o, c);
+    step_table(&mut o, c);
+    let _ = write!(
+        o,
+        "<h2>Target</h2><pre>{}</pre><p>eventbench {} on {} ({} CPUs)</p></body></html>",
+        esc(&serde_json::to_string_pretty(&c.target).unwrap_or_default()),
+        esc(&c.eventbench_version),
+        esc(&c.host.cpu_model),
+        c.host.cpus
+    );
+    o
+}
+
+fn ms(v: f64) -> String {
+    crate::units::fmt_ns((v * 1e6).max(0.0) as u64)
+}
+
+/// Latency and achieved rate against the offered rate, over the interval and the knee.
+fn charts(o: &mut String, c: &Capacity) {
     // The curve shows what decided: a run the host held and that ran again is only in
     // the table.
     let mut steps: Vec<_> = c.steps.iter().filter(|s| s.set_aside.is_none()).cloned().collect();
@@ -96,9 +130,12 @@ pub fn html(c: &Capacity) -> String {
             color: "#fde2e1",
         });
     }
-    let pts = |f: fn(&super::Step) -> f64| steps.iter().map(|s| (s.rate, f(s))).collect::<Vec<_>>();
-    let ms = |v: f64| crate::units::fmt_ns((v * 1e6).max(0.0) as u64);
-    let latency = svg::render(&Chart {
+    let series = |name: &str, color: &'static str, f: fn(&super::Step) -> f64| Series {
+        name: name.into(),
+        color,
+        points: steps.iter().map(|s| (s.rate, f(s))).collect(),
+    };
+    o.push_str(&svg::render(&Chart {
         id: "curve",
         title: "latency vs offered rate (after each step settled)",
         x_label: "offered rate, operations/s",
@@ -107,25 +144,13 @@ pub fn html(c: &Capacity) -> String {
         y_axis: Axis::Log,
         y_fmt: &ms,
         series: vec![
-            Series {
-                name: "p50".into(),
-                color: "#1f77b4",
-                points: pts(|s| s.p50_ms),
-            },
-            Series {
-                name: "p99".into(),
-                color: "#d62728",
-                points: pts(|s| s.p99_ms),
-            },
-            Series {
-                name: "p99.9".into(),
-                color: "#7f7f7f",
-                points: pts(|s| s.p999_ms),
-            },
+            series("p50", "#1f77b4", |s| s.p50_ms),
+            series("p99", "#d62728", |s| s.p99_ms),
+            series("p99.9", "#7f7f7f", |s| s.p999_ms),
         ],
         bands: knee.clone(),
-    });
-    let achieved = svg::render(&Chart {
+    }));
+    o.push_str(&svg::render(&Chart {
         id: "achieved",
         title: "achieved vs offered rate",
         x_label: "offered rate, operations/s",
@@ -134,36 +159,15 @@ pub fn html(c: &Capacity) -> String {
         y_axis: Axis::Linear,
         y_fmt: &|v| format!("{v:.0}"),
         series: vec![
-            Series {
-                name: "offered".into(),
-                color: "#bbbbbb",
-                points: pts(|s| s.rate),
-            },
-            Series {
-                name: "achieved".into(),
-                color: "#1f77b4",
-                points: pts(|s| s.achieved_rate),
-            },
+            series("offered", "#bbbbbb", |s| s.rate),
+            series("achieved", "#1f77b4", |s| s.achieved_rate),
         ],
         bands: knee,
-    });
-    let mut o = crate::report::markup::tool_page(&format!("capacity: {}", c.scenario));
-    let _ = write!(
-        o,
-        "<h1>Capacity of {} / {}</h1><p><b>{}</b></p><p>SLOs: {} · precision {:.0}% · confidence: {} · limiting: {}</p>",
-        esc(&c.scenario),
-        esc(&c.workload),
-        esc(&headline(c)),
-        esc(&c.slos.join(", ")),
-        c.precision * 100.0,
-        esc(&c.confidence),
-        esc(&c.limiting)
-    );
-    if let Some(s) = &c.stopped_early {
-        let _ = write!(o, "<p class=\"fail\">stopped early: {}</p>", esc(s));
-    }
-    o.push_str(&latency);
-    o.push_str(&achieved);
+    }));
+}
+
+/// Every step, the ones set aside too, with its verdict.
+fn step_table(o: &mut String, c: &Capacity) {
     o.push_str("<table><tr><th>#</th><th>phase</th><th>offered/s</th><th>achieved/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>settled at</th><th>generator cores</th><th>verdict</th></tr>");
     for (i, s) in c.steps.iter().enumerate() {
         let _ = write!(
@@ -185,13 +189,5 @@ pub fn html(c: &Capacity) -> String {
             esc(&s.verdict())
         );
     }
-    let _ = write!(
-        o,
-        "</table><h2>Target</h2><pre>{}</pre><p>eventbench {} on {} ({} CPUs)</p></body></html>",
-        esc(&serde_json::to_string_pretty(&c.target).unwrap_or_default()),
-        esc(&c.eventbench_version),
-        esc(&c.host.cpu_model),
-        c.host.cpus
-    );
-    o
+    o.push_str("</table>");
 }
