@@ -77,10 +77,34 @@ pub fn merge(dirs: &[PathBuf], out: &RunDir) -> Result<Summary, MergeError> {
     let plan = first.plan_record();
     let interval_s = plan.interval_ns as f64 / 1e9;
     let warmup_s = plan.warmup_ns as f64 / 1e9;
-    // Intervals are aligned on absolute time: interval k of the merge covers
-    // [origin + k * interval, ...) where origin is the earliest run's start. Shards
-    // started with one `--start-at` share their origin exactly; others land in the slot
-    // their interval starts in.
+    let (merged, origin) = slots(&inputs, interval_s)?;
+    write_log(out, &inputs, &merged, origin, interval_s)?;
+    let mut s = run_of(&inputs, origin);
+    for (name, w) in s.workloads.iter_mut() {
+        let parts: Vec<_> = inputs.iter().filter_map(|i| i.summary.workloads.get(name)).collect();
+        add_counts(w, &parts);
+        w.stages = stages_after(&merged, name, interval_s, warmup_s);
+        w.timeline = timeline(&merged, name, w.kind, &parts, interval_s);
+        w.disruptions = disruptions(&w.timeline);
+    }
+    if let Some(a) = s.audit.as_mut() {
+        for b in inputs[1..].iter().filter_map(|i| i.summary.audit.as_ref()) {
+            *a += b;
+        }
+    }
+    // Thresholds judged again, on the merged numbers.
+    if let Ok(plan) = first.plan() {
+        s.thresholds = crate::report::build::evaluate(&plan.thresholds, &s);
+    }
+    out.write_all(&s)?;
+    Ok(s)
+}
+
+/// Every run's intervals added into slots aligned on absolute time, and the origin:
+/// interval k of the merge covers [origin + k * interval, ...) where origin is the
+/// earliest run's start. Shards started with one `--start-at` share their origin
+/// exactly; others land in the slot their interval starts in.
+fn slots(inputs: &[Input], interval_s: f64) -> Result<(Slots, i128), MergeError> {
     let origins: Vec<i128> = inputs
         .iter()
         .map(|i| {
@@ -103,9 +127,14 @@ pub fn merge(dirs: &[PathBuf], out: &RunDir) -> Result<Summary, MergeError> {
                 .map_err(|e| MergeError::Input(format!("adding histograms: {e}")))?;
         }
     }
-    write_log(out, &inputs, &merged, origin, interval_s)?;
+    Ok((merged, origin))
+}
 
-    let mut s = first.clone();
+/// The merged run's own record: the first run's, with what the runs were, when it
+/// started, how long, whether any died, was interrupted or aborted, and the
+/// generators' threads and CPU added.
+fn run_of(inputs: &[Input], origin: i128) -> Summary {
+    let mut s = inputs[0].summary.clone();
     s.merged_from = inputs
         .iter()
         .map(|i| match &i.summary.incomplete {
@@ -132,38 +161,19 @@ pub fn merge(dirs: &[PathBuf], out: &RunDir) -> Result<Summary, MergeError> {
         s.faults = zero.summary.faults.clone();
     }
     s.shard = None;
-    s.run_tag = inputs
-        .iter()
-        .map(|i| i.summary.run_tag.clone())
-        .collect::<Vec<_>>()
-        .join(",");
+    let tags: Vec<_> = inputs.iter().map(|i| i.summary.run_tag.clone()).collect();
+    s.run_tag = tags.join(",");
     s.started_at = crate::model::GoTime::from_unix_nanos(origin).to_string();
     s.elapsed_s = inputs.iter().map(|i| i.summary.elapsed_s).fold(0.0, f64::max);
     s.measured_s = inputs.iter().map(|i| i.summary.measured_s).fold(0.0, f64::max);
     s.interrupted = inputs.iter().find_map(|i| i.summary.interrupted.clone());
     s.aborted = inputs.iter().find_map(|i| i.summary.aborted.clone());
+    let g = |f: fn(&Summary) -> f64| inputs.iter().map(|i| f(&i.summary)).sum::<f64>();
     s.generator.threads = inputs.iter().map(|i| i.summary.generator.threads).sum();
-    s.generator.cpu_seconds = inputs.iter().map(|i| i.summary.generator.cpu_seconds).sum();
-    s.generator.cpu_cores = inputs.iter().map(|i| i.summary.generator.cpu_cores).sum();
-    s.generator.meter_cpu_seconds = inputs.iter().map(|i| i.summary.generator.meter_cpu_seconds).sum();
-    for (name, w) in s.workloads.iter_mut() {
-        let parts: Vec<_> = inputs.iter().filter_map(|i| i.summary.workloads.get(name)).collect();
-        add_counts(w, &parts);
-        w.stages = stages_after(&merged, name, interval_s, warmup_s);
-        w.timeline = timeline(&merged, name, w.kind, &parts, interval_s);
-        w.disruptions = disruptions(&w.timeline);
-    }
-    if let Some(a) = s.audit.as_mut() {
-        for b in inputs[1..].iter().filter_map(|i| i.summary.audit.as_ref()) {
-            *a += b;
-        }
-    }
-    // Thresholds judged again, on the merged numbers.
-    if let Ok(plan) = first.plan() {
-        s.thresholds = crate::report::build::evaluate(&plan.thresholds, &s);
-    }
-    out.write_all(&s)?;
-    Ok(s)
+    s.generator.cpu_seconds = g(|s| s.generator.cpu_seconds);
+    s.generator.cpu_cores = g(|s| s.generator.cpu_cores);
+    s.generator.meter_cpu_seconds = g(|s| s.generator.meter_cpu_seconds);
+    s
 }
 
 /// Shards merge only with their own kind: the same overrides, one shard count, each
