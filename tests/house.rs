@@ -17,7 +17,6 @@ const TABLES: &[(&str, &str)] = &[];
 /// Over the limits when the rules were first checked (file or `file::function`, lines
 /// then). Each may only get shorter; one at or under the limit must leave the list.
 const NOT_YET_SPLIT: &[(&str, usize)] = &[
-    ("src/service/query.rs::run_worker", 108),
     ("src/capacity/search.rs::run", 102),
     ("src/backend/scylla_store.rs::connect", 102),
 ];

@@ -140,37 +140,8 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
             continue;
         }
         events.sort_by_key(|e| e.timestamp.unix_nanos());
-        // No events, no reply: the original sends one message per batch and no batch.
-        // Its async producer does not wait for one batch's ack before the next.
-        let mut messages = Vec::with_capacity(events.len().div_ceil(cfg.batch_size));
-        for chunk in events.chunks(cfg.batch_size) {
-            batch.clear();
-            batch.push(b'[');
-            for (i, e) in chunk.iter().enumerate() {
-                if i > 0 {
-                    batch.push(b',');
-                }
-                e.encode_into(&mut batch);
-            }
-            batch.push(b']');
-            let mut out = Vec::with_capacity(batch.len() * 4 / 3 + 128);
-            KafkaResponse::encode_parts(&mut out, q.aggregate_id, &correlation, None, "", Some(&batch));
-            messages.push(out);
-        }
-        if cfg.batch_gap_ns > 0 {
-            // Fault injection: a service that takes its time between batches.
-            for (i, m) in messages.iter().enumerate() {
-                if i > 0 {
-                    pacer.sleep_until(&cfg.clock, cfg.clock.now() + cfg.batch_gap_ns).await;
-                }
-                counters.sent(log.produce(topic, m, None).await);
-            }
-        } else {
-            let sent = futures_util::future::join_all(messages.iter().map(|m| log.produce(topic, m, None))).await;
-            for r in sent {
-                counters.sent(r);
-            }
-        }
+        let messages = replies_of(&events, cfg.batch_size, q.aggregate_id, &correlation, &mut batch);
+        send_replies(&log, topic, &messages, &cfg, &mut pacer, &counters).await;
         // A v2.0.1 query's correlation id is nil: its hops are told to nobody.
         if let (Some(f), false) = (&cfg.on_hops, correlation.is_nil()) {
             let times = super::HopTimes {
@@ -183,6 +154,58 @@ pub async fn run_worker(w: Worker) -> Result<(), BackendError> {
             (f.0)(&correlation, times);
         }
         record.done();
+    }
+}
+
+/// The answer as the original sends it: one message per batch of `batch_size` events,
+/// none for no events. `batch` is the caller's scratch buffer.
+fn replies_of(
+    events: &[Event],
+    batch_size: usize,
+    aggregate_id: i8,
+    correlation: &uuid::Uuid,
+    batch: &mut Vec<u8>,
+) -> Vec<Vec<u8>> {
+    let mut messages = Vec::with_capacity(events.len().div_ceil(batch_size));
+    for chunk in events.chunks(batch_size) {
+        batch.clear();
+        batch.push(b'[');
+        for (i, e) in chunk.iter().enumerate() {
+            if i > 0 {
+                batch.push(b',');
+            }
+            e.encode_into(batch);
+        }
+        batch.push(b']');
+        let mut out = Vec::with_capacity(batch.len() * 4 / 3 + 128);
+        KafkaResponse::encode_parts(&mut out, aggregate_id, correlation, None, "", Some(batch));
+        messages.push(out);
+    }
+    messages
+}
+
+/// Sends the replies: all at once, as the original's async producer does (it does not
+/// wait for one batch's ack before the next), or with the injected gap between them.
+async fn send_replies<L: EventLog>(
+    log: &L,
+    topic: &L::Topic,
+    messages: &[Vec<u8>],
+    cfg: &ServiceConfig,
+    pacer: &mut crate::pacer::Pacer,
+    counters: &super::ServiceCounters,
+) {
+    if cfg.batch_gap_ns > 0 {
+        for (i, m) in messages.iter().enumerate() {
+            if i > 0 {
+                pacer.sleep_until(&cfg.clock, cfg.clock.now() + cfg.batch_gap_ns).await;
+            }
+            counters.sent(log.produce(topic, m, None).await);
+        }
+    } else {
+        let sent = futures_util::future::join_all(messages.iter().map(|m| log.produce(topic, m, None))).await;
+        for r in sent {
+            counters.sent(r);
+        }
     }
 }
 
