@@ -16,10 +16,7 @@ const TABLES: &[(&str, &str)] = &[];
 
 /// Over the limits when the rules were first checked (file or `file::function`, lines
 /// then). Each may only get shorter; one at or under the limit must leave the list.
-const NOT_YET_SPLIT: &[(&str, usize)] = &[
-    ("src/capacity/search.rs::run", 102),
-    ("src/backend/scylla_store.rs::connect", 102),
-];
+const NOT_YET_SPLIT: &[(&str, usize)] = &[("src/backend/scylla_store.rs::connect", 102)];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read src").flatten() {

@@ -330,37 +330,7 @@ where
             }
             rounds += 1;
         }
-        let confidence = if self.o.repeat == 0 {
-            String::from("boundary not repeated")
-        } else {
-            let mut parts: Vec<String> = [(lo, "passing", true), (hi, "failing", false)]
-                .into_iter()
-                .filter_map(|(r, label, pass)| {
-                    let r = r?;
-                    let (p, f) = self.tally(r);
-                    let agreed = if pass { p } else { f };
-                    Some(format!("{label} {r:.0}/s agreed in {agreed} of {} runs", p + f))
-                })
-                .collect();
-            if !reopened.is_empty() {
-                parts.push(format!("reopened: {}", reopened.join(", ")));
-            }
-            if narrowed > 0 || wide {
-                let now = self.interval().and_then(|i| i.half_width);
-                parts.push(format!(
-                    "{narrowed} extra boundary run(s) for the interval{}",
-                    match now {
-                        Some(h) if wide => format!(
-                            ", still ±{:.1}%: wider than --precision {:.1}% within the budget of {MAX_NARROW}",
-                            h * 100.0,
-                            self.o.precision * 100.0
-                        ),
-                        _ => String::new(),
-                    }
-                ));
-            }
-            parts.join("; ")
-        };
+        let confidence = self.confidence((lo, hi), &reopened, narrowed, wide);
         Ok(Outcome {
             interval: self.interval(),
             lo,
@@ -369,6 +339,47 @@ where
             stopped: self.stopped,
             steps: self.steps,
         })
+    }
+
+    /// How sure the boundary is: how its repeats agreed, what reopened it, and the
+    /// extra runs the interval took (still wider than asked, when the budget ran out).
+    fn confidence(
+        &self,
+        (lo, hi): (Option<f64>, Option<f64>),
+        reopened: &[String],
+        narrowed: usize,
+        wide: bool,
+    ) -> String {
+        if self.o.repeat == 0 {
+            return String::from("boundary not repeated");
+        }
+        let mut parts: Vec<String> = [(lo, "passing", true), (hi, "failing", false)]
+            .into_iter()
+            .filter_map(|(r, label, pass)| {
+                let r = r?;
+                let (p, f) = self.tally(r);
+                let agreed = if pass { p } else { f };
+                Some(format!("{label} {r:.0}/s agreed in {agreed} of {} runs", p + f))
+            })
+            .collect();
+        if !reopened.is_empty() {
+            parts.push(format!("reopened: {}", reopened.join(", ")));
+        }
+        if narrowed > 0 || wide {
+            let now = self.interval().and_then(|i| i.half_width);
+            parts.push(format!(
+                "{narrowed} extra boundary run(s) for the interval{}",
+                match now {
+                    Some(h) if wide => format!(
+                        ", still ±{:.1}%: wider than --precision {:.1}% within the budget of {MAX_NARROW}",
+                        h * 100.0,
+                        self.o.precision * 100.0
+                    ),
+                    _ => String::new(),
+                }
+            ));
+        }
+        parts.join("; ")
     }
 }
 
