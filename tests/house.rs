@@ -16,7 +16,9 @@ const TABLES: &[(&str, &str)] = &[];
 
 /// Over the limits when the rules were first checked (file or `file::function`, lines
 /// then). Each may only get shorter; one at or under the limit must leave the list.
-const NOT_YET_SPLIT: &[(&str, usize)] = &[("src/backend/scylla_store.rs::connect", 102)];
+/// Empty: every file and function in `src/` is within the limits. It stays, so a
+/// tighter rule can list its debt in the open.
+const NOT_YET_SPLIT: &[(&str, usize)] = &[];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read src").flatten() {

@@ -144,46 +144,13 @@ impl ScyllaStore {
     }
 
     pub async fn connect(s: &ScyllaSettings) -> Result<ScyllaStore, BackendError> {
-        let nodes = s.nodes.join(", ");
-        let unreachable = |e: &dyn std::fmt::Display| {
-            let e = e.to_string();
-            let why = match super::cql_tls::diagnose(&e, s.tls.is_some()) {
-                Some(cause) => format!("cannot connect to Cassandra/ScyllaDB at {nodes}: {cause}: {e}"),
-                None => format!("cannot reach Cassandra/ScyllaDB at {nodes}: {e}"),
-            };
-            BackendError::new(ErrorClass::Fatal, why)
-        };
-        let mut builder = SessionBuilder::new()
-            .known_nodes(&s.nodes)
-            .connection_timeout(s.connect_timeout.0);
-        let password = s
-            .resolved_password()
-            .map_err(|why| BackendError::new(ErrorClass::Fatal, format!("CQL password: {why}")))?;
-        if let (Some(u), Some(p)) = (&s.username, &password) {
-            builder = builder.user(u, p);
-        }
-        if let Some(tls) = &s.tls {
-            let context = super::cql_tls::context(tls).map_err(|why| BackendError::new(ErrorClass::Fatal, why))?;
-            builder = builder.tls_context(Some(context));
-        }
-        let session = tokio::time::timeout(s.connect_timeout.0 + Duration::from_secs(1), builder.build())
-            .await
-            .map_err(|_| unreachable(&format!("no answer within {:?}", s.connect_timeout.0)))?
-            .map_err(|e| unreachable(&e))?;
+        let session = open_session(s).await?;
         let ks = &s.keyspace;
-        let mut created = Vec::new();
-        if s.create_schema {
-            let before = schema_objects(&session, ks).await;
-            for cql in schema_cql(ks, &s.replication, s.schema) {
-                session
-                    .query_unpaged(cql.as_str(), &[])
-                    .await
-                    .map_err(|e| failed(format!("{cql}: {e}")))?;
-            }
-            session.await_schema_agreement().await.map_err(failed)?;
-            let after = schema_objects(&session, ks).await;
-            created = after.into_iter().filter(|o| !before.contains(o)).collect();
-        }
+        let created = if s.create_schema {
+            create_schema(&session, s).await?
+        } else {
+            Vec::new()
+        };
         let table = events_table(s.schema);
         let prepare = |cql: String| {
             let session = &session;
@@ -245,6 +212,52 @@ impl ScyllaStore {
             delete,
         })
     }
+}
+
+/// A session to `s.nodes` with its credentials and TLS, within the connect timeout;
+/// an unreachable node or a refused handshake named with its cause.
+async fn open_session(s: &ScyllaSettings) -> Result<Session, BackendError> {
+    let nodes = s.nodes.join(", ");
+    let unreachable = |e: &dyn std::fmt::Display| {
+        let e = e.to_string();
+        let why = match super::cql_tls::diagnose(&e, s.tls.is_some()) {
+            Some(cause) => format!("cannot connect to Cassandra/ScyllaDB at {nodes}: {cause}: {e}"),
+            None => format!("cannot reach Cassandra/ScyllaDB at {nodes}: {e}"),
+        };
+        BackendError::new(ErrorClass::Fatal, why)
+    };
+    let mut builder = SessionBuilder::new()
+        .known_nodes(&s.nodes)
+        .connection_timeout(s.connect_timeout.0);
+    let password = s
+        .resolved_password()
+        .map_err(|why| BackendError::new(ErrorClass::Fatal, format!("CQL password: {why}")))?;
+    if let (Some(u), Some(p)) = (&s.username, &password) {
+        builder = builder.user(u, p);
+    }
+    if let Some(tls) = &s.tls {
+        let context = super::cql_tls::context(tls).map_err(|why| BackendError::new(ErrorClass::Fatal, why))?;
+        builder = builder.tls_context(Some(context));
+    }
+    tokio::time::timeout(s.connect_timeout.0 + Duration::from_secs(1), builder.build())
+        .await
+        .map_err(|_| unreachable(&format!("no answer within {:?}", s.connect_timeout.0)))?
+        .map_err(|e| unreachable(&e))
+}
+
+/// The schema, each object only if absent; returns the objects this made.
+async fn create_schema(session: &Session, s: &ScyllaSettings) -> Result<Vec<String>, BackendError> {
+    let ks = &s.keyspace;
+    let before = schema_objects(session, ks).await;
+    for cql in schema_cql(ks, &s.replication, s.schema) {
+        session
+            .query_unpaged(cql.as_str(), &[])
+            .await
+            .map_err(|e| failed(format!("{cql}: {e}")))?;
+    }
+    session.await_schema_agreement().await.map_err(failed)?;
+    let after = schema_objects(session, ks).await;
+    Ok(after.into_iter().filter(|o| !before.contains(o)).collect())
 }
 
 /// The keyspace and tables of docs/wire-format.md ("CQL schema"), each only if absent.
