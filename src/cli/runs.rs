@@ -120,18 +120,19 @@ pub fn prefill(a: PrefillArgs) -> Result<Outcome, CliError> {
 }
 
 pub fn run(a: RunArgs) -> Result<Outcome, CliError> {
-    let mut plan = load(&a.scenario)?;
-    plan.allow_unhealthy |= a.allow_unhealthy;
-    plan.start_at_ns = a.start_at.as_deref().map(parse_start_at).transpose()?;
-    if let Some(addr) = a.metrics_listen {
-        plan.metrics_listen = Some(addr);
-    }
-    if let Some(d) = a.metrics_linger {
-        plan.metrics_linger_ns = d.as_nanos() as u64;
-    }
-    if let Some(s) = &a.shard {
-        plan.shard = crate::plan::Shard::parse(s).map_err(CliError::Input)?;
-    }
+    let flags = crate::plan::RunFlags {
+        allow_unhealthy: a.allow_unhealthy,
+        start_at_ns: a.start_at.as_deref().map(parse_start_at).transpose()?,
+        metrics_listen: a.metrics_listen,
+        metrics_linger_ns: a.metrics_linger.map(|d| d.as_nanos() as u64),
+        shard: a
+            .shard
+            .as_deref()
+            .map(crate::plan::Shard::parse)
+            .transpose()
+            .map_err(CliError::Input)?,
+    };
+    let plan = load(&a.scenario)?.with_flags(flags);
     let path = a.out.clone().unwrap_or_else(|| {
         RunDir::default_path(
             &plan.name,

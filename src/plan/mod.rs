@@ -102,6 +102,16 @@ pub struct Plan {
     pub metrics_linger_ns: u64,
 }
 
+/// What `run`'s flags say about the plan, parsed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunFlags {
+    pub allow_unhealthy: bool,
+    pub start_at_ns: Option<i64>,
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    pub metrics_linger_ns: Option<u64>,
+    pub shard: Option<Shard>,
+}
+
 impl Plan {
     /// Resolves a checked scenario.
     pub fn from_loaded(l: &Loaded) -> Plan {
@@ -109,6 +119,17 @@ impl Plan {
         plan.scenario_text = l.text.clone();
         plan.overrides = l.overrides.clone();
         plan
+    }
+
+    /// The run's own flags over the scenario's values: a flag given wins, one not
+    /// given leaves the scenario's (`--allow-unhealthy` only ever allows).
+    pub fn with_flags(mut self, f: RunFlags) -> Plan {
+        self.allow_unhealthy |= f.allow_unhealthy;
+        self.start_at_ns = f.start_at_ns;
+        self.metrics_listen = f.metrics_listen.or(self.metrics_listen);
+        self.metrics_linger_ns = f.metrics_linger_ns.unwrap_or(self.metrics_linger_ns);
+        self.shard = f.shard.unwrap_or(self.shard);
+        self
     }
 
     pub fn from_scenario(s: &Scenario) -> Plan {
@@ -180,19 +201,13 @@ impl Plan {
             allow_unhealthy: s.allow_unhealthy,
             faults: s.fault.iter().map(|f| f.get_ref().clone()).collect(),
             prefill: s.prefill.as_ref().map(|p| p.get_ref().plan()),
-            thresholds: {
-                let names: Vec<String> = s.workload.get_ref().keys().cloned().collect();
-                s.thresholds
-                    .iter()
-                    .filter_map(|(k, spec)| crate::thresholds::parse(k, spec.get_ref(), &names).ok())
-                    .collect()
-            },
+            thresholds: s.checked.thresholds.clone(),
             workloads,
             scenario_text: String::new(),
             overrides: Vec::new(),
             secret_keys: s.secret_keys.clone(),
             start_at_ns: None,
-            metrics_listen: s.metrics.listen.as_ref().and_then(|l| l.get_ref().parse().ok()),
+            metrics_listen: s.checked.metrics_listen,
             metrics_linger_ns: s.metrics.linger.as_nanos(),
         }
     }

@@ -76,8 +76,8 @@ pub fn parse(source: &str, text: &str, overrides: &[String]) -> Result<Scenario,
         position: span.map(|s| line_col(text, s.start)),
         message,
     };
-    let scenario: Scenario = toml::from_str(text).map_err(|e| located(e.span(), explain(e.message())))?;
-    validate::check(&scenario).map_err(|(span, msg)| located(span, msg))?;
+    let mut scenario: Scenario = toml::from_str(text).map_err(|e| located(e.span(), explain(e.message())))?;
+    scenario.checked = validate::check(&scenario).map_err(|(span, msg)| located(span, msg))?;
     if overrides.is_empty() {
         return Ok(scenario);
     }
@@ -104,8 +104,8 @@ pub fn parse(source: &str, text: &str, overrides: &[String]) -> Result<Scenario,
         position: None,
         message: secrets.message(&message),
     };
-    let scenario: Scenario = toml::from_str(&merged).map_err(|e| fail(explain(e.message())))?;
-    validate::check(&scenario).map_err(|(_, m)| fail(m))?;
+    let mut scenario: Scenario = toml::from_str(&merged).map_err(|e| fail(explain(e.message())))?;
+    scenario.checked = validate::check(&scenario).map_err(|(_, m)| fail(m))?;
     Ok(scenario)
 }
 

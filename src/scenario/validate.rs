@@ -4,7 +4,7 @@ use toml::Spanned;
 
 use super::span::{at, Fault};
 use super::types::{
-    Burst, Latency, Phase, Scenario, ScheduledFault, ServicesMode, StoreKind, Via, Workload, WorkloadKind,
+    Burst, Checked, Latency, Phase, Scenario, ScheduledFault, ServicesMode, StoreKind, Via, Workload, WorkloadKind,
 };
 
 /// The highest rate one workload may ask for: ten times what one core of this
@@ -15,8 +15,8 @@ pub const MAX_RATE: f64 = 5_000_000.0;
 const MAX_STEPS: u32 = 10_000;
 
 /// Returns the first problem found, with the span of the value at fault.
-pub fn check(s: &Scenario) -> Result<(), Fault> {
-    check_top(s)?;
+pub fn check(s: &Scenario) -> Result<Checked, Fault> {
+    let metrics_listen = check_top(s)?;
     let mut needs_duration = false;
     for (name, w) in s.workload.get_ref() {
         needs_duration |= check_workload(s, name, w)?;
@@ -24,23 +24,33 @@ pub fn check(s: &Scenario) -> Result<(), Fault> {
     check_duration(s, needs_duration)?;
     super::validate_data::check_data(s)?;
     let names: Vec<String> = s.workload.get_ref().keys().cloned().collect();
-    for (key, spec) in &s.thresholds {
-        crate::thresholds::parse(key, spec.get_ref(), &names).map_err(|e| at(spec, e))?;
-    }
-    check_target(s)
+    let thresholds = s
+        .thresholds
+        .iter()
+        .map(|(key, spec)| crate::thresholds::parse(key, spec.get_ref(), &names).map_err(|e| at(spec, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_target(s)?;
+    Ok(Checked {
+        thresholds,
+        metrics_listen,
+    })
+}
+
+/// `metrics.listen` as an address with a port.
+fn metrics_listen(s: &Scenario) -> Result<Option<std::net::SocketAddr>, Fault> {
+    let Some(l) = &s.metrics.listen else { return Ok(None) };
+    l.get_ref().parse::<std::net::SocketAddr>().map(Some).map_err(|_| {
+        at(
+            l,
+            "`metrics.listen` must be an address with a port, e.g. \"127.0.0.1:9464\"",
+        )
+    })
 }
 
 /// The scenario's own keys: the metrics address, the name, the workloads' presence,
 /// the interval.
-fn check_top(s: &Scenario) -> Result<(), Fault> {
-    if let Some(l) = &s.metrics.listen {
-        if l.get_ref().parse::<std::net::SocketAddr>().is_err() {
-            return Err(at(
-                l,
-                "`metrics.listen` must be an address with a port, e.g. \"127.0.0.1:9464\"",
-            ));
-        }
-    }
+fn check_top(s: &Scenario) -> Result<Option<std::net::SocketAddr>, Fault> {
+    let listen = metrics_listen(s)?;
     let name = s.name.get_ref();
     if name.trim().is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
         return Err(at(
@@ -58,7 +68,7 @@ fn check_top(s: &Scenario) -> Result<(), Fault> {
     if interval.as_millis() < 10 {
         return Err(at(&s.interval, "`interval` must be at least 10ms"));
     }
-    Ok(())
+    Ok(listen)
 }
 
 /// One workload; returns whether it needs the scenario's `duration` (it has no phases).

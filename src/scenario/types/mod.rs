@@ -12,6 +12,10 @@ use crate::units::Dur;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
+    /// What validation parsed, kept so nothing is parsed twice: filled by
+    /// `scenario::parse`/`load`, empty on a scenario deserialized by hand.
+    #[serde(skip)]
+    pub checked: Checked,
     pub name: Spanned<String>,
     #[serde(default)]
     pub description: String,
@@ -62,6 +66,14 @@ pub struct Scenario {
     /// History written before the measured run (`[prefill]`).
     #[serde(default)]
     pub prefill: Option<Spanned<super::Prefill>>,
+}
+
+/// The values validation parsed from their text: the thresholds and the metrics
+/// address.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    pub thresholds: Vec<crate::thresholds::Threshold>,
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// One fault of a run: from `at` (run time) until `until`, one action.
