@@ -157,11 +157,12 @@ fn every_toml_block_in_the_guide_is_a_scenario_the_parser_accepts() {
 #[test]
 fn the_scenario_reference_names_every_key_the_parser_reads() {
     let reference = reference();
+    let word = |c: char| c.is_alphanumeric() || c == '_';
     let named = |key: &str| {
         reference.match_indices(key).any(|(i, _)| {
             let before = reference[..i].chars().next_back().unwrap_or(' ');
             let after = reference[i + key.len()..].chars().next().unwrap_or(' ');
-            !(before.is_alphanumeric() || before == '_') && !(after.is_alphanumeric() || after == '_')
+            !word(before) && !word(after)
         })
     };
     let mut missing = Vec::new();
