@@ -1,19 +1,11 @@
 //! Paired comparison: baseline run i and candidate run i were made one after the other
 //! (A B B A A B ..., each side first in half of the pairs, `compare --paired`), and each
-//! row is judged on the pairs' differences. Alternating which runs first matters: with
-//! the base always first, whatever a second run meets is a bias of the difference (an
-//! A/A round of `ci-pipeline.toml` had its second runs' e2e p99 lower in 9 of 10 pairs
-//! and was called `faster`); alternated, it is noise that widens the interval.
-//!
-//! A history, or two sides run one after the other, is only as good as the host is
-//! the same host for both: on an afternoon when the hypervisor stole up to a fifth of a
-//! core, main's runs and a candidate's drifted apart by more than the shift of a store
-//! 10% slower, and the history-judged gate caught 1 in 9 (`scripts/gate-power`). A run
-//! and its neighbour share the host's state; the difference within a pair does not
-//! carry the drift between pairs. Re-judged from those runs, the store 10% slower moved
-//! e2e p50 by +4.4..+15.6% in every adjacent pair while unchanged neighbours differed by
-//! a 2.2% standard deviation. So the interval is the paired t-interval of the mean
+//! row is judged on the pairs' differences: the paired t-interval of the mean
 //! difference (in log space for latencies and rates), n - 1 degrees of freedom.
+//! Alternating which side runs first turns what a second run meets into noise instead
+//! of a bias, and the difference within a pair does not carry the host's drift between
+//! pairs, which a history cannot cancel. The runs behind both rules are in
+//! docs/PERFORMANCE.md ("the paired recipe").
 
 use super::noise::split_held;
 use super::{Comparison, Options, Side};
