@@ -67,13 +67,9 @@ pub struct Held {
 /// [`HELD_FLOOR_NS`]; with the median. `None` when the baseline runs carry no lag
 /// (older summaries and histories).
 ///
-/// One other core busy, an A/A candidate whose two runs met a bad stretch of the host
-/// failed the gate at e2e p99 +63% (`scripts/gate-power ... --busy`): its schedule lag
-/// p99 was 0.6 and 2.2 ms against the baseline's 0.1-0.9 ms; on a quiet machine three
-/// of main's first eight runs had lag p99 1.5-8.8 ms (median 0.4 ms) and e2e p99 up to
-/// 11x the others. The harness's own lag does not follow the target's speed (workers
-/// start on demand, the schedule is open), so a run whose lag jumped says the machine
-/// was not the same machine during it.
+/// The harness's own lag does not follow the target's speed (workers start on demand,
+/// the schedule is open), so a run whose lag jumped says the machine was not the same
+/// machine during it (the A/A runs that showed it: docs/PERFORMANCE.md, "held").
 pub fn held_bound(base: &super::Side) -> Option<(f64, f64)> {
     let lags: Vec<f64> = base.runs.iter().flat_map(|r| r.lag_p99.values().copied()).collect();
     if lags.is_empty() {
@@ -153,13 +149,12 @@ pub const OUTLIER_Z: f64 = 3.5;
 
 /// The runs of a side (five or more) without its outliers, and how many were left out.
 ///
-/// One run the host held is not the build's noise: with one other core busy, one A/A
-/// run at p50 +23.7% went into main's history and widened the spread of the last ten
-/// runs from 2-4% to 9-13%, so for ten rounds a store 10% slower was `inconclusive`.
-/// The sample standard deviation has no defence against one such run; the median and
-/// the median absolute deviation do, and a run beyond 3.5 of their modified z-scores
-/// (Iglewicz and Hoaglin's rule) is left out of the mean and the spread. Never more
-/// than a fifth of the runs: past that, the spread is the noise.
+/// One run the host held is not the build's noise, and the sample standard deviation
+/// has no defence against it (one such run hid a 10% slower store for ten rounds:
+/// docs/PERFORMANCE.md); the median and the median absolute deviation do, and a run
+/// beyond 3.5 of their modified z-scores (Iglewicz and Hoaglin's rule) is left out of
+/// the mean and the spread. Never more than a fifth of the runs: past that, the spread
+/// is the noise.
 pub fn without_outliers(v: &[f64]) -> (Vec<f64>, usize) {
     if v.len() < OUTLIER_MIN_RUNS {
         return (v.to_vec(), 0);
