@@ -56,6 +56,8 @@ pub struct Generator {
     /// Sharded readers through the log: each shard queries only its own aggregates
     /// (results are known only by aggregate), mapped from the drawn one.
     query_remap: Option<std::sync::Arc<[i8; 256]>>,
+    /// A replay: events are its capture's, not drawn.
+    replay: Option<std::sync::Arc<crate::plan::Replay>>,
 }
 
 impl Generator {
@@ -113,7 +115,14 @@ impl Generator {
             year_bucket: data.year_bucket,
             pool: pool.into(),
             query_remap: None,
+            replay: None,
         }
+    }
+
+    /// Events from a replay's capture instead of drawn ones.
+    pub fn replaying(mut self, replay: Option<std::sync::Arc<crate::plan::Replay>>) -> Generator {
+        self.replay = replay;
+        self
     }
 
     /// Makes queries name only shard `index` of `count`'s share of `ids`.
@@ -165,6 +174,10 @@ impl Generator {
 
     /// Fills `e` (reusing its buffers) with event `index`, intended at `wall_ns`.
     pub fn fill_event(&self, index: u64, intended_ns: u64, wall_ns: i128, e: &mut Event) {
+        if let Some(r) = &self.replay {
+            r.capture.fill(r.event_of(index), e);
+            return self.stamp(index, intended_ns, wall_ns, e);
+        }
         let mut rng = self.rng(index);
         e.action.clear();
         e.action.push_str(&self.actions[self.action_pick.sample(&mut rng)]);
@@ -176,13 +189,19 @@ impl Generator {
         data.clear();
         data.extend_from_slice(&self.pool[start..start + random]);
         data.resize(size, 0);
-        e.timestamp = GoTime::from_unix_nanos(wall_ns);
-        e.year_bucket = self.year_bucket.unwrap_or_else(|| e.timestamp.utc_year() as i16);
         let user = rng.random_range(0..self.users);
         e.user_uuid = uuid::Builder::from_random_bytes(
             ((splitmix(self.seed ^ user) as u128) << 64 | splitmix(!self.seed ^ user) as u128).to_be_bytes(),
         )
         .into_uuid();
+        self.stamp(index, intended_ns, wall_ns, e);
+    }
+
+    /// What is fresh in every event of a run, drawn or replayed: its times and the
+    /// tagged uuids the audit and the reply timing know it by.
+    fn stamp(&self, index: u64, intended_ns: u64, wall_ns: i128, e: &mut Event) {
+        e.timestamp = GoTime::from_unix_nanos(wall_ns);
+        e.year_bucket = self.year_bucket.unwrap_or_else(|| e.timestamp.utc_year() as i16);
         e.correlation_id = self.tagged(intended_ns);
         e.uuid = self.tagged(index);
         e.version = 0;

@@ -1,16 +1,18 @@
-//! `eventbench fit`: a scenario from a real topic (see [`crate::fit`]).
+//! `eventbench fit` and `eventbench capture`: a topic window read (see [`crate::fit`])
+//! into a scenario, or into a capture file for a `replay` workload.
 
 use std::path::PathBuf;
 
 use super::{CliError, Outcome};
 use crate::fit::{FitError, Source};
 
+/// The topic window both commands read.
 #[derive(clap::Args)]
-pub struct FitArgs {
+pub struct TopicArgs {
     /// The cluster's bootstrap address.
     #[arg(long)]
     bootstrap: String,
-    /// The topic of seed Events to fit.
+    /// The topic of seed Events to read.
     #[arg(long)]
     topic: String,
     /// A librdkafka setting for the connection (security.protocol, sasl.*, ssl.*),
@@ -23,6 +25,12 @@ pub struct FitArgs {
     /// At most this many records.
     #[arg(long, default_value_t = 1_000_000)]
     max_records: usize,
+}
+
+#[derive(clap::Args)]
+pub struct FitArgs {
+    #[command(flatten)]
+    topic: TopicArgs,
     /// The rate curve's bucket.
     #[arg(long, default_value = "1m")]
     bucket: String,
@@ -37,14 +45,43 @@ pub struct FitArgs {
     out: Option<PathBuf>,
 }
 
-pub fn fit(a: FitArgs) -> Result<Outcome, CliError> {
-    let mut client = std::collections::BTreeMap::new();
-    for kv in &a.client {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| CliError::Input(format!("--client {:?}: expected KEY=VALUE", key_of(kv))))?;
-        client.insert(k.trim().to_string(), v.to_string());
+#[derive(clap::Args)]
+pub struct CaptureArgs {
+    #[command(flatten)]
+    topic: TopicArgs,
+    /// The capture file to write (gzip JSON lines).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+impl TopicArgs {
+    fn source(&self) -> Result<Source, CliError> {
+        let mut client = std::collections::BTreeMap::new();
+        for kv in &self.client {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| CliError::Input(format!("--client {:?}: expected KEY=VALUE", key_of(kv))))?;
+            client.insert(k.trim().to_string(), v.to_string());
+        }
+        Ok(Source {
+            bootstrap: self.bootstrap.clone(),
+            topic: self.topic.clone(),
+            client,
+            since_ms: self.since.as_deref().map(since_ms).transpose()?,
+            max_records: self.max_records.max(1),
+            timeout: std::time::Duration::from_secs(10),
+        })
     }
+}
+
+fn error(e: FitError) -> CliError {
+    match e {
+        FitError::Unreachable(m) => CliError::Runtime(m),
+        FitError::Nothing(m) => CliError::Input(m),
+    }
+}
+
+pub fn fit(a: FitArgs) -> Result<Outcome, CliError> {
     let bucket = a
         .bucket
         .parse::<crate::units::Dur>()
@@ -53,23 +90,12 @@ pub fn fit(a: FitArgs) -> Result<Outcome, CliError> {
     if bucket.is_zero() {
         return Err(CliError::Input("--bucket must be longer than zero".into()));
     }
-    let src = Source {
-        bootstrap: a.bootstrap.clone(),
-        topic: a.topic.clone(),
-        client,
-        since_ms: a.since.as_deref().map(since_ms).transpose()?,
-        max_records: a.max_records.max(1),
-        timeout: std::time::Duration::from_secs(10),
-    };
-    let error = |e: FitError| match e {
-        FitError::Unreachable(m) => CliError::Runtime(m),
-        FitError::Nothing(m) => CliError::Input(m),
-    };
+    let src = a.topic.source()?;
     let sample = crate::fit::read(&src).map_err(error)?;
     let name = a
         .name
         .clone()
-        .unwrap_or_else(|| format!("fitted-{}", a.topic.replace(['/', '.'], "-")));
+        .unwrap_or_else(|| format!("fitted-{}", src.topic.replace(['/', '.'], "-")));
     let shape = crate::fit::write::Shape {
         bucket_s: bucket.as_secs_f64(),
         max_points: a.points.max(2),
@@ -82,6 +108,32 @@ pub fn fit(a: FitArgs) -> Result<Outcome, CliError> {
         }
         None => print!("{text}"),
     }
+    Ok(Outcome::Ok)
+}
+
+pub fn capture(a: CaptureArgs) -> Result<Outcome, CliError> {
+    let src = a.topic.source()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    let (header, events) =
+        crate::fit::capture::capture(&src, crate::model::GoTime::from_unix_nanos(now).to_string()).map_err(error)?;
+    let cannot = |e: std::io::Error| CliError::Runtime(format!("cannot write {}: {e}", a.out.display()));
+    let file = std::fs::File::create(&a.out).map_err(cannot)?;
+    crate::model::capture::write(file, &header, &events).map_err(cannot)?;
+    let skipped: u64 = header.skipped.values().sum();
+    eprintln!(
+        "captured {} events of {} ({:.1} s) into {}{}",
+        header.records,
+        header.topic,
+        (header.last_ms - header.first_ms) as f64 / 1000.0,
+        a.out.display(),
+        if skipped > 0 {
+            format!("; {skipped} records were not seed Events and are not in it")
+        } else {
+            String::new()
+        }
+    );
     Ok(Outcome::Ok)
 }
 

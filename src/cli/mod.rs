@@ -67,6 +67,9 @@ enum Command {
     /// A scenario fitted from a real topic's window of seed Events (read-only: joins no
     /// group, commits nothing): the rate curve, aggregates, payloads, actions, users.
     Fit(fit::FitArgs),
+    /// A topic window's seed Events with their timestamps, into a file a `replay`
+    /// workload sends again (read-only, like fit).
+    Capture(fit::CaptureArgs),
     /// A branch's run history: append runs, show their trend and change points.
     History(history::HistoryArgs),
     /// Find the highest rate a workload sustains under SLOs (steady steps: a ladder, then bisection).
@@ -191,6 +194,7 @@ pub fn main() -> i32 {
         Command::Compare(a) => tools::compare(a),
         Command::Gate(a) => gate::gate(a),
         Command::Fit(a) => fit::fit(a),
+        Command::Capture(a) => fit::capture(a),
         Command::Report(a) => tools::report(a),
         Command::History(a) => history::history(a),
         Command::Gen(a) => gen::gen(a),

@@ -120,7 +120,7 @@ impl Operation {
     pub async fn run(&mut self, index: u64, intended: u64) -> Result<Done, BackendError> {
         let sh = &*self.shared;
         match (sh.kind, sh.via) {
-            (WorkloadKind::Produce, _) => {
+            (WorkloadKind::Produce | WorkloadKind::Replay, _) => {
                 sh.gen
                     .fill_event(index, intended, self.ctx.clock.wall_at(intended), &mut self.event);
                 let s0 = self.ctx.clock.now();

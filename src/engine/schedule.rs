@@ -2,10 +2,11 @@
 //! atomic step each, never a lock, and each claim carries its intended start time.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use portable_atomic::AtomicU128;
 
-use crate::plan::{RateProfile, Shard};
+use crate::plan::{RateProfile, Replay, Shard};
 use crate::rng::splitmix;
 use crate::scenario::Arrival;
 
@@ -32,6 +33,8 @@ pub struct Schedule {
     /// This generator's share: operations `offset`, `offset + stride`, ... of the
     /// workload's one global sequence, so n shards together run exactly its load.
     shard: Shard,
+    /// A replay's times, which constant arrivals follow instead of the profile's.
+    replay: Option<Arc<Replay>>,
 }
 
 impl Schedule {
@@ -52,6 +55,22 @@ impl Schedule {
             poisson: AtomicU128::new(((offset as u128) << 64) | before.to_bits() as u128),
             stopped: AtomicBool::new(false),
             shard,
+            replay: None,
+        }
+    }
+
+    /// The schedule with a replay's captured times for its intended starts.
+    pub fn replaying(mut self, replay: Option<Arc<Replay>>) -> Schedule {
+        self.replay = replay;
+        self
+    }
+
+    /// Constant arrivals: operation `index`'s intended start.
+    #[inline]
+    fn time_of(&self, index: u64) -> Option<u64> {
+        match &self.replay {
+            Some(r) => r.time_at(index),
+            None => self.profile.time_at(index as f64),
         }
     }
 
@@ -78,7 +97,7 @@ impl Schedule {
             Arrival::Constant => loop {
                 let local = self.next.load(Ordering::Relaxed);
                 let index = self.shard.global(local);
-                let intended = self.profile.time_at(index as f64)?;
+                let intended = self.time_of(index)?;
                 if intended > now {
                     return None;
                 }
@@ -125,7 +144,7 @@ impl Schedule {
         match self.arrival {
             Arrival::Constant => {
                 let index = self.shard.global(self.next.fetch_add(1, Ordering::Relaxed));
-                let intended = self.profile.time_at(index as f64)?;
+                let intended = self.time_of(index)?;
                 Some(Claim { index, intended })
             }
             Arrival::Poisson => {
@@ -169,7 +188,7 @@ impl Schedule {
     /// schedule gave or would give them; `None` past the profile's end.
     pub fn intended_of(&self, indices: &[u64]) -> Vec<Option<u64>> {
         match self.arrival {
-            Arrival::Constant => indices.iter().map(|&i| self.profile.time_at(i as f64)).collect(),
+            Arrival::Constant => indices.iter().map(|&i| self.time_of(i)).collect(),
             Arrival::Poisson => {
                 let (mut unit, mut j) = (0.0, 0u64);
                 indices

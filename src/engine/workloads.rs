@@ -99,12 +99,10 @@ fn launch_one(c: &Common<'_>, w: usize, closed_stop: &Arc<AtomicBool>) -> Runnin
             max_in_flight,
             release_window_ns,
         } => {
-            let schedule = Arc::new(Schedule::sharded(
-                profile.clone(),
-                *arrival,
-                plan.seed ^ (w as u64) << 32,
-                plan.shard,
-            ));
+            let schedule = Arc::new(
+                Schedule::sharded(profile.clone(), *arrival, plan.seed ^ (w as u64) << 32, plan.shard)
+                    .replaying(wp.replay.clone()),
+            );
             let (tx, rx) = async_channel::bounded(*max_in_flight);
             let (worker_rx, reg, clock, kind, base) = (rx.clone(), c.reg.clone(), c.clock, wp.kind, plan.seed);
             let (shared, due) = (shared.clone(), schedule.clone());
@@ -166,7 +164,7 @@ fn launch_one(c: &Common<'_>, w: usize, closed_stop: &Arc<AtomicBool>) -> Runnin
 fn shared(c: &Common<'_>, w: usize) -> Shared {
     let (plan, wp) = (c.plan, &c.plan.workloads[w]);
     let topics = &plan.target.topics;
-    let gen = Generator::new(&plan.data, plan.seed, w, c.run_tag);
+    let gen = Generator::new(&plan.data, plan.seed, w, c.run_tag).replaying(wp.replay.clone());
     Shared {
         kind: wp.kind,
         via: wp.via,

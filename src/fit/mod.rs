@@ -4,8 +4,10 @@
 //! record decoded as a seed Event (what is not one is counted by why), and the window
 //! fitted: the arrival rate over time as a `curve` phase and its dispersion, the
 //! aggregates as Zipf, the payload sizes, compressibility, actions and users. Nothing is
-//! ever written to the source cluster.
+//! ever written to the source cluster. `capture` reads a window the same way and keeps
+//! its events for a replay.
 
+pub mod capture;
 pub mod model;
 pub mod write;
 
@@ -54,6 +56,24 @@ pub enum FitError {
 
 /// Reads the window (blocking: a tool's one job).
 pub fn read(src: &Source) -> Result<Sample, FitError> {
+    let mut sample = Sample::default();
+    let mut events = Vec::new();
+    scan(src, &mut sample.skipped, |bytes, ts_ms| {
+        events.push(observe(bytes, ts_ms)?);
+        Ok(())
+    })?;
+    events.sort_by_key(|o| o.ts_ms);
+    sample.events = events;
+    Ok(sample)
+}
+
+/// Reads the window's records and hands each one's payload and timestamp to `each`;
+/// a record without them, or that `each` refuses, is counted in `skipped` by why.
+pub fn scan(
+    src: &Source,
+    skipped: &mut BTreeMap<String, u64>,
+    each: impl FnMut(&[u8], i64) -> Result<(), String>,
+) -> Result<(), FitError> {
     let unreachable =
         |e: &dyn std::fmt::Display| FitError::Unreachable(format!("cannot read Kafka at {}: {e}", src.bootstrap));
     let mut cfg = ClientConfig::new();
@@ -91,7 +111,8 @@ pub fn read(src: &Source) -> Result<Sample, FitError> {
         )));
     }
     consumer.assign(&assignment).map_err(|e| unreachable(&e))?;
-    Ok(take(&consumer, src, ends))
+    take(&consumer, src, ends, skipped, each);
+    Ok(())
 }
 
 /// Each partition's first offset in the window and its end when the read began
@@ -131,8 +152,13 @@ fn window(
 
 /// Reads until every partition reached its end, `max_records`, or nothing came for the
 /// timeout.
-fn take(consumer: &BaseConsumer, src: &Source, mut ends: BTreeMap<i32, i64>) -> Sample {
-    let mut sample = Sample::default();
+fn take(
+    consumer: &BaseConsumer,
+    src: &Source,
+    mut ends: BTreeMap<i32, i64>,
+    skipped: &mut BTreeMap<String, u64>,
+    mut each: impl FnMut(&[u8], i64) -> Result<(), String>,
+) {
     let mut seen = 0usize;
     while !ends.is_empty() && seen < src.max_records {
         let Some(msg) = consumer.poll(src.timeout) else { break };
@@ -144,22 +170,20 @@ fn take(consumer: &BaseConsumer, src: &Source, mut ends: BTreeMap<i32, i64>) -> 
             ends.remove(&m.partition());
         }
         seen += 1;
-        let ts = m.timestamp().to_millis();
-        match (m.payload(), ts) {
-            (None, _) => *sample.skipped.entry("empty record".into()).or_insert(0) += 1,
-            (_, None) => *sample.skipped.entry("no timestamp".into()).or_insert(0) += 1,
-            (Some(bytes), Some(ts_ms)) => match observe(bytes, ts_ms) {
-                Ok(o) => sample.events.push(o),
-                Err(why) => *sample.skipped.entry(why).or_insert(0) += 1,
+        let why = match (m.payload(), m.timestamp().to_millis()) {
+            (None, _) => "empty record".to_string(),
+            (_, None) => "no timestamp".to_string(),
+            (Some(bytes), Some(ts_ms)) => match each(bytes, ts_ms) {
+                Ok(()) => continue,
+                Err(why) => why,
             },
-        }
+        };
+        *skipped.entry(why).or_insert(0) += 1;
     }
-    sample.events.sort_by_key(|o| o.ts_ms);
-    sample
 }
 
 /// One record as a seed Event, or why it is not one.
-pub fn observe(bytes: &[u8], ts_ms: i64) -> Result<Observed, String> {
+pub fn seed_event(bytes: &[u8]) -> Result<crate::model::Event, String> {
     use crate::model::{Event, Strictness};
     let e = Event::decode(bytes, Strictness::Strict).map_err(|e| {
         if serde_json::from_slice::<serde_json::Value>(bytes).is_ok() {
@@ -175,6 +199,12 @@ pub fn observe(bytes: &[u8], ts_ms: i64) -> Result<Observed, String> {
     if e.uuid.is_nil() || e.aggregate_id == 0 {
         return Err("JSON, but not a seed Event (no uuid or aggregate_id)".into());
     }
+    Ok(e)
+}
+
+/// One record as the fit reads it, or why it is not a seed Event.
+pub fn observe(bytes: &[u8], ts_ms: i64) -> Result<Observed, String> {
+    let e = seed_event(bytes)?;
     let data = e.data.unwrap_or_default();
     Ok(Observed {
         ts_ms,

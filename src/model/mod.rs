@@ -2,6 +2,7 @@
 //! (docs/wire-format.md, "JSON wire format").
 
 mod canonical;
+pub mod capture;
 mod decode;
 mod event;
 pub mod gojson;

@@ -2,11 +2,13 @@
 //! rate profile per open workload, and nothing left to default.
 
 mod profile;
+mod replay;
 mod shard;
 
 use serde::Serialize;
 
 pub use profile::{phase_runs, RateProfile, Segment};
+pub use replay::Replay;
 pub use shard::Shard;
 
 use crate::scenario::{Arrival, Audit, Data, Loaded, Scenario, ServicesMode, Target, Via, WorkloadKind};
@@ -42,6 +44,14 @@ pub struct WorkloadPlan {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub read_history: bool,
     pub via: Via,
+    /// A replay: its schedule and events come from a capture (the kind is then
+    /// `produce`: that is the operation it runs).
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "replay_source")]
+    pub replay: Option<std::sync::Arc<Replay>>,
+}
+
+fn replay_source<S: serde::Serializer>(r: &Option<std::sync::Arc<Replay>>, s: S) -> Result<S::Ok, S::Error> {
+    r.as_deref().serialize(s)
 }
 
 impl WorkloadPlan {
@@ -139,7 +149,24 @@ impl Plan {
             let w = w.get_ref();
             let bursts: Vec<_> = w.burst.iter().map(|b| *b.get_ref()).collect();
             let window = w.release_window.as_ref().map_or(0, |d| d.get_ref().0.as_nanos() as u64);
+            let replay = s.checked.captures.get(name).map(|c| {
+                let path = w.capture.as_ref().map_or("", |p| p.get_ref().as_str());
+                let (speed, rate) = (
+                    w.speed.as_ref().map(|v| *v.get_ref()),
+                    w.rate.as_ref().map(|v| *v.get_ref()),
+                );
+                std::sync::Arc::new(Replay::new(c.clone(), path, speed, rate, w.looped, limit))
+            });
             let load = match (&w.rate, &w.concurrency) {
+                _ if replay.is_some() => Load::Open {
+                    profile: replay
+                        .as_ref()
+                        .map_or_else(|| RateProfile::constant(0.0, 0), |r| r.profile())
+                        .with_bursts(&bursts),
+                    arrival: Arrival::Constant,
+                    max_in_flight: *w.max_in_flight.get_ref(),
+                    release_window_ns: window,
+                },
                 (_, Some(c)) => Load::Closed {
                     concurrency: *c.get_ref(),
                 },
@@ -163,11 +190,15 @@ impl Plan {
             workloads.push(WorkloadPlan {
                 name: name.clone(),
                 index,
-                kind: w.kind,
+                kind: match w.kind {
+                    WorkloadKind::Replay => WorkloadKind::Produce,
+                    k => k,
+                },
                 load,
                 from_version: w.from_version,
                 read_history: w.read_history,
                 via: w.via,
+                replay,
             });
         }
         let duration_ns = limit.unwrap_or_else(|| {
@@ -240,14 +271,21 @@ impl Plan {
             Aggregates::Zipf { max, .. } => (1, *max),
             Aggregates::Hotspot { .. } => (1, 127),
         };
-        (lo.max(1)..=hi.min(127)).map(|i| i as i8).collect()
+        let mut ids: Vec<i8> = (lo.max(1)..=hi.min(127)).map(|i| i as i8).collect();
+        // A replay sends its capture's aggregates, whatever `[data]` says.
+        for r in self.workloads.iter().filter_map(|w| w.replay.as_ref()) {
+            ids.extend(r.capture.aggregate_ids());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
 }
 
 /// The stage that is "the operation" of a workload kind.
 pub fn main_stage(kind: WorkloadKind) -> (Stage, Stage) {
     match kind {
-        WorkloadKind::Produce => (Stage::Produce, Stage::ProduceService),
+        WorkloadKind::Produce | WorkloadKind::Replay => (Stage::Produce, Stage::ProduceService),
         WorkloadKind::Persist => (Stage::Persist, Stage::PersistService),
         WorkloadKind::Query => (Stage::Query, Stage::QueryService),
     }

@@ -107,7 +107,7 @@ impl RateProfile {
         profile
     }
 
-    fn from_parts(parts: Vec<Part>, labels: Vec<String>) -> RateProfile {
+    pub(super) fn from_parts(parts: Vec<Part>, labels: Vec<String>) -> RateProfile {
         let mut segments = Vec::with_capacity(parts.len());
         let (mut t, mut n) = (0u64, 0f64);
         for (d, a, b, phase) in parts {

@@ -115,6 +115,7 @@ impl Window<'_> {
         let (health, health_reason) = health(wp, &evidence);
         WorkloadSummary {
             kind: wp.kind,
+            source: wp.replay.as_ref().map(|r| r.source()),
             model: rates.model,
             target_rate: rates.target,
             achieved_rate: rates.achieved,

@@ -136,6 +136,11 @@ pub fn markdown(s: &Summary) -> String {
     {
         let _ = writeln!(o, "\n- {name}: **{}**: {}", w.health, w.health_reason);
     }
+    for (name, w) in &s.workloads {
+        if let Some(src) = &w.source {
+            let _ = writeln!(o, "\n- {name}: {src}");
+        }
+    }
     if let Some(a) = &s.audit {
         let _ = writeln!(
             o,

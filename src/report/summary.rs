@@ -238,6 +238,10 @@ impl std::fmt::Display for LoadModel {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkloadSummary {
     pub kind: WorkloadKind,
+    /// Where its load came from when not from the scenario's `[data]` and rate: a
+    /// replay's capture (file, topic, window, speed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     pub model: LoadModel,
     pub target_rate: f64,
     pub achieved_rate: f64,

@@ -49,6 +49,9 @@ fn workload(o: &mut String, name: &str, w: &WorkloadSummary) {
         format!("closed model, {:.1}/s (latency = service time)", w.achieved_rate)
     };
     let _ = writeln!(o, "{name} ({}): {rate} | {} | {} late", w.kind, w.outcomes(), w.late);
+    if let Some(src) = &w.source {
+        let _ = writeln!(o, "  load: {src}");
+    }
     let errors: Vec<String> = w.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
     if !errors.is_empty() || w.unanswered > 0 || w.abandoned > 0 {
         let errors = if errors.is_empty() {

@@ -8,6 +8,7 @@ mod span;
 mod types;
 mod validate;
 mod validate_data;
+mod validate_replay;
 
 pub use crate::units::{Dur, Size};
 pub use load::{load, nearest, parse, Loaded, ScenarioError};

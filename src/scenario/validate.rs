@@ -18,8 +18,12 @@ const MAX_STEPS: u32 = 10_000;
 pub fn check(s: &Scenario) -> Result<Checked, Fault> {
     let metrics_listen = check_top(s)?;
     let mut needs_duration = false;
+    let mut captures = std::collections::BTreeMap::new();
     for (name, w) in s.workload.get_ref() {
         needs_duration |= check_workload(s, name, w)?;
+        if let Some(c) = super::validate_replay::capture(w)? {
+            captures.insert(name.clone(), c);
+        }
     }
     check_duration(s, needs_duration)?;
     super::validate_data::check_data(s)?;
@@ -33,6 +37,7 @@ pub fn check(s: &Scenario) -> Result<Checked, Fault> {
     Ok(Checked {
         thresholds,
         metrics_listen,
+        captures,
     })
 }
 
@@ -118,6 +123,9 @@ fn check_workload(s: &Scenario, name: &str, w: &Spanned<Workload>) -> Result<boo
 /// whether the workload needs the scenario's `duration`.
 fn check_load(name: &str, w: &Spanned<Workload>) -> Result<bool, Fault> {
     let wl = w.get_ref();
+    if let Some(needs_duration) = super::validate_replay::check(name, w)? {
+        return Ok(needs_duration);
+    }
     match (&wl.rate, &wl.concurrency, wl.phase.is_empty()) {
         (Some(_), Some(c), _) => Err(at(
             c,

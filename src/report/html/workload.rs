@@ -86,6 +86,9 @@ fn heading(o: &mut String, name: &str, w: &WorkloadSummary, id: &str) {
         w.late,
         w.unanswered,
     );
+    if let Some(src) = &w.source {
+        let _ = write!(o, "<p>load: {}</p>", esc(src));
+    }
 }
 
 /// The timeline without a last interval cut short (the run's end): too few operations

@@ -68,12 +68,13 @@ pub struct Scenario {
     pub prefill: Option<Spanned<super::Prefill>>,
 }
 
-/// The values validation parsed from their text: the thresholds and the metrics
-/// address.
+/// The values validation parsed from their text: the thresholds, the metrics
+/// address, and each replay workload's capture (read once, by workload name).
 #[derive(Debug, Clone, Default)]
 pub struct Checked {
     pub thresholds: Vec<crate::thresholds::Threshold>,
     pub metrics_listen: Option<std::net::SocketAddr>,
+    pub captures: std::collections::BTreeMap<String, std::sync::Arc<crate::model::capture::Capture>>,
 }
 
 /// One fault of a run: from `at` (run time) until `until`, one action.

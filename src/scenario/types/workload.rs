@@ -132,6 +132,17 @@ pub struct Workload {
     /// `[prefill]`'s, or what earlier runs left) and the readers count what they read.
     #[serde(default)]
     pub read_history: bool,
+    /// `replay` only: the capture file (`eventbench capture`) whose events are sent
+    /// again at their captured spacing.
+    #[serde(default)]
+    pub capture: Option<Spanned<String>>,
+    /// `replay` only: the captured spacing divided by this (2.0 replays twice as fast).
+    /// `rate` instead sets the replay's mean rate.
+    #[serde(default)]
+    pub speed: Option<Spanned<f64>>,
+    /// `replay` only: start the capture again when it ends, until `duration`.
+    #[serde(default, rename = "loop")]
+    pub looped: bool,
 }
 
 fn default_in_flight() -> Spanned<usize> {
@@ -150,6 +161,9 @@ pub enum WorkloadKind {
     Persist,
     /// EventStoreQuery readers.
     Query,
+    /// A capture's events sent again to the log at their captured spacing (a
+    /// `produce` whose schedule and events come from the capture).
+    Replay,
 }
 
 impl std::fmt::Display for WorkloadKind {
@@ -158,6 +172,7 @@ impl std::fmt::Display for WorkloadKind {
             WorkloadKind::Produce => "produce",
             WorkloadKind::Persist => "persist",
             WorkloadKind::Query => "query",
+            WorkloadKind::Replay => "replay",
         })
     }
 }
