@@ -3,7 +3,7 @@
 //! payload, three actions) is fitted back within the bounds, the fitted scenario
 //! validates and runs; a topic of other JSON, an empty topic, a window with no records
 //! and an unreachable broker are clear errors with their exit codes; the client
-//! settings never reach the written scenario.
+//! settings never reach the written scenario. `capture` fails the same ways.
 
 mod common;
 
@@ -176,6 +176,38 @@ fn what_cannot_be_fitted_is_a_clear_error() {
     let (code, _, err) = eventbench(&["fit", "--bootstrap", "127.0.0.1:1", "--topic", "x"]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("127.0.0.1:1"), "{err}");
+    // capture reads the same way, and fails the same way, writing nothing.
+    let out = tempfile::tempdir().expect("tmp");
+    let file = out.path().join("c.ebcap");
+    let file = file.to_str().expect("utf8");
+    let (code, _, err) = eventbench(&[
+        "capture",
+        "--bootstrap",
+        "127.0.0.1:9092",
+        "--topic",
+        &empty,
+        "--out",
+        file,
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    let (code, _, err) = eventbench(&[
+        "capture",
+        "--bootstrap",
+        "127.0.0.1:9092",
+        "--topic",
+        &other,
+        "--out",
+        file,
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("no seed Events") && err.contains("3 records skipped"),
+        "{err}"
+    );
+    let (code, _, err) = eventbench(&["capture", "--bootstrap", "127.0.0.1:1", "--topic", "x", "--out", file]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("127.0.0.1:1"), "{err}");
+    assert!(!std::path::Path::new(file).exists(), "a failed capture left a file");
 }
 
 fn create_topic(topic: &str) {

@@ -6,6 +6,8 @@ mod common;
 use std::process::Command;
 
 const OK_HEAD: &str = "name = \"t\"\nduration = \"2s\"\n";
+/// The shipped capture (paths in a scenario are relative to where eventbench runs).
+const CAPTURE: &str = "scenarios/captures/orders.ebcap";
 
 /// (what is wrong, scenario text, line the error must name, text the message must contain)
 fn cases() -> Vec<(&'static str, String, usize, &'static str)> {
@@ -64,6 +66,14 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str)> {
         ("fault with two actions", format!("{OK_HEAD}{w}[[fault]]\nat = \"1s\"\nuntil = \"2s\"\npause = \"persistence\"\nrun = \"true\"\n"), 6, "exactly one of"),
         ("pause of an external service", format!("{OK_HEAD}[target]\nservices = \"external\"\n{w}[[fault]]\nat = \"1s\"\nuntil = \"2s\"\npause = \"persistence\"\n"), 8, "embedded service"),
         ("unknown compression", format!("{OK_HEAD}[target.kafka]\ncompression = \"brotli\"\n{w}"), 4, "unknown `compression`"),
+        ("replay of a missing capture", format!("{OK_HEAD}[workload.r]\nkind = \"replay\"\ncapture = \"no/such.ebcap\"\n"), 5, "cannot read capture no/such.ebcap"),
+        ("replay of a file that is not a capture", format!("{OK_HEAD}[workload.r]\nkind = \"replay\"\ncapture = \"Cargo.toml\"\n"), 5, "capture Cargo.toml"),
+        ("replay with no capture", format!("{OK_HEAD}[workload.r]\nkind = \"replay\"\nspeed = 2\n"), 3, "needs `capture"),
+        ("replay with rate and speed", format!("{OK_HEAD}[workload.r]\nkind = \"replay\"\ncapture = \"{CAPTURE}\"\nrate = 5\nspeed = 2\n"), 6, "both `rate` and `speed`"),
+        ("replay at speed 0", format!("{OK_HEAD}[workload.r]\nkind = \"replay\"\ncapture = \"{CAPTURE}\"\nspeed = 0\n"), 6, "`speed` must be"),
+        ("replay with phases", format!("{OK_HEAD}[workload.r]\nkind = \"replay\"\ncapture = \"{CAPTURE}\"\nphase = [{{ kind = \"steady\", duration = \"1s\", rate = 5 }}]\n"), 3, "schedule is its capture's"),
+        ("replay looped with no duration", format!("name = \"t\"\n[workload.r]\nkind = \"replay\"\ncapture = \"{CAPTURE}\"\nloop = true\n"), 2, "`duration` is missing"),
+        ("capture on a producer", format!("{OK_HEAD}{w}capture = \"{CAPTURE}\"\n"), 6, "`capture` is for `kind = \"replay\"`"),
     ]
 }
 

@@ -271,8 +271,13 @@ impl Plan {
             Aggregates::Zipf { max, .. } => (1, *max),
             Aggregates::Hotspot { .. } => (1, 127),
         };
-        let mut ids: Vec<i8> = (lo.max(1)..=hi.min(127)).map(|i| i as i8).collect();
-        // A replay sends its capture's aggregates, whatever `[data]` says.
+        // `[data]`'s aggregates when a workload draws from it; a replay sends its
+        // capture's, whatever `[data]` says.
+        let mut ids: Vec<i8> = if self.workloads.iter().any(|w| w.replay.is_none()) {
+            (lo.max(1)..=hi.min(127)).map(|i| i as i8).collect()
+        } else {
+            Vec::new()
+        };
         for r in self.workloads.iter().filter_map(|w| w.replay.as_ref()) {
             ids.extend(r.capture.aggregate_ids());
         }
