@@ -132,9 +132,55 @@ fn a_topic_written_from_a_known_scenario_is_fitted_back() {
         "evenly spaced arrivals:\n{text}"
     );
 
-    // The fitted scenario is a scenario.
-    let (code, out, err) = eventbench(&["validate", out.to_str().expect("utf8")]);
-    assert_eq!(code, Some(0), "{out} {err}");
+    // The fitted scenario is a scenario, and its description names the source and the
+    // fits' quality for the report.
+    let (code, stdout, err) = eventbench(&["validate", out.to_str().expect("utf8")]);
+    assert_eq!(code, Some(0), "{stdout} {err}");
+    assert!(
+        text.contains(&format!("description = \"fitted from topic {topic} at 127.0.0.1:9092"))
+            && text.contains("Zipf exponent"),
+        "{text}"
+    );
+
+    // Run against the same Kafka, the fitted load measures as the original did: compare
+    // calls no p50 slower or faster.
+    let again = unique_topic("eventbench.fit-again");
+    let sets = [
+        "target.log=kafka".to_string(),
+        "target.services=none".into(),
+        "target.kafka.bootstrap=127.0.0.1:9092".into(),
+        "target.kafka.partitions=3".into(),
+        format!("target.topics.events={again}"),
+    ];
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let (code, stdout, err, fitted_run) = common::run_scenario(dir.path(), "fitted", &common::read(&out), &sets);
+    assert_eq!(code, Some(0), "{stdout}\n{err}");
+    assert!(
+        stdout.contains("fitted from topic"),
+        "the report names the source:\n{stdout}"
+    );
+    let original_run = dir.path().join("source");
+    let (_, json, err) = eventbench(&[
+        "compare",
+        original_run.to_str().expect("utf8"),
+        fitted_run.to_str().expect("utf8"),
+        "--format",
+        "json",
+    ]);
+    let c: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}\n{err}"));
+    let rows = c["rows"].as_array().expect("rows");
+    for stage in ["produce", "e2e"] {
+        let row = rows
+            .iter()
+            .find(|r| r["stage"] == stage && r["stat"] == "p50")
+            .unwrap_or_else(|| panic!("no {stage} p50 in {json}"));
+        let verdict = row["verdict"].as_str().unwrap_or_default();
+        assert!(["no change", "inconclusive"].contains(&verdict), "{stage}: {row}");
+        eprintln!(
+            "fitted against original, {stage} p50: {:+.1}% ({verdict})",
+            row["change"].as_f64().unwrap_or(0.0) * 100.0
+        );
+    }
 }
 
 #[test]

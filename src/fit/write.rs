@@ -79,11 +79,28 @@ pub fn scenario(src: &Source, sample: &Sample, name: &str, shape: Shape) -> Resu
         "# Point [target] at the system to drive; the fit chose none of it.\n"
     );
     let _ = writeln!(o, "name = {name:?}");
+    // The report shows the description: where the load came from and how well it fits.
+    let quality: Vec<&str> = o
+        .lines()
+        .filter(|l| {
+            ["# rate:", "# aggregates:", "# payload:"]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .map(|l| l.trim_start_matches("# "))
+        .collect();
     let _ = writeln!(
         o,
-        "description = \"fitted from {} ({} events)\"",
-        src.topic,
-        events.len()
+        "description = {}",
+        toml::Value::String(format!(
+            "fitted from topic {} at {}, {} to {}, {} events; {}",
+            src.topic,
+            src.bootstrap,
+            stamp(ts[0]),
+            stamp(ts[ts.len() - 1]),
+            events.len(),
+            quality.join("; ")
+        ))
     );
     o.push_str(
         "warmup = \"0s\"\n\n[target]\nlog = \"memory\"\nstore = \"memory\"\nservices = \"embedded\"\n\n[data]\n",

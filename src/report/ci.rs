@@ -84,6 +84,9 @@ pub fn markdown(s: &Summary) -> String {
         "## eventbench: {} ({verdict})\n\n{:.1} s measured after warmup, started {}, eventbench {}\n",
         s.scenario.name, s.measured_s, s.started_at, s.eventbench_version
     );
+    if !s.scenario.description.is_empty() {
+        let _ = writeln!(o, "{}\n", s.scenario.description);
+    }
     if let Some(why) = &s.aborted {
         let _ = writeln!(o, "**Aborted**: {why}\n");
     }

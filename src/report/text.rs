@@ -12,6 +12,9 @@ pub fn render(s: &Summary) -> String {
         "eventbench {} | scenario {} | {:.1}s measured after warmup",
         s.eventbench_version, s.scenario.name, s.measured_s
     );
+    if !s.scenario.description.is_empty() {
+        let _ = writeln!(o, "{}", s.scenario.description);
+    }
     if let Some(sig) = &s.interrupted {
         let _ = writeln!(o, "INTERRUPTED by {sig}: the numbers cover the run up to then");
     }
