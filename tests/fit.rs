@@ -3,7 +3,8 @@
 //! payload, three actions) is fitted back within the bounds, the fitted scenario
 //! validates and runs; a topic of other JSON, an empty topic, a window with no records
 //! and an unreachable broker are clear errors with their exit codes; the client
-//! settings never reach the written scenario. `capture` fails the same ways.
+//! settings never reach the written scenario. `capture` fails the same ways. A query
+//! topic beside the events is fitted as readers, with how soon queries follow events.
 
 mod common;
 
@@ -254,6 +255,89 @@ fn what_cannot_be_fitted_is_a_clear_error() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("127.0.0.1:1"), "{err}");
     assert!(!std::path::Path::new(file).exists(), "a failed capture left a file");
+}
+
+#[test]
+fn a_query_topic_beside_the_events_is_fitted_as_readers() {
+    require_kafka();
+    let (events, queries) = (unique_topic("eventbench.fit-qe"), unique_topic("eventbench.fit-qq"));
+    // 400 events 10 ms apart over aggregates 1..4; every other one queried 5 ms later,
+    // and 20 queries of aggregate 9, which has no event.
+    let t0 = 1_700_000_000_000i64;
+    let mut ev = Vec::new();
+    let mut qs = Vec::new();
+    for i in 0..400i64 {
+        let e = eventbench::model::Event {
+            action: "placed".into(),
+            aggregate_id: (i % 4 + 1) as i8,
+            uuid: uuid::Uuid::from_u128(i as u128 + 1),
+            data: Some(vec![1; 32]),
+            ..Default::default()
+        };
+        ev.push((t0 + i * 10, String::from_utf8(e.to_json()).expect("utf8")));
+        if i % 2 == 0 {
+            qs.push((
+                t0 + i * 10 + 5,
+                format!("{{\"aggregate_id\":{},\"aggregate_version\":1}}", i % 4 + 1),
+            ));
+        }
+    }
+    for k in 0..20 {
+        qs.push((
+            t0 + k * 100 + 7,
+            "{\"aggregate_id\":9,\"aggregate_version\":1}".to_string(),
+        ));
+    }
+    produce_at(&events, &ev);
+    produce_at(&queries, &qs);
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("fitted.toml");
+    let out_s = out.to_str().expect("utf8");
+    let args = [
+        "fit",
+        "--bootstrap",
+        "127.0.0.1:9092",
+        "--topic",
+        &events,
+        "--bucket",
+        "1s",
+    ];
+    let (code, _, err) = eventbench(&[&args[..], &["--query-topic", &queries, "--out", out_s]].concat());
+    assert_eq!(code, Some(0), "{err}");
+    let text = common::read(&out);
+    assert!(
+        text.contains("by p50 5 ms, p90 5 ms, p99 5 ms (20 before any event of theirs)"),
+        "{text}"
+    );
+    // 220 queries over the events' 3.99 s.
+    assert!(text.contains("220 inside the events' window: 55.14/s"), "{text}");
+    assert!(
+        text.contains("[workload.readers]\nkind = \"query\"\nvia = \"log\""),
+        "{text}"
+    );
+    let (code, stdout, err) = eventbench(&["validate", out_s]);
+    assert_eq!(code, Some(0), "{stdout} {err}");
+    // A query topic of events is not one of queries: said, exit 2.
+    let (code, _, err) = eventbench(&[&args[..], &["--query-topic", &events]].concat());
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("no EventStoreQuery records") && err.contains("400 not an EventStoreQuery"),
+        "{err}"
+    );
+}
+
+/// Writes (timestamp ms, value) records to `topic` (auto-created).
+fn produce_at(topic: &str, records: &[(i64, String)]) {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    let p: ThreadedProducer<DefaultProducerContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", "127.0.0.1:9092")
+        .create()
+        .expect("producer");
+    for (ts, v) in records {
+        p.send(BaseRecord::<(), str>::to(topic).payload(v.as_str()).timestamp(*ts))
+            .expect("send");
+    }
+    p.flush(std::time::Duration::from_secs(10)).expect("flush");
 }
 
 fn create_topic(topic: &str) {

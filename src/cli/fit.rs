@@ -31,6 +31,10 @@ pub struct TopicArgs {
 pub struct FitArgs {
     #[command(flatten)]
     topic: TopicArgs,
+    /// A topic of EventStoreQuery records beside the events: fitted as a `query`
+    /// workload (its rate), with how soon queries follow events said.
+    #[arg(long, value_name = "TOPIC")]
+    query_topic: Option<String>,
     /// The rate curve's bucket.
     #[arg(long, default_value = "1m")]
     bucket: String,
@@ -91,7 +95,14 @@ pub fn fit(a: FitArgs) -> Result<Outcome, CliError> {
         return Err(CliError::Input("--bucket must be longer than zero".into()));
     }
     let src = a.topic.source()?;
-    let sample = crate::fit::read(&src).map_err(error)?;
+    let mut sample = crate::fit::read(&src).map_err(error)?;
+    if let Some(q) = &a.query_topic {
+        let qsrc = Source {
+            topic: q.clone(),
+            ..src.clone()
+        };
+        sample.queries = Some(crate::fit::queries::read(&qsrc).map_err(error)?);
+    }
     let name = a
         .name
         .clone()

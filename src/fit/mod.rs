@@ -9,6 +9,7 @@
 
 pub mod capture;
 pub mod model;
+pub mod queries;
 pub mod write;
 
 use std::collections::BTreeMap;
@@ -42,6 +43,8 @@ pub struct Sample {
     pub events: Vec<Observed>,
     /// Records that were not seed Events, by why.
     pub skipped: BTreeMap<String, u64>,
+    /// A query topic's window beside the events, when one was asked for.
+    pub queries: Option<queries::Queries>,
 }
 
 #[derive(Debug, thiserror::Error)]

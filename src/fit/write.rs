@@ -74,6 +74,10 @@ pub fn scenario(src: &Source, sample: &Sample, name: &str, shape: Shape) -> Resu
         actions.len(),
         users.len()
     );
+    let mut readers = String::new();
+    if let Some(q) = &sample.queries {
+        super::queries::readers(&mut readers, &mut o, q, events, span_s);
+    }
     let _ = writeln!(
         o,
         "# Point [target] at the system to drive; the fit chose none of it.\n"
@@ -107,6 +111,13 @@ pub fn scenario(src: &Source, sample: &Sample, name: &str, shape: Shape) -> Resu
     );
     let _ = writeln!(o, "{aggregates}");
     data(&mut o, &actions, events.len(), &payload, compressibility, users.len());
+    producers(&mut o, &curve, arrival);
+    o.push_str(&readers);
+    Ok(o)
+}
+
+/// The producing workload: the rate curve as a `curve` phase.
+fn producers(o: &mut String, curve: &super::model::RateCurve, arrival: &str) {
     o.push_str("\n[workload.producers]\nkind = \"produce\"\n");
     let _ = writeln!(o, "arrival = {arrival:?}\nmax_in_flight = 1024");
     let points: Vec<String> = curve
@@ -125,7 +136,6 @@ pub fn scenario(src: &Source, sample: &Sample, name: &str, shape: Shape) -> Resu
         "phase = [{{ kind = \"curve\", points = [\n  {}\n] }}]",
         points.join(",\n  ")
     );
-    Ok(o)
 }
 
 /// The rate curve's and the arrivals' lines of the header; the arrival process to write.
