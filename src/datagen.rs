@@ -63,7 +63,7 @@ pub struct Generator {
 impl Generator {
     /// `run_tag` (48 bits) marks every UUID of this run.
     pub fn new(data: &Data, seed: u64, workload: usize, run_tag: u64) -> Generator {
-        let aggs = match data.aggregates.get_ref() {
+        let aggs = match data.aggregates() {
             Aggregates::Uniform { min, max } => AggPick::Uniform(*min as i8, *max as i8),
             Aggregates::Sequential { min, max } => AggPick::Sequential(*min as i8, *max as i8),
             Aggregates::Zipf { exponent, max } => AggPick::Zipf(
@@ -79,7 +79,7 @@ impl Generator {
                 }
             }
         };
-        let sizes = match data.payload.get_ref() {
+        let sizes = match data.payload() {
             Payload::Fixed { size } => SizePick::Fixed(size.0 as usize),
             Payload::Uniform { min, max } => SizePick::Uniform(min.0 as usize, max.0 as usize),
             Payload::Lognormal { median, p99 } => {
@@ -93,8 +93,7 @@ impl Generator {
                 WeightedIndex::new(weights.clone()).unwrap_or_else(|_| unreachable!("validated: some weight > 0")),
             ),
         };
-        let (actions, weights): (Vec<String>, Vec<u32>) =
-            data.actions.get_ref().iter().map(|(k, v)| (k.clone(), *v)).unzip();
+        let (actions, weights): (Vec<String>, Vec<u32>) = data.actions().iter().map(|(k, v)| (k.clone(), *v)).unzip();
         let max_size = match &sizes {
             SizePick::Fixed(s) => *s,
             SizePick::Uniform(_, m) | SizePick::LogNormal(_, m) => *m,
@@ -110,8 +109,8 @@ impl Generator {
             action_pick: WeightedIndex::new(weights).unwrap_or_else(|_| unreachable!("validated: some weight > 0")),
             aggs,
             sizes,
-            compressibility: *data.compressibility.get_ref(),
-            users: *data.users.get_ref(),
+            compressibility: data.compressibility(),
+            users: data.users(),
             year_bucket: data.year_bucket,
             pool: pool.into(),
             query_remap: None,

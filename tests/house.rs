@@ -198,3 +198,27 @@ fn the_measure_counts_a_function_from_its_signature_to_its_brace() {
     let fns = functions(text);
     assert_eq!(fns, vec![("a".to_string(), 6), ("c".to_string(), 4)]);
 }
+
+/// A scenario's spans are for its errors: past `scenario/`, values are read through the
+/// scenario's methods that return them plain (`scenario/types/values.rs`), so a span
+/// never travels into the plan, the engine or a backend. `pacer.rs` reads a tokio
+/// `AsyncFd` with its own `get_ref`.
+#[test]
+fn no_span_travels_past_the_scenario() {
+    let mut files = Vec::new();
+    sources(Path::new("src"), &mut files);
+    let mut found = Vec::new();
+    for f in files {
+        let name = f.to_string_lossy().replace('\\', "/");
+        if name.starts_with("src/scenario/") || name == "src/pacer.rs" {
+            continue;
+        }
+        let code = code_of(&std::fs::read_to_string(&f).expect("read"));
+        for (n, line) in code.lines().enumerate() {
+            if line.contains("Spanned") || line.contains(".get_ref()") {
+                found.push(format!("{name}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "spans past scenario/:\n{}", found.join("\n"));
+}

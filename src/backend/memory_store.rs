@@ -63,11 +63,8 @@ enum ServiceTime {
 
 impl MemoryStore {
     pub fn new(s: &Settings) -> MemoryStore {
-        let factor = s
-            .contention
-            .as_ref()
-            .map_or(1.0, |c| c.get_ref().factor(s.concurrency.unwrap_or(1)));
-        let service = s.service_time.as_ref().map(|l| match *l.get_ref() {
+        let factor = s.contention().map_or(1.0, |c| c.factor(s.concurrency.unwrap_or(1)));
+        let service = s.service_time().map(|l| match *l {
             Latency::Fixed { value } => ServiceTime::Fixed((value.as_nanos() as f64 * factor) as u64),
             Latency::Lognormal { median, p99 } => {
                 let sigma = (p99.as_nanos() as f64 / median.as_nanos() as f64).ln() / Z99;
@@ -80,10 +77,7 @@ impl MemoryStore {
         MemoryStore {
             aggregates: (0..256).map(|_| Mutex::new(Aggregate::default())).collect(),
             service,
-            stall: s
-                .stall
-                .as_ref()
-                .map(|st| (st.get_ref().every.as_nanos(), st.get_ref().duration.as_nanos())),
+            stall: s.stall().map(|st| (st.every.as_nanos(), st.duration.as_nanos())),
             keep: s.keep_per_aggregate.max(1),
             trimmed: Default::default(),
             on_trimmed: Default::default(),

@@ -161,7 +161,7 @@ impl ScyllaStore {
                     .map_err(|e| failed(format!("prepare {cql}: {e}")))?;
                 p.set_consistency(s.consistency.into());
                 p.set_request_timeout(Some(s.request_timeout.0));
-                p.set_page_size(*s.page_size.get_ref());
+                p.set_page_size(s.page_size());
                 Ok::<_, BackendError>(p)
             }
         };

@@ -187,11 +187,11 @@ fn shared(c: &Common<'_>, w: usize) -> Shared {
         consistency: plan.target.consistency,
         ledger: c.ledger.clone(),
         inboxes: c.inboxes.clone(),
-        batch_size: *plan.target.query.batch_size.get_ref(),
+        batch_size: plan.target.query.batch_size(),
         query_form: plan.target.query.form,
         reply_timeout: plan.target.query.reply_timeout.0,
         settle: plan.target.query.settle.0,
-        overlap: *plan.target.query.overlap.get_ref(),
+        overlap: plan.target.query.overlap(),
     }
 }
 

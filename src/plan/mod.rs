@@ -55,6 +55,42 @@ fn replay_source<S: serde::Serializer>(r: &Option<std::sync::Arc<Replay>>, s: S)
 }
 
 impl WorkloadPlan {
+    /// Workload `name` of `s`, at `index`, in a run of `limit_ns` when given.
+    fn of(s: &Scenario, index: usize, name: &str, w: &crate::scenario::Workload, limit: Option<u64>) -> WorkloadPlan {
+        let bursts = w.bursts();
+        let window = w.release_window().map_or(0, |d| d.0.as_nanos() as u64);
+        let replay = s.checked.captures.get(name).map(|c| {
+            let path = w.capture().unwrap_or_default();
+            std::sync::Arc::new(Replay::new(c.clone(), path, w.speed(), w.rate(), w.looped, limit))
+        });
+        let open = |profile: RateProfile, arrival| Load::Open {
+            profile: profile.with_bursts(&bursts),
+            arrival,
+            max_in_flight: w.max_in_flight(),
+            release_window_ns: window,
+        };
+        let load = match (&replay, w.rate(), w.concurrency()) {
+            (Some(r), _, _) => open(r.profile(), Arrival::Constant),
+            (None, _, Some(concurrency)) => Load::Closed { concurrency },
+            (None, Some(r), None) => open(RateProfile::constant(r, limit.unwrap_or(0)), w.arrival),
+            (None, None, None) => open(RateProfile::from_phases(&w.phases(), limit), w.arrival),
+        };
+        WorkloadPlan {
+            name: name.to_string(),
+            index,
+            // A replay runs as what it is: produce, with its capture's times and events.
+            kind: match w.kind {
+                WorkloadKind::Replay => WorkloadKind::Produce,
+                k => k,
+            },
+            load,
+            from_version: w.from_version,
+            read_history: w.read_history,
+            via: w.via,
+            replay,
+        }
+    }
+
     /// Mean intended rate over the run (0 for closed workloads).
     pub fn target_rate(&self, duration_ns: u64) -> f64 {
         match &self.load {
@@ -143,64 +179,12 @@ impl Plan {
     }
 
     pub fn from_scenario(s: &Scenario) -> Plan {
-        let limit = s.duration.as_ref().map(|d| d.get_ref().as_nanos());
-        let mut workloads = Vec::new();
-        for (index, (name, w)) in s.workload.get_ref().iter().enumerate() {
-            let w = w.get_ref();
-            let bursts: Vec<_> = w.burst.iter().map(|b| *b.get_ref()).collect();
-            let window = w.release_window.as_ref().map_or(0, |d| d.get_ref().0.as_nanos() as u64);
-            let replay = s.checked.captures.get(name).map(|c| {
-                let path = w.capture.as_ref().map_or("", |p| p.get_ref().as_str());
-                let (speed, rate) = (
-                    w.speed.as_ref().map(|v| *v.get_ref()),
-                    w.rate.as_ref().map(|v| *v.get_ref()),
-                );
-                std::sync::Arc::new(Replay::new(c.clone(), path, speed, rate, w.looped, limit))
-            });
-            let load = match (&w.rate, &w.concurrency) {
-                _ if replay.is_some() => Load::Open {
-                    profile: replay
-                        .as_ref()
-                        .map_or_else(|| RateProfile::constant(0.0, 0), |r| r.profile())
-                        .with_bursts(&bursts),
-                    arrival: Arrival::Constant,
-                    max_in_flight: *w.max_in_flight.get_ref(),
-                    release_window_ns: window,
-                },
-                (_, Some(c)) => Load::Closed {
-                    concurrency: *c.get_ref(),
-                },
-                (Some(r), None) => Load::Open {
-                    profile: RateProfile::constant(*r.get_ref(), limit.unwrap_or(0)).with_bursts(&bursts),
-                    arrival: w.arrival,
-                    max_in_flight: *w.max_in_flight.get_ref(),
-                    release_window_ns: window,
-                },
-                (None, None) => Load::Open {
-                    profile: RateProfile::from_phases(
-                        &w.phase.iter().map(|p| p.get_ref().clone()).collect::<Vec<_>>(),
-                        limit,
-                    )
-                    .with_bursts(&bursts),
-                    arrival: w.arrival,
-                    max_in_flight: *w.max_in_flight.get_ref(),
-                    release_window_ns: window,
-                },
-            };
-            workloads.push(WorkloadPlan {
-                name: name.clone(),
-                index,
-                kind: match w.kind {
-                    WorkloadKind::Replay => WorkloadKind::Produce,
-                    k => k,
-                },
-                load,
-                from_version: w.from_version,
-                read_history: w.read_history,
-                via: w.via,
-                replay,
-            });
-        }
+        let limit = s.duration().map(|d| d.as_nanos());
+        let workloads: Vec<WorkloadPlan> = s
+            .workloads()
+            .enumerate()
+            .map(|(index, (name, w))| WorkloadPlan::of(s, index, name, w, limit))
+            .collect();
         let duration_ns = limit.unwrap_or_else(|| {
             workloads
                 .iter()
@@ -217,12 +201,12 @@ impl Plan {
             s.threads
         };
         Plan {
-            name: s.name.get_ref().clone(),
+            name: s.name().to_string(),
             description: s.description.clone(),
             seed: s.seed,
             duration_ns,
-            warmup_ns: s.warmup.get_ref().as_nanos().min(duration_ns),
-            interval_ns: s.interval.get_ref().as_nanos(),
+            warmup_ns: s.warmup().as_nanos().min(duration_ns),
+            interval_ns: s.interval().as_nanos(),
             drain_ns: s.drain.as_nanos(),
             threads,
             target: s.target.clone(),
@@ -230,8 +214,8 @@ impl Plan {
             audit: s.audit.clone(),
             shard: Shard::WHOLE,
             allow_unhealthy: s.allow_unhealthy,
-            faults: s.fault.iter().map(|f| f.get_ref().clone()).collect(),
-            prefill: s.prefill.as_ref().map(|p| p.get_ref().plan()),
+            faults: s.faults().cloned().collect(),
+            prefill: s.prefill().map(|p| p.plan()),
             thresholds: s.checked.thresholds.clone(),
             workloads,
             scenario_text: String::new(),
@@ -266,7 +250,7 @@ impl Plan {
     /// Every aggregate id the data can name (reply topics exist per aggregate).
     pub fn aggregate_ids(&self) -> Vec<i8> {
         use crate::scenario::Aggregates;
-        let (lo, hi) = match self.data.aggregates.get_ref() {
+        let (lo, hi) = match self.data.aggregates() {
             Aggregates::Uniform { min, max } | Aggregates::Sequential { min, max } => (*min, *max),
             Aggregates::Zipf { max, .. } => (1, *max),
             Aggregates::Hotspot { .. } => (1, 127),

@@ -65,7 +65,7 @@ impl Context<'_> {
     }
 
     fn workers(&self) -> usize {
-        *self.plan.target.persistence.workers.get_ref()
+        self.plan.target.persistence.workers()
     }
 }
 

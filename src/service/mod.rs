@@ -121,8 +121,8 @@ impl ServiceKind {
     /// Its concurrent handlers as the scenario sets them.
     pub fn workers(self, plan: &crate::plan::Plan) -> usize {
         match self {
-            ServiceKind::Persistence => *plan.target.persistence.workers.get_ref(),
-            ServiceKind::Query => *plan.target.query.workers.get_ref(),
+            ServiceKind::Persistence => plan.target.persistence.workers(),
+            ServiceKind::Query => plan.target.query.workers(),
         }
     }
 }
@@ -211,9 +211,9 @@ impl ServiceConfig {
         ServiceConfig {
             topics: plan.target.topics.clone(),
             clock,
-            batch_size: *plan.target.query.batch_size.get_ref(),
+            batch_size: plan.target.query.batch_size(),
             year_bucket: plan.data.year_bucket,
-            drop_every: plan.target.persistence.drop_every.as_ref().map(|d| *d.get_ref()),
+            drop_every: plan.target.persistence.drop_every(),
             extra_latency_ns: plan
                 .target
                 .persistence

@@ -56,10 +56,10 @@ impl KafkaLog {
     ) -> Result<KafkaLog, BackendError> {
         let mut cfg = ClientConfig::new();
         cfg.set("bootstrap.servers", &settings.bootstrap)
-            .set("acks", settings.acks.get_ref().as_str())
+            .set("acks", settings.acks())
             .set("linger.ms", settings.linger_ms.to_string())
             .set("batch.size", settings.batch_size.to_string())
-            .set("compression.type", settings.compression.get_ref().as_str())
+            .set("compression.type", settings.compression())
             .set("enable.idempotence", settings.idempotence.to_string())
             .set("message.timeout.ms", settings.timeout.0.as_millis().to_string())
             .set(

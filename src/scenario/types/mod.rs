@@ -190,6 +190,7 @@ fn default_drain() -> Dur {
 mod cql;
 mod services;
 mod target;
+mod values;
 mod workload;
 
 pub use cql::*;
