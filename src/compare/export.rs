@@ -8,18 +8,12 @@
 use serde_json::{json, Map, Value};
 
 use super::{Comparison, Gate, Row, Unit};
+use crate::report::values::Key;
 
-/// The benchmark's name: one per workload and stage.
-fn benchmark(r: &Row) -> String {
-    format!("{}.{}", r.workload, r.stage)
-}
-
-fn unit(u: Unit) -> &'static str {
-    match u {
-        Unit::Ns => "ns",
-        Unit::OpsPerS => "ops/s",
-        Unit::Share => "share",
-    }
+/// The row's key: its benchmark name and unit are a run's (`report::values::Key`), so
+/// a trend tool's series of runs and of comparisons line up.
+fn key(r: &Row) -> Key {
+    Key::new(&r.workload, &r.stage, &r.stat)
 }
 
 /// The candidate's value and the bounds its change's interval gives, in the row's unit.
@@ -43,7 +37,7 @@ pub fn bmf(c: &Comparison) -> Value {
             m.insert("lower_value".into(), json!(lo));
             m.insert("upper_value".into(), json!(hi));
         }
-        let entry = out.entry(benchmark(r)).or_insert_with(|| Value::Object(Map::new()));
+        let entry = out.entry(key(r).benchmark()).or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(measures) = entry {
             measures.insert(r.stat.clone(), Value::Object(m));
         }
@@ -54,11 +48,11 @@ pub fn bmf(c: &Comparison) -> Value {
 /// github-action-benchmark's `customSmallerIsBetter`: latencies and error shares only
 /// (a throughput is bigger-is-better and has its own tool setting).
 pub fn benchmark_action(c: &Comparison) -> Value {
-    let rows = c.rows.iter().filter(|r| r.unit != Unit::OpsPerS).filter_map(|r| {
+    let rows = c.rows.iter().filter(|r| key(r).smaller_is_better()).filter_map(|r| {
         let (value, around) = bounds(r)?;
         let mut e = json!({
-            "name": format!("{} {}", benchmark(r), r.stat),
-            "unit": unit(r.unit),
+            "name": format!("{} {}", key(r).benchmark(), r.stat),
+            "unit": key(r).unit(),
             "value": value,
             "extra": format!("{} ({})", r.verdict, gate(r.gate)),
         });
@@ -84,7 +78,7 @@ pub fn junit(c: &Comparison) -> String {
         gated.len()
     );
     for r in gated {
-        let name = format!("{} {}", benchmark(r), r.stat);
+        let name = format!("{} {}", key(r).benchmark(), r.stat);
         let _ = write!(o, "    <testcase classname=\"eventbench.gate\" name=\"{}\"", xml(&name));
         let change = r.change.map_or("n/a".to_string(), |c| format!("{:+.1}%", c * 100.0));
         match r.gate {

@@ -10,15 +10,6 @@ use serde_json::{json, Map, Value};
 use super::summary::Summary;
 use super::values::{Key, RunValues};
 
-/// The unit of a value `RunValues` keeps, by its statistic.
-fn unit(stat: &str) -> &'static str {
-    match stat {
-        "share" => "share",
-        "ok/s" => "ops/s",
-        _ => "ns",
-    }
-}
-
 /// Each value of the run with its key, and whether it is only a lower bound.
 fn points(s: &Summary) -> Vec<(Key, f64, bool)> {
     let v = RunValues::of(s);
@@ -38,7 +29,7 @@ pub fn bmf(s: &Summary) -> Value {
             m.insert("lower_value".into(), json!(value));
         }
         let entry = out
-            .entry(format!("{}.{}", k.workload, k.stage))
+            .entry(k.benchmark())
             .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(measures) = entry {
             measures.insert(k.stat, Value::Object(m));
@@ -50,10 +41,10 @@ pub fn bmf(s: &Summary) -> Value {
 /// `[{"name": "workload.stage stat", "unit", "value", "extra"}]`: latencies and error
 /// shares (smaller is better; a closed workload's throughput is not).
 pub fn benchmark_action(s: &Summary) -> Value {
-    let rows = points(s).into_iter().filter(|(k, _, _)| k.stat != "ok/s").map(|(k, value, lower)| {
+    let rows = points(s).into_iter().filter(|(k, _, _)| k.smaller_is_better()).map(|(k, value, lower)| {
         json!({
-            "name": format!("{}.{} {}", k.workload, k.stage, k.stat),
-            "unit": unit(&k.stat),
+            "name": format!("{} {}", k.benchmark(), k.stat),
+            "unit": k.unit(),
             "value": value,
             "extra": format!("{}{}", s.scenario.name, if lower { " (a lower bound: censored operations)" } else { "" }),
         })

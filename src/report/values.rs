@@ -26,6 +26,27 @@ impl Key {
             stat: stat.into(),
         }
     }
+
+    /// The trend tools' benchmark: one per workload and stage (`w.stage`), its
+    /// statistics the measures.
+    pub fn benchmark(&self) -> String {
+        format!("{}.{}", self.workload, self.stage)
+    }
+
+    /// The unit of the value, by its statistic: a share of outcomes, a rate, or ns.
+    pub fn unit(&self) -> &'static str {
+        match self.stat.as_str() {
+            "share" => "share",
+            "ok/s" => "ops/s",
+            _ => "ns",
+        }
+    }
+
+    /// Whether a smaller value is better (all but a throughput), as
+    /// github-action-benchmark's `customSmallerIsBetter` needs.
+    pub fn smaller_is_better(&self) -> bool {
+        self.stat != "ok/s"
+    }
 }
 
 impl std::fmt::Display for Key {
