@@ -37,7 +37,9 @@ pub fn bmf(c: &Comparison) -> Value {
             m.insert("lower_value".into(), json!(lo));
             m.insert("upper_value".into(), json!(hi));
         }
-        let entry = out.entry(key(r).benchmark()).or_insert_with(|| Value::Object(Map::new()));
+        let entry = out
+            .entry(key(r).benchmark())
+            .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(measures) = entry {
             measures.insert(r.stat.clone(), Value::Object(m));
         }

@@ -97,25 +97,13 @@ fn workload(o: &mut String, name: &str, w: &WorkloadSummary) {
 
 /// The stage table; ">" marks a lower bound (censored operations may lie above it).
 fn stages(o: &mut String, w: &WorkloadSummary) {
-    let _ = writeln!(
-        o,
-        "  {:<16} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "stage", "count", "p50", "p90", "p99", "p99.9", "p99.99", "max"
-    );
+    let heads = crate::stats::StageSummary::default()
+        .columns("")
+        .map(|c| format!("{:>9}", c.0));
+    let _ = writeln!(o, "  {:<16} {:>10} {}", "stage", "count", heads.join(" "));
     for (stage, st) in &w.stages {
-        let v = |name: &str, value: u64| st.show(name, value, ">");
-        let _ = writeln!(
-            o,
-            "  {:<16} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            stage,
-            st.count,
-            v("p50", st.p50_ns),
-            v("p90", st.p90_ns),
-            v("p99", st.p99_ns),
-            v("p999", st.p999_ns),
-            v("p9999", st.p9999_ns),
-            v("max", st.max_ns)
-        );
+        let cells = st.columns(">").map(|c| format!("{:>9}", c.1));
+        let _ = writeln!(o, "  {:<16} {:>10} {}", stage, st.count, cells.join(" "));
     }
     if w.stages.values().any(|st| !st.lower_bounds.is_empty()) {
         let unanswered = if w.unanswered > 0 {

@@ -28,9 +28,7 @@ pub fn bmf(s: &Summary) -> Value {
         if lower {
             m.insert("lower_value".into(), json!(value));
         }
-        let entry = out
-            .entry(k.benchmark())
-            .or_insert_with(|| Value::Object(Map::new()));
+        let entry = out.entry(k.benchmark()).or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(measures) = entry {
             measures.insert(k.stat, Value::Object(m));
         }

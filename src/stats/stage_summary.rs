@@ -55,6 +55,19 @@ impl StageSummary {
         format!("{bound}{}", crate::units::fmt_ns(value))
     }
 
+    /// The percentile columns every stage table shows, in order: heading and value as
+    /// [`StageSummary::show`] writes it (a lower bound after `marker`).
+    pub fn columns(&self, marker: &str) -> [(&'static str, String); 6] {
+        [
+            ("p50", self.show("p50", self.p50_ns, marker)),
+            ("p90", self.show("p90", self.p90_ns, marker)),
+            ("p99", self.show("p99", self.p99_ns, marker)),
+            ("p99.9", self.show("p999", self.p999_ns, marker)),
+            ("p99.99", self.show("p9999", self.p9999_ns, marker)),
+            ("max", self.show("max", self.max_ns, marker)),
+        ]
+    }
+
     /// Marks the statistics that `censored` of this stage's values make lower bounds.
     pub fn censored(mut self, censored: u64) -> StageSummary {
         if censored == 0 || self.count == 0 {

@@ -250,25 +250,25 @@ fn spectrum_points(h: &Histogram<u64>) -> Vec<(f64, f64)> {
 
 /// The stage table and the error counts.
 fn stage_table(o: &mut String, w: &WorkloadSummary) {
-    let _ = write!(
-        o,
-        "<table><tr><th>stage</th><th>count</th><th>mean</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th></tr>"
-    );
+    let heads: String = crate::stats::StageSummary::default()
+        .columns("")
+        .iter()
+        .map(|c| format!("<th>{}</th>", c.0))
+        .collect();
+    let _ = write!(o, "<table><tr><th>stage</th><th>count</th><th>mean</th>{heads}</tr>");
     for (stage, st) in &w.stages {
         // A lower bound (censored operations may lie above it) is shown as "&gt; value".
-        let v = |name: &str, value: u64| st.show(name, value, "&gt; ");
+        let cells: String = st
+            .columns("&gt; ")
+            .iter()
+            .map(|c| format!("<td>{}</td>", c.1))
+            .collect();
         let _ = write!(
             o,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td>{cells}</tr>",
             esc(stage),
             st.count,
-            v("mean", st.mean_ns as u64),
-            v("p50", st.p50_ns),
-            v("p90", st.p90_ns),
-            v("p99", st.p99_ns),
-            v("p999", st.p999_ns),
-            v("p9999", st.p9999_ns),
-            v("max", st.max_ns)
+            st.show("mean", st.mean_ns as u64, "&gt; "),
         );
     }
     if w.censored + w.unanswered > 0 {
