@@ -245,10 +245,8 @@ mod tests {
     use crate::model::tag::{read_tag, Tag};
 
     fn gen(toml_data: &str) -> Generator {
-        let s: crate::scenario::Scenario = toml::from_str(&format!(
-            "name='t'\nduration='1s'\n[workload.w]\nkind='produce'\nrate=1\n[data]\n{toml_data}"
-        ))
-        .expect("toml");
+        let text = format!("name='t'\nduration='1s'\n[workload.w]\nkind='produce'\nrate=1\n[data]\n{toml_data}");
+        let s = crate::scenario::parse("t.toml", &text, &[]).expect("scenario");
         Generator::new(&s.data, 42, 1, 0xabc)
     }
 

@@ -393,7 +393,7 @@ mod tests {
         let text = format!(
             "name='h'\nduration='1s'\n[data]\naggregates={{dist='uniform',min=1,max=4}}\n[prefill]\n{prefill}\n[workload.r]\nkind='query'\nrate=1\n"
         );
-        let s: crate::scenario::Scenario = toml::from_str(&text).expect("toml");
+        let s = crate::scenario::parse("t.toml", &text, &[]).expect("scenario");
         Plan::from_scenario(&s)
     }
 
