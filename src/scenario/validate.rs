@@ -5,11 +5,8 @@ use toml::Spanned;
 use super::span::{at, Fault};
 use super::types::{
     Burst, Checked, Latency, Phase, Scenario, ScheduledFault, ServicesMode, StoreKind, Via, Workload, WorkloadKind,
+    MAX_RATE,
 };
-
-/// The highest rate one workload may ask for: ten times what one core of this
-/// harness sustains. Past it a schedule only fills memory with claims it cannot run.
-pub const MAX_RATE: f64 = 5_000_000.0;
 
 /// Steps of one `step` phase: more is a typo, not a load.
 const MAX_STEPS: u32 = 10_000;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use toml::Spanned;
 
 use super::span::{at, Fault};
-use super::types::{Arrival, Workload, WorkloadKind};
+use super::types::{Arrival, Workload, WorkloadKind, MAX_RATE};
 use crate::model::capture::Capture;
 
 /// Fastest replay: a capture played 1000x faster is a different workload.
@@ -57,9 +57,7 @@ pub(super) fn check(name: &str, w: &Spanned<Workload>) -> Result<Option<bool>, F
                 format!("workload `{name}` sets both `rate` and `speed`: keep one"),
             ));
         }
-        (Some(r), None)
-            if !(r.get_ref().is_finite() && *r.get_ref() > 0.0 && *r.get_ref() <= super::validate::MAX_RATE) =>
-        {
+        (Some(r), None) if !(r.get_ref().is_finite() && *r.get_ref() > 0.0 && *r.get_ref() <= MAX_RATE) => {
             return Err(at(r, "`rate` must be a positive number of operations per second"));
         }
         (None, Some(s)) if !(s.get_ref().is_finite() && *s.get_ref() > 0.0 && *s.get_ref() <= MAX_SPEED) => {

@@ -233,6 +233,10 @@ pub enum Phase {
     },
 }
 
+/// The highest rate one workload may ask for: ten times what one core of this
+/// harness sustains. Past it a schedule only fills memory with claims it cannot run.
+pub const MAX_RATE: f64 = 5_000_000.0;
+
 /// Linear pieces per period of a sine phase (the plan makes them).
 pub const SINE_PIECES: u64 = 64;
 
