@@ -326,6 +326,59 @@ fn a_query_topic_beside_the_events_is_fitted_as_readers() {
     );
 }
 
+#[test]
+fn a_burst_is_fitted_as_a_burst_over_the_curve() {
+    require_kafka();
+    let topic = unique_topic("eventbench.fit-burst");
+    // 100/s evenly for 60 s, and 300/s from 20 s to 25 s.
+    let t0 = 1_700_000_000_000i64;
+    let mut at: Vec<i64> = (0..6000).map(|i| i * 10).collect();
+    at.extend((0..1000).map(|i| 20_000 + i * 5 + 2));
+    at.sort_unstable();
+    let records: Vec<(i64, String)> = at
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let e = eventbench::model::Event {
+                action: "placed".into(),
+                aggregate_id: (i % 4 + 1) as i8,
+                uuid: uuid::Uuid::from_u128(i as u128 + 1),
+                ..Default::default()
+            };
+            (t0 + t, String::from_utf8(e.to_json()).expect("utf8"))
+        })
+        .collect();
+    produce_at(&topic, &records);
+    let (code, text, err) = eventbench(&[
+        "fit",
+        "--bootstrap",
+        "127.0.0.1:9092",
+        "--topic",
+        &topic,
+        "--bucket",
+        "10s",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        text.contains("# bursts: 1 ") && text.contains("at 20 s for 5 s x3.00"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[[workload.producers.burst]]\nat = \"20000ms\"\nduration = \"5000ms\"\nfactor = 3.00"),
+        "{text}"
+    );
+    // The curve is the 100/s under the burst, not the burst spread over its bucket.
+    let rates: Vec<f64> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("{ at = "))
+        .map(|l| number(l, "rate = "))
+        .collect();
+    assert!(
+        rates.iter().all(|r| (r / 100.0 - 1.0).abs() <= 0.05),
+        "{rates:?}\n{text}"
+    );
+}
+
 /// Writes (timestamp ms, value) records to `topic` (auto-created).
 fn produce_at(topic: &str, records: &[(i64, String)]) {
     use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
@@ -333,11 +386,30 @@ fn produce_at(topic: &str, records: &[(i64, String)]) {
         .set("bootstrap.servers", "127.0.0.1:9092")
         .create()
         .expect("producer");
+    create_topic(topic);
     for (ts, v) in records {
         p.send(BaseRecord::<(), str>::to(topic).payload(v.as_str()).timestamp(*ts))
             .expect("send");
     }
     p.flush(std::time::Duration::from_secs(10)).expect("flush");
+    // A fresh topic's end offset can lag its writes for a moment; the fit reads up to it.
+    let c: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", "127.0.0.1:9092")
+        .create()
+        .expect("consumer");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    use rdkafka::consumer::Consumer;
+    while c
+        .fetch_watermarks(topic, 0, std::time::Duration::from_secs(5))
+        .map_or(true, |(_, high)| high < records.len() as i64)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{topic} never held its {} records",
+            records.len()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 fn create_topic(topic: &str) {

@@ -7,6 +7,7 @@
 //! ever written to the source cluster. `capture` reads a window the same way and keeps
 //! its events for a replay.
 
+pub mod bursts;
 pub mod capture;
 pub mod model;
 pub mod queries;

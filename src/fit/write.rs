@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
+use super::bursts::Burst;
 use super::model::{rate_curve, size_deciles, sizes, zipf};
 use super::{FitError, Sample, Source};
 
@@ -37,7 +38,10 @@ pub fn scenario(src: &Source, sample: &Sample, name: &str, shape: Shape) -> Resu
         )));
     }
     let ts: Vec<i64> = events.iter().map(|e| e.ts_ms).collect();
-    let curve = rate_curve(&ts, shape.bucket_s, shape.max_points)
+    // The curve is fitted to the records less the bursts' excess: bursts are written
+    // as multipliers over it.
+    let (bursts, steady) = super::bursts::bursts(&ts);
+    let curve = rate_curve(&steady, shape.bucket_s, shape.max_points)
         .ok_or_else(|| FitError::Nothing("no timestamps to fit a rate to".into()))?;
     let mut ids: BTreeMap<i64, u64> = BTreeMap::new();
     let mut actions: BTreeMap<&str, u64> = BTreeMap::new();
@@ -66,6 +70,7 @@ pub fn scenario(src: &Source, sample: &Sample, name: &str, shape: Shape) -> Resu
         skipped_why(sample)
     );
     let arrival = rate_lines(&curve, &mut o);
+    burst_line(&bursts, &mut o);
     let aggregates = aggregates_line(&ids, &mut o);
     let payload = payload_line(&size_list, &mut o);
     let _ = writeln!(
@@ -111,13 +116,13 @@ pub fn scenario(src: &Source, sample: &Sample, name: &str, shape: Shape) -> Resu
     );
     let _ = writeln!(o, "{aggregates}");
     data(&mut o, &actions, events.len(), &payload, compressibility, users.len());
-    producers(&mut o, &curve, arrival);
+    producers(&mut o, &curve, arrival, &bursts);
     o.push_str(&readers);
     Ok(o)
 }
 
 /// The producing workload: the rate curve as a `curve` phase.
-fn producers(o: &mut String, curve: &super::model::RateCurve, arrival: &str) {
+fn producers(o: &mut String, curve: &super::model::RateCurve, arrival: &str, bursts: &[Burst]) {
     o.push_str("\n[workload.producers]\nkind = \"produce\"\n");
     let _ = writeln!(o, "arrival = {arrival:?}\nmax_in_flight = 1024");
     let points: Vec<String> = curve
@@ -135,6 +140,30 @@ fn producers(o: &mut String, curve: &super::model::RateCurve, arrival: &str) {
         o,
         "phase = [{{ kind = \"curve\", points = [\n  {}\n] }}]",
         points.join(",\n  ")
+    );
+    for b in bursts {
+        let _ = writeln!(
+            o,
+            "\n[[workload.producers.burst]]\nat = \"{}ms\"\nduration = \"{}ms\"\nfactor = {:.2}",
+            (b.at_s * 1000.0).round() as u64,
+            (b.duration_s * 1000.0).round() as u64,
+            b.factor
+        );
+    }
+}
+
+/// The bursts' line of the header.
+fn burst_line(bursts: &[Burst], o: &mut String) {
+    let each: Vec<String> = bursts
+        .iter()
+        .map(|b| format!("at {:.0} s for {:.0} s x{:.2}", b.at_s, b.duration_s, b.factor))
+        .collect();
+    let _ = writeln!(
+        o,
+        "# bursts: {} (seconds at 5 Poisson sd and 1.5x over the median of the 31 around them){}{}",
+        bursts.len(),
+        if each.is_empty() { "" } else { ": " },
+        each.join(", ")
     );
 }
 
@@ -158,7 +187,7 @@ fn rate_lines(curve: &super::model::RateCurve, o: &mut String) -> &'static str {
         "# arrivals: index of dispersion per second {:.2} (1 Poisson, 0 evenly spaced): {arrival}{}",
         curve.dispersion,
         if curve.dispersion > 2.0 {
-            "; bursty beyond Poisson, bursts not fitted"
+            "; bursty beyond Poisson in ways the bursts above do not cover"
         } else {
             ""
         }
