@@ -77,10 +77,23 @@ fn capture(topic: &str, out: &Path) -> Capture {
         "127.0.0.1:9092",
         "--topic",
         topic,
+        "--client",
+        "client.id=capture-secret-hunter2",
         "--out",
         out.to_str().expect("utf8"),
     ]);
     assert_eq!(code, Some(0), "{err}");
+    // Client settings connect and are never written: not in the file, nor in what it says.
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(out).expect("open")),
+        &mut text,
+    )
+    .expect("gzip");
+    assert!(
+        !text.contains("hunter2") && !err.contains("hunter2"),
+        "a client setting was written"
+    );
     Capture::read(out).expect("the capture reads back")
 }
 
