@@ -26,6 +26,7 @@ pub mod report;
 mod search;
 pub mod steady;
 mod step;
+mod step_plan;
 
 use std::path::PathBuf;
 
@@ -34,8 +35,9 @@ use serde::{Deserialize, Serialize};
 use crate::report::summary::Health;
 use crate::report::RunDir;
 use crate::thresholds::Threshold;
-use step::{load_step, step};
+use step::step;
 pub use step::{Cause, Step, StepPhase};
+use step_plan::load_step;
 
 /// The most of a step's measured time the steady-state cut may drop: past it, a step
 /// that has not settled is judged from the end of its warmup (and says so), so the

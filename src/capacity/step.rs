@@ -142,16 +142,6 @@ impl Step {
     }
 }
 
-pub(super) fn load_step(text: &str, overrides: &[String], o: &Options, rate: f64) -> Result<Plan, String> {
-    let mut sets = overrides.to_vec();
-    sets.push(format!("workload.{}.rate={rate}", o.workload));
-    sets.push(format!("workload.{}.phase=[]", o.workload));
-    sets.push(format!("duration=\"{}ns\"", o.warmup_ns + o.step_ns));
-    sets.push(format!("warmup=\"{}ns\"", o.warmup_ns));
-    let scenario = crate::scenario::parse("capacity step", text, &sets).map_err(|e| e.to_string())?;
-    Ok(Plan::from_scenario(&scenario))
-}
-
 /// Runs one step and judges it.
 pub(super) fn step(plan: &Plan, o: &Options, phase: StepPhase, n: usize) -> Result<(Step, Summary), String> {
     let rate = plan

@@ -88,6 +88,17 @@ impl Replay {
         (index % self.times_ns.len().max(1) as u64) as usize
     }
 
+    /// The capture's own mean rate (at speed 1), events per second; 0 when it spans no
+    /// time.
+    pub fn captured_rate(&self) -> f64 {
+        let period_ms = self.capture.period_ms();
+        if period_ms > 0.0 {
+            self.capture.len() as f64 / (period_ms / 1000.0)
+        } else {
+            0.0
+        }
+    }
+
     pub fn end_ns(&self) -> u64 {
         self.end_ns
     }
