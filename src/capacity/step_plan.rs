@@ -32,7 +32,7 @@ fn rate_sets(text: &str, overrides: &[String], workload: &str, rate: f64) -> Res
                 .iter()
                 .find(|p| p.name == workload)
                 .and_then(|p| p.replay.as_ref())
-                .map_or(0.0, |r| r.captured_rate());
+                .map_or(0.0, |r| r.capture.mean_rate());
             if captured <= 0.0 {
                 return Err(format!(
                     "workload `{workload}`: its capture spans no time, so no speed gives a rate"

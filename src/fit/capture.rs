@@ -17,14 +17,7 @@ pub fn capture(src: &Source, captured_at: String) -> Result<(Header, Vec<(i64, E
         Ok(())
     })?;
     if events.is_empty() {
-        let why: Vec<String> = skipped.iter().map(|(w, n)| format!("{n} {w}")).collect();
-        return Err(FitError::Nothing(format!(
-            "no seed Events in the window of {} ({} records skipped{}{})",
-            src.topic,
-            skipped.values().sum::<u64>(),
-            if why.is_empty() { "" } else { ": " },
-            why.join(", ")
-        )));
+        return Err(super::no_events(&src.topic, &skipped));
     }
     // Stable: records of one millisecond keep their order within a partition.
     events.sort_by_key(|(ts, _)| *ts);

@@ -58,6 +58,18 @@ pub enum FitError {
     Nothing(String),
 }
 
+/// The error for a window with no seed Events, saying how many records were skipped
+/// and why.
+pub fn no_events(topic: &str, skipped: &BTreeMap<String, u64>) -> FitError {
+    let why: Vec<String> = skipped.iter().map(|(w, n)| format!("{n} {w}")).collect();
+    FitError::Nothing(format!(
+        "no seed Events in the window of {topic} ({} records skipped{}{})",
+        skipped.values().sum::<u64>(),
+        if why.is_empty() { "" } else { ": " },
+        why.join(", ")
+    ))
+}
+
 /// Reads the window (blocking: a tool's one job).
 pub fn read(src: &Source) -> Result<Sample, FitError> {
     let mut sample = Sample::default();

@@ -28,14 +28,7 @@ pub fn scenario(src: &Source, sample: &Sample, name: &str, shape: Shape) -> Resu
     let events = &sample.events;
     let skipped: u64 = sample.skipped.values().sum();
     if events.is_empty() {
-        let why: Vec<String> = sample.skipped.iter().map(|(w, n)| format!("{n} {w}")).collect();
-        return Err(FitError::Nothing(format!(
-            "no seed Events in the window of {} ({} records skipped{}{})",
-            src.topic,
-            skipped,
-            if why.is_empty() { "" } else { ": " },
-            why.join(", ")
-        )));
+        return Err(super::no_events(&src.topic, &sample.skipped));
     }
     let ts: Vec<i64> = events.iter().map(|e| e.ts_ms).collect();
     // The curve is fitted to the records less the bursts' excess: bursts are written

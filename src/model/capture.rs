@@ -213,6 +213,16 @@ impl Capture {
         }
     }
 
+    /// Events per second over one pass at speed 1; 0 when it spans no time.
+    pub fn mean_rate(&self) -> f64 {
+        let period_ms = self.period_ms();
+        if period_ms > 0.0 {
+            self.len() as f64 / (period_ms / 1000.0)
+        } else {
+            0.0
+        }
+    }
+
     /// The aggregates its events name, each once, ascending.
     pub fn aggregate_ids(&self) -> Vec<i8> {
         let mut seen = [false; 256];

@@ -40,7 +40,7 @@ impl Replay {
     ) -> Replay {
         let period_ms = capture.period_ms();
         let speed = match (speed, rate) {
-            (_, Some(r)) if period_ms > 0.0 => r / (capture.len() as f64 / (period_ms / 1000.0)),
+            (_, Some(r)) if period_ms > 0.0 => r / capture.mean_rate(),
             (Some(s), _) => s,
             _ => 1.0,
         };
@@ -86,17 +86,6 @@ impl Replay {
     /// The captured event an operation sends (its uuids and times made fresh).
     pub fn event_of(&self, index: u64) -> usize {
         (index % self.times_ns.len().max(1) as u64) as usize
-    }
-
-    /// The capture's own mean rate (at speed 1), events per second; 0 when it spans no
-    /// time.
-    pub fn captured_rate(&self) -> f64 {
-        let period_ms = self.capture.period_ms();
-        if period_ms > 0.0 {
-            self.capture.len() as f64 / (period_ms / 1000.0)
-        } else {
-            0.0
-        }
     }
 
     pub fn end_ns(&self) -> u64 {
