@@ -26,13 +26,8 @@ fn rate_sets(text: &str, overrides: &[String], workload: &str, rate: f64) -> Res
         .filter(|w| w.kind == crate::scenario::WorkloadKind::Replay);
     Ok(match replay {
         Some(w) if w.speed().is_some() => {
-            let plan = Plan::from_scenario(&base);
-            let captured = plan
-                .workloads
-                .iter()
-                .find(|p| p.name == workload)
-                .and_then(|p| p.replay.as_ref())
-                .map_or(0.0, |r| r.capture.mean_rate());
+            // The capture validation already read: no plan (and no replay table) built.
+            let captured = base.checked.captures.get(workload).map_or(0.0, |c| c.mean_rate());
             if captured <= 0.0 {
                 return Err(format!(
                     "workload `{workload}`: its capture spans no time, so no speed gives a rate"

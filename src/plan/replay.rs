@@ -39,8 +39,9 @@ impl Replay {
         limit_ns: Option<u64>,
     ) -> Replay {
         let period_ms = capture.period_ms();
+        let mean_rate = capture.mean_rate();
         let speed = match (speed, rate) {
-            (_, Some(r)) if period_ms > 0.0 => r / capture.mean_rate(),
+            (_, Some(r)) if mean_rate > 0.0 => r / mean_rate,
             (Some(s), _) => s,
             _ => 1.0,
         };
