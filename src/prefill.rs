@@ -198,6 +198,29 @@ impl History {
         }
     }
 
+    /// What summary.json records of this history ending at `end_ns`, of which this run
+    /// wrote `written` in `seconds` and found `skipped` in the store.
+    fn record(&self, end_ns: i128, written: u64, skipped: u64, seconds: f64) -> PrefillRecord {
+        let last = self.events.saturating_sub(1);
+        let stamp = |i: u64| GoTime::from_unix_nanos(self.wall_ns(end_ns, i)).to_string();
+        let (a, b) = (self.year(end_ns, 0), self.year(end_ns, last));
+        PrefillRecord {
+            fingerprint: format!("{:016x}", self.fingerprint),
+            events: self.events,
+            bytes: self.bytes,
+            written,
+            skipped,
+            seconds,
+            events_per_s: if seconds > 0.0 { written as f64 / seconds } else { 0.0 },
+            epochs: self.epochs,
+            from: stamp(0),
+            to: stamp(last),
+            year_buckets: (a.min(b)..=a.max(b)).collect(),
+            meta_version: self.meta_version(),
+            read: None,
+        }
+    }
+
     /// What the readers were given of the history, from the ledger's history book
     /// (`flags` by history index), for readers of `year_bucket`.
     pub fn reads(&self, end_ns: i128, flags: &[u8], year_bucket: i16) -> HistoryRead {
@@ -277,9 +300,18 @@ pub async fn run(plan: &Plan, store: &AnyStore, stop: &Stop, progress: bool) -> 
     let mut shown = started;
     while done < history.events && stop.reason().is_none() {
         let end = (done + CHUNK).min(history.events);
-        write_chunk(&history, store, end_ns, done..end, p.concurrency, plan.seed).await?;
+        let wrote = async {
+            write_chunk(&history, store, end_ns, done..end, p.concurrency, plan.seed).await?;
+            let mut attempt = 0;
+            while let Err(e) = store.write_meta(&mut ctx, MARKER_PARTITION, m + 2, end as i64).await {
+                if !again(&mut attempt).await {
+                    return Err(e);
+                }
+            }
+            Ok(())
+        };
+        wrote.await.map_err(|e| stopped(done, history.events, e))?;
         done = end;
-        store.write_meta(&mut ctx, MARKER_PARTITION, m + 2, done as i64).await?;
         if progress && (shown.elapsed().as_secs_f64() >= 2.0 || done == history.events) {
             shown = std::time::Instant::now();
             let rate = (done - skipped) as f64 / started.elapsed().as_secs_f64().max(1e-9);
@@ -300,36 +332,34 @@ pub async fn run(plan: &Plan, store: &AnyStore, stop: &Stop, progress: bool) -> 
                 .await?;
         }
     }
-    let seconds = started.elapsed().as_secs_f64();
-    let written = done - skipped;
-    let stamp = |i: u64| GoTime::from_unix_nanos(history.wall_ns(end_ns, i)).to_string();
-    let years = {
-        let (a, b) = (
-            history.year(end_ns, 0),
-            history.year(end_ns, history.events.saturating_sub(1)),
-        );
-        (a.min(b)..=a.max(b)).collect()
-    };
-    let record = PrefillRecord {
-        fingerprint: format!("{:016x}", history.fingerprint),
-        events: history.events,
-        bytes: history.bytes,
-        written,
-        skipped,
-        seconds,
-        events_per_s: if seconds > 0.0 { written as f64 / seconds } else { 0.0 },
-        epochs: history.epochs,
-        from: stamp(0),
-        to: stamp(history.events.saturating_sub(1)),
-        year_buckets: years,
-        meta_version: history.meta_version(),
-        read: None,
-    };
+    let record = history.record(end_ns, done - skipped, skipped, started.elapsed().as_secs_f64());
     Ok(Prefilled {
         history,
         end_ns,
         record,
     })
+}
+
+/// After a failed store write: waits before the next try and says whether there is one
+/// ([`ATTEMPTS`] in all). Every prefill write is an upsert of a deterministic row, so a
+/// write repeated is the same row, and a node's pause can outlast one request's timeout.
+async fn again(attempt: &mut u32) -> bool {
+    *attempt += 1;
+    if *attempt >= ATTEMPTS {
+        return false;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50 << *attempt)).await;
+    true
+}
+
+/// A write that failed for good, with how far the history got: the chunks before it
+/// are marked in the store, so the user can resume rather than start again.
+fn stopped(done: u64, events: u64, e: BackendError) -> PrefillError {
+    let message = format!(
+        "stopped at {done} of {events} events (the same scenario against the same store resumes there): {}",
+        e.message
+    );
+    PrefillError(BackendError::new(e.class, message))
 }
 
 /// Writes events `range` of the history, `concurrency` at a time.
@@ -356,14 +386,9 @@ async fn write_chunk(
                 }
                 history.event(end_ns, i, &mut e);
                 let mut attempt = 0;
-                loop {
-                    match store.insert_event(&mut ctx, &e).await {
-                        Ok(()) => break,
-                        Err(err) if attempt + 1 >= ATTEMPTS => return Err(err),
-                        Err(_) => {
-                            attempt += 1;
-                            tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
-                        }
+                while let Err(err) = store.insert_event(&mut ctx, &e).await {
+                    if !again(&mut attempt).await {
+                        return Err(err);
                     }
                 }
             }
@@ -395,6 +420,24 @@ mod tests {
         );
         let s = crate::scenario::parse("t.toml", &text, &[]).expect("scenario");
         Plan::from_scenario(&s)
+    }
+
+    #[tokio::test]
+    async fn a_write_is_tried_five_times_and_a_prefill_that_stops_says_where_it_resumes() {
+        let mut attempt = 0;
+        let mut tries = 1;
+        while again(&mut attempt).await {
+            tries += 1;
+        }
+        assert_eq!(tries, ATTEMPTS);
+        let cause = BackendError::new(crate::stats::ErrorClass::Timeout, "client timeout of 3000ms");
+        let text = stopped(7_150_000, 10_000_000, cause).to_string();
+        assert!(
+            text.starts_with("prefill: stopped at 7150000 of 10000000 events")
+                && text.contains("resumes there")
+                && text.ends_with("client timeout of 3000ms"),
+            "{text}"
+        );
     }
 
     #[test]
